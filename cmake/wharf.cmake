@@ -1,0 +1,20 @@
+# Project-wide compile settings shared by every wharf target.
+
+# wharf_warnings: the warning set every target builds with.
+add_library(wharf_warnings INTERFACE)
+target_compile_options(wharf_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+
+if(WHARF_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# wharf_library(name SOURCES ... [DEPS ...]): a static library whose public headers live in
+# <dir>/include and whose sources live in <dir>/src.
+function(wharf_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
+                                     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE wharf_warnings)
+endfunction()

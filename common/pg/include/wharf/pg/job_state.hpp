@@ -1,0 +1,105 @@
+// Where a job's state changes: the batched, fenced writer of the `jobs` table.
+//
+// Fencing: each delivery of a job carries a fence, made of the Redis stream entry id (ms-seq)
+// and the entry's delivery count. Stream ids only grow and every delivery (first read or
+// take-over by XAUTOCLAIM) bumps the count, so a later owner always holds a larger fence.
+//  - started(): applied only when the stored fence is smaller than the given one and the job is
+//    not final; it then bumps `epoch` (times the job was taken) and stores the fence.
+//  - finished()/retrying(): applied only when the stored fence equals the given one (so the
+//    holder of the latest lease, and nobody else, writes the outcome once).
+// Writes are batched: many jobs' changes go to PostgreSQL as one statement per kind per flush,
+// so PostgreSQL is not the throughput ceiling.
+#pragma once
+
+#include "wharf/pg/pool.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace wharf::pg {
+
+struct fence {
+    std::int64_t entry_ms = 0;
+    std::int64_t entry_seq = 0;
+    std::int32_t delivery = 1;
+    auto operator<=>(const fence&) const = default;
+};
+
+enum class job_status { queued, running, succeeded, failed, dead, cancelled };
+std::string_view to_string(job_status s) noexcept;
+std::optional<job_status> job_status_from_string(std::string_view s) noexcept;
+inline bool is_final(job_status s) noexcept {
+    return s == job_status::succeeded || s == job_status::failed || s == job_status::dead ||
+           s == job_status::cancelled;
+}
+
+struct job_start {
+    std::string id;
+    std::string queue;
+    pg::fence fence;
+    std::int32_t attempt = 1;  // retry attempt, 1-based (from the envelope)
+    std::int32_t max_attempts = 1;
+    std::optional<std::string> api_key;
+    std::optional<std::string> parent_id;
+    std::string payload_json = "{}";
+};
+
+struct job_outcome {
+    std::string id;
+    std::string queue;
+    pg::fence fence;
+    job_status status = job_status::succeeded;  // succeeded | failed | dead | cancelled | queued (retry)
+    std::int32_t attempt = 1;
+    std::optional<std::string> error;
+    std::optional<std::string> result_json;
+    // For a retry (status queued): when the next attempt is due.
+    std::optional<std::chrono::system_clock::time_point> run_at;
+};
+
+enum class write_result { applied, stale };  // stale: fenced off, a newer owner holds the job
+
+struct writer_options {
+    std::chrono::milliseconds max_delay{2};   // a change waits at most this long for company
+    std::size_t max_batch = 1000;
+};
+
+class job_state_writer {
+public:
+    job_state_writer(boost::asio::any_io_executor executor, pool& db, writer_options options = {});
+    ~job_state_writer();
+
+    // Fire-and-forget: the job starts at once; the row follows in the next flush.
+    void started(job_start s);
+    // Latest value wins within a flush; fenced like finished().
+    void progress(std::string id, pg::fence f, std::string progress_json);
+    // Completes once the outcome is durable (or refused as stale). Callers acknowledge the job in
+    // Redis only after this returns, so a crash in between re-delivers rather than loses it.
+    // A job never seen by started() (a malformed envelope dead-lettered at once) is inserted.
+    boost::asio::awaitable<write_result> finished(job_outcome o);
+
+    // Flushes what is pending and stops the flush loop.
+    boost::asio::awaitable<void> drain();
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+// Synchronous reads used by wharfctl and by the take-over path.
+struct job_row {
+    std::string id, queue;
+    job_status status;
+    std::int32_t attempts = 0, max_attempts = 0;
+    std::int64_t epoch = 0;
+    std::optional<std::string> error, result_json, progress_json, api_key, parent_id;
+    std::string created_at, updated_at;
+    std::optional<std::string> started_at, finished_at, run_at;
+};
+boost::asio::awaitable<std::optional<job_row>> load_job(pool& db, std::string id);
+
+}  // namespace wharf::pg

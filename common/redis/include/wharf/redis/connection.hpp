@@ -1,0 +1,75 @@
+// A pipelined, auto-reconnecting Redis client on Boost.Asio (plain TCP or TLS).
+//
+// hiredis 0.14 (Debian 12) has no TLS and its async API wants its own event adapter, so hiredis
+// is used only for what it is best at -- formatting commands (redisFormatCommandArgv) and parsing
+// RESP (redisReader) -- while the socket, TLS, deadlines and reconnects are Asio's.
+#pragma once
+
+#include "wharf/redis/endpoint.hpp"
+#include "wharf/redis/reply.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace wharf::redis {
+
+using command = std::vector<std::string>;
+
+struct connection_options {
+    // Deadline for one command or pipeline once written (a blocking command adds its own
+    // BLOCK time to this).
+    std::chrono::milliseconds command_timeout{5'000};
+    std::chrono::milliseconds connect_timeout{3'000};
+    // Name sent with CLIENT SETNAME so operators can tell the fleet apart.
+    std::string client_name = "wharf";
+};
+
+// One connection. Commands may be issued concurrently from many coroutines; they are written in
+// call order and their replies matched in order (pipelining). On an I/O error or a deadline, every
+// pending call fails with redis::error (kind io or timeout) and the next call reconnects, with
+// the one backoff policy, until the connection is closed. Redis error replies ("-ERR ...") are not
+// thrown: they come back as reply::is_error(), since the caller decides what they mean.
+class connection {
+public:
+    connection(boost::asio::any_io_executor executor, endpoint where, connection_options options = {});
+    ~connection();
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    boost::asio::awaitable<reply> exec(command cmd);
+    // All commands written at once; replies in the same order.
+    boost::asio::awaitable<std::vector<reply>> exec_pipeline(std::vector<command> cmds);
+    // A blocking command (XREADGROUP ... BLOCK ms): the deadline is extended by `blocks_for`.
+    boost::asio::awaitable<reply> exec_blocking(command cmd, std::chrono::milliseconds blocks_for);
+
+    // EVALSHA with a transparent SCRIPT LOAD on NOSCRIPT (after a Redis restart or failover).
+    boost::asio::awaitable<reply> eval(const class script& s, std::vector<std::string> keys,
+                                       std::vector<std::string> args);
+
+    // Fails pending and future calls with error kind closed.
+    void close();
+    bool is_connected() const noexcept;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+// A Lua script with its SHA1 computed once.
+class script {
+public:
+    explicit script(std::string source);
+    const std::string& source() const noexcept { return source_; }
+    const std::string& sha1() const noexcept { return sha1_; }
+
+private:
+    std::string source_;
+    std::string sha1_;
+};
+
+}  // namespace wharf::redis

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every build, test and local-run dependency of wharf from Debian 12 packages and the npm
+# registry. Idempotent: packages already present are not fetched again. Needs root (or sudo).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost1.81-dev libboost-url1.81-dev libhiredis-dev libcurl4-openssl-dev libssl-dev
+  libpqxx-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # servers and tools the tests and the local run start for real
+  redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg
+  python3 python3-aiosmtpd python3-boto3 curl nodejs npm procps
+)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The distribution starts these as services on install; wharf runs its own on loopback.
+for svc in redis-server nginx postgresql; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $sudo systemctl stop "$svc" || true
+  fi
+done
+
+# Test servers that come from npm (Azurite), pinned by tests/servers/package-lock.json.
+if [ -f "$here/tests/servers/package.json" ] && [ ! -d "$here/tests/servers/node_modules" ]; then
+  echo "install-deps: npm ci in tests/servers"
+  (cd "$here/tests/servers" && npm ci --no-audit --no-fund --loglevel=error)
+fi
