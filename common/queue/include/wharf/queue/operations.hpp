@@ -1,0 +1,102 @@
+// Every Redis operation on a queue's data structures, in one place. Multi-step changes are Lua
+// scripts, so a worker killed between two steps can never lose or duplicate a job.
+#pragma once
+
+#include "wharf/queue/envelope.hpp"
+#include "wharf/queue/keys.hpp"
+#include "wharf/redis/connection.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wharf::queue {
+
+// One delivery of one stream entry.
+struct delivery {
+    std::string entry_id;        // "1700000000000-3"
+    std::int64_t entry_ms = 0, entry_seq = 0;
+    std::int32_t delivery_count = 1;  // 1 on a first read; >1 after take-overs
+    std::string job_text;        // the raw "job" field (may be malformed)
+};
+
+class operations {
+public:
+    operations(redis::connection& commands, std::string queue);
+
+    const queue::keys& keys() const noexcept { return keys_; }
+
+    // XGROUP CREATE ... MKSTREAM if missing; SADD to the registry.
+    boost::asio::awaitable<void> ensure_group();
+
+    // XADD (run_at in the future: ZADD to delayed instead). Returns the stream entry id, or the
+    // empty string when delayed.
+    boost::asio::awaitable<std::string> enqueue(const envelope& e);
+
+    // XREADGROUP GROUP workers <consumer> COUNT n BLOCK block STREAMS stream >  on `blocking`,
+    // a connection used for nothing else.
+    static boost::asio::awaitable<std::vector<delivery>> read_new(redis::connection& blocking, const queue::keys& k,
+                                                                  const std::string& consumer, std::size_t count,
+                                                                  std::chrono::milliseconds block);
+
+    // Take-over: XAUTOCLAIM of entries idle longer than lease, with their delivery counts.
+    boost::asio::awaitable<std::vector<delivery>> reclaim(const std::string& consumer, std::chrono::milliseconds lease,
+                                                          std::size_t count);
+
+    // Lease renewal: resets the idle time of the given entries that `consumer` still owns.
+    // Returns the entry ids it no longer owns (taken over): their jobs must be stopped.
+    boost::asio::awaitable<std::vector<std::string>> renew(const std::string& consumer,
+                                                           const std::vector<std::string>& entry_ids);
+
+    // Duplicate detection for envelopes with a producer id; see operations.cpp for the states.
+    enum class claim_result { run, duplicate_done, wait };
+    boost::asio::awaitable<claim_result> claim_id(const delivery& d, const envelope& e,
+                                                  std::chrono::milliseconds wait_delay);
+
+    // XACK + XDEL (batched: many entries in one call) and mark ids done.
+    struct ack_item {
+        std::string entry_id;
+        std::optional<std::string> job_id;  // producer id, to mark done for duplicate detection
+        std::string outcome;                // stats counter to bump: succeeded | failed | duplicates
+    };
+    boost::asio::awaitable<void> ack(const std::vector<ack_item>& items);
+
+    // Atomically: ZADD the re-encoded envelope to delayed at due, XACK + XDEL the entry.
+    boost::asio::awaitable<void> retry_later(const delivery& d, const envelope& next,
+                                             std::chrono::system_clock::time_point due);
+    // Atomically: XADD to the dead stream with the reason, XACK + XDEL the entry, mark the id dead.
+    boost::asio::awaitable<void> dead_letter(const delivery& d, std::string_view job_id, std::string_view reason,
+                                             std::int32_t attempts);
+    // Moves due members of delayed back to the stream (Lua, bounded per call). Returns how many.
+    boost::asio::awaitable<std::size_t> promote_due(std::size_t limit);
+    // Deletes consumers that own nothing and were idle longer than max_idle.
+    boost::asio::awaitable<std::size_t> prune_consumers(std::chrono::milliseconds max_idle);
+
+    // For wharfctl:
+    struct depth {
+        std::string queue;
+        std::int64_t waiting = 0, in_flight = 0, delayed = 0, dead = 0;
+    };
+    boost::asio::awaitable<depth> stats();
+    struct dead_entry {
+        std::string entry_id, job_id, reason, failed_at, job_text;
+        std::int32_t attempts = 0;
+    };
+    boost::asio::awaitable<std::vector<dead_entry>> dead_list(std::size_t limit);
+    // Re-enqueues dead entries (all, or the one with this job id) with attempt 1; returns count.
+    boost::asio::awaitable<std::size_t> dead_retry(std::optional<std::string> job_id);
+    boost::asio::awaitable<std::size_t> dead_purge();
+
+private:
+    redis::connection& redis_;
+    queue::keys keys_;
+};
+
+// All queues in the registry.
+boost::asio::awaitable<std::vector<std::string>> known_queues(redis::connection& commands);
+
+}  // namespace wharf::queue

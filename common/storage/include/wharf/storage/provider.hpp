@@ -1,0 +1,99 @@
+// One interface, four backends (local filesystem, S3-compatible incl. GCS interop, Azure Blob).
+// The storage library does not depend on the queue.
+#pragma once
+
+#include "wharf/storage/error.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wharf::storage {
+
+struct object_info {
+    std::string key;
+    std::uint64_t size = 0;
+    std::string etag;
+    std::optional<std::string> sha256;  // hex, when the object carries it (metadata)
+    std::chrono::system_clock::time_point last_modified;
+};
+
+// Bytes done / total, called from the upload as parts finish.
+using progress_fn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+struct put_options {
+    std::string content_type = "application/octet-stream";
+    std::optional<std::string> sha256;  // hex, when the caller already has it (computed once, carried)
+    std::map<std::string, std::string> metadata;
+    std::uint64_t part_size = 0;        // 0: chosen from the object size (see multipart.hpp)
+    std::size_t parts_in_flight = 8;
+    progress_fn progress;
+};
+
+struct put_result {
+    std::string key;
+    std::uint64_t size = 0;
+    std::string etag;
+    std::string sha256;  // hex, of the whole object, computed while streaming
+    std::uint32_t parts = 1;
+};
+
+struct byte_range {
+    std::uint64_t first = 0;
+    std::optional<std::uint64_t> last;  // inclusive; none = to the end
+};
+
+struct list_page {
+    std::vector<object_info> objects;
+    std::optional<std::string> next;  // continuation token
+};
+
+struct incomplete_upload {
+    std::string key, upload_id;
+    std::chrono::system_clock::time_point initiated;
+};
+
+enum class http_method { get, put };
+
+class provider {
+public:
+    virtual ~provider() = default;
+    virtual const std::string& name() const noexcept = 0;       // configured name, e.g. "s3-main"
+    virtual std::string_view kind() const noexcept = 0;         // "local" | "s3" | "azure"
+    virtual const std::string& bucket() const noexcept = 0;     // bucket, container or root folder
+
+    // Single PUT below the multipart threshold, parallel multipart above it.
+    virtual boost::asio::awaitable<put_result> put_file(std::string key, std::filesystem::path source,
+                                                        put_options options) = 0;
+    virtual boost::asio::awaitable<put_result> put_bytes(std::string key, std::string data, put_options options) = 0;
+    // Streams the object (or a range) into a file, atomically (temp + rename); verifies the
+    // SHA-256 when the object carries one and the whole object was read.
+    virtual boost::asio::awaitable<object_info> get_to_file(std::string key, std::filesystem::path destination,
+                                                            std::optional<byte_range> range = {}) = 0;
+    virtual boost::asio::awaitable<std::optional<object_info>> head(std::string key) = 0;
+    virtual boost::asio::awaitable<void> remove(std::string key) = 0;  // absent is not an error
+    // Returns the keys that could not be deleted.
+    virtual boost::asio::awaitable<std::vector<std::string>> remove_many(std::vector<std::string> keys) = 0;
+    virtual boost::asio::awaitable<list_page> list(std::string prefix, std::optional<std::string> continuation,
+                                                   std::size_t max_keys = 1000) = 0;
+    virtual boost::asio::awaitable<void> copy(std::string source_key, std::string destination_key) = 0;
+    // Pure: no I/O. Expiry is clamped to [1 s, 7 days].
+    virtual std::string presign(http_method method, const std::string& key, std::chrono::seconds expires) const = 0;
+    virtual boost::asio::awaitable<std::vector<incomplete_upload>> list_incomplete(std::string prefix) = 0;
+    virtual boost::asio::awaitable<void> abort_incomplete(std::string key, std::string upload_id) = 0;
+};
+
+// Keys: 1-1024 bytes of UTF-8, no "..", "." or empty path segments, no leading "/", no NUL or
+// control characters, no backslash. Returns a readable reason when the key is refused.
+std::optional<std::string> invalid_key_reason(std::string_view key);
+
+}  // namespace wharf::storage
