@@ -11,7 +11,7 @@ packages=(
   libpqxx-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   # servers and tools the tests and the local run start for real
   redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg
-  python3 python3-aiosmtpd python3-boto3 curl nodejs npm procps
+  python3 python3-aiosmtpd curl procps openssl
 )
 
 sudo=""
@@ -21,6 +21,11 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js may come from another repository that bundles npm (it conflicts with Debian's npm
+# package), so it is only installed from Debian when no node/npm is on the PATH at all.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   $sudo apt-get update -q
@@ -38,4 +43,10 @@ done
 if [ -f "$here/tests/servers/package.json" ] && [ ! -d "$here/tests/servers/node_modules" ]; then
   echo "install-deps: npm ci in tests/servers"
   (cd "$here/tests/servers" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# moto (the S3 emulator) and botocore (the SigV4 oracle) are Python packages that Debian does not
+# ship; they come preinstalled with this machine's python3. Say so plainly when they are missing.
+if ! python3 -c 'import moto, botocore' >/dev/null 2>&1; then
+  echo "install-deps: warning: python3 lacks moto/botocore; the S3 integration tests will fail" >&2
 fi
