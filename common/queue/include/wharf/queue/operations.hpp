@@ -30,6 +30,9 @@ public:
 
     const queue::keys& keys() const noexcept { return keys_; }
 
+    // How long an id key (duplicate detection) lives after its last change. Default 7 days.
+    void set_id_ttl(std::chrono::seconds ttl) noexcept { id_ttl_ = ttl; }
+
     // XGROUP CREATE ... MKSTREAM if missing; SADD to the registry.
     boost::asio::awaitable<void> ensure_group();
 
@@ -94,6 +97,7 @@ public:
 private:
     redis::connection& redis_;
     queue::keys keys_;
+    std::chrono::seconds id_ttl_{7 * 24 * 3600};
 };
 
 // All queues in the registry.

@@ -1,0 +1,219 @@
+// Lua sources of the queue scripts. Keys are always passed in KEYS (all of one queue share the
+// hash tag {<queue>}, so a script touches one Cluster slot). The consumer group is "workers".
+#include "scripts.hpp"
+
+namespace wharf::queue::scripts {
+
+// KEYS: stream, delayed, stats   ARGV: entry_id, due_ms, member
+const redis::script& retry_later() {
+    static const redis::script s{R"lua(
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+redis.call('XACK', KEYS[1], 'workers', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[3], 'retried', 1)
+return 1
+)lua"};
+    return s;
+}
+
+// KEYS: stream, dead, stats [, id_key]
+// ARGV: entry_id, job_text, job_id, reason, attempts, failed_at, id_ttl_s
+const redis::script& dead_letter() {
+    static const redis::script s{R"lua(
+redis.call('XADD', KEYS[2], '*', 'job', ARGV[2], 'id', ARGV[3], 'reason', ARGV[4],
+           'attempts', ARGV[5], 'failed_at', ARGV[6])
+redis.call('XACK', KEYS[1], 'workers', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+if KEYS[4] then
+  redis.call('HSET', KEYS[4], 'state', 'dead')
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+end
+redis.call('HINCRBY', KEYS[3], 'dead', 1)
+return 1
+)lua"};
+    return s;
+}
+
+// KEYS: stream, stats, id_key...   ARGV: id_ttl_s, n, then n triples (entry_id, id_key_index
+// into KEYS or 0, outcome counter)
+const redis::script& ack() {
+    static const redis::script s{R"lua(
+local n = tonumber(ARGV[2])
+local ids = {}
+local counts = {}
+for i = 0, n - 1 do
+  local entry = ARGV[3 + i * 3]
+  local key_index = tonumber(ARGV[4 + i * 3])
+  local outcome = ARGV[5 + i * 3]
+  ids[#ids + 1] = entry
+  if key_index > 0 then
+    redis.call('HSET', KEYS[key_index], 'state', 'done')
+    redis.call('EXPIRE', KEYS[key_index], ARGV[1])
+  end
+  if outcome ~= '' then counts[outcome] = (counts[outcome] or 0) + 1 end
+end
+local acked = 0
+if #ids > 0 then
+  acked = redis.call('XACK', KEYS[1], 'workers', unpack(ids))
+  redis.call('XDEL', KEYS[1], unpack(ids))
+end
+for outcome, c in pairs(counts) do redis.call('HINCRBY', KEYS[2], outcome, c) end
+return acked
+)lua"};
+    return s;
+}
+
+// KEYS: delayed, stream   ARGV: now_ms, limit.  Returns how many were moved.
+const redis::script& promote_due() {
+    static const redis::script s{R"lua(
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, member in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', 'job', member)
+  redis.call('ZREM', KEYS[1], member)
+end
+return #due
+)lua"};
+    return s;
+}
+
+// KEYS: stream   ARGV: consumer, min_idle_ms, count
+// XAUTOCLAIM from the start of the PEL, continuing (a bounded number of rounds) past entries that
+// are not idle yet, e.g. long jobs whose leases are renewed. Entries deleted from the stream are
+// dropped from the PEL by XAUTOCLAIM itself (Redis 7). Returns {id, deliveries, job|false}...
+const redis::script& reclaim() {
+    static const redis::script s{R"lua(
+local want = tonumber(ARGV[3])
+local cursor = '0-0'
+local out = {}
+local got = 0
+for round = 1, 10 do
+  local r = redis.call('XAUTOCLAIM', KEYS[1], 'workers', ARGV[1], ARGV[2], cursor, 'COUNT', want - got)
+  cursor = r[1]
+  for _, entry in ipairs(r[2]) do
+    local id = entry[1]
+    local fields = entry[2]
+    local job = false
+    if type(fields) == 'table' then
+      for i = 1, #fields, 2 do
+        if fields[i] == 'job' then job = fields[i + 1] end
+      end
+    end
+    local p = redis.call('XPENDING', KEYS[1], 'workers', id, id, 1)
+    local deliveries = 1
+    if p[1] then deliveries = p[1][4] end
+    out[#out + 1] = id
+    out[#out + 1] = deliveries
+    out[#out + 1] = job
+    got = got + 1
+  end
+  if got >= want or cursor == '0-0' then break end
+end
+return out
+)lua"};
+    return s;
+}
+
+// KEYS: stream   ARGV: consumer, entry ids...   Returns the ids the consumer no longer owns.
+// XCLAIM with min-idle 0 and JUSTID resets the idle time without bumping the delivery count.
+const redis::script& renew() {
+    static const redis::script s{R"lua(
+local lost = {}
+local owned = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local p = redis.call('XPENDING', KEYS[1], 'workers', id, id, 1)
+  if p[1] and p[1][2] == ARGV[1] then
+    owned[#owned + 1] = id
+  else
+    lost[#lost + 1] = id
+  end
+end
+if #owned > 0 then
+  -- unpack() must be the last argument to expand fully, so JUSTID goes in the table.
+  owned[#owned + 1] = 'JUSTID'
+  redis.call('XCLAIM', KEYS[1], 'workers', ARGV[1], 0, unpack(owned))
+end
+return lost
+)lua"};
+    return s;
+}
+
+// KEYS: stream, delayed, stats, id_key
+// ARGV: entry_id, token, now_ms, wait_delay_ms, id_ttl_s, job_text
+// The id key is a HASH {token, state}. Returns 'run', 'duplicate_done' or 'wait'.
+const redis::script& claim_id() {
+    static const redis::script s{R"lua(
+local token = ARGV[2]
+if token == '' then token = ARGV[1] end
+local cur = redis.call('HMGET', KEYS[4], 'token', 'state')
+if not cur[1] then
+  redis.call('HSET', KEYS[4], 'token', token, 'state', 'active')
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  return 'run'
+end
+if cur[2] == 'done' or cur[2] == 'dead' then
+  redis.call('XACK', KEYS[1], 'workers', ARGV[1])
+  redis.call('XDEL', KEYS[1], ARGV[1])
+  redis.call('HINCRBY', KEYS[3], 'duplicates', 1)
+  return 'duplicate_done'
+end
+if cur[1] == token then
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
+  return 'run'
+end
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[6])
+redis.call('XACK', KEYS[1], 'workers', ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+return 'wait'
+)lua"};
+    return s;
+}
+
+// KEYS: stream   ARGV: max_idle_ms.  Deletes consumers owning nothing, idle longer than max_idle.
+// One script, so no entry can be delivered to a consumer between the check and the delete (which
+// would drop that entry from the PEL for good).
+const redis::script& prune_consumers() {
+    static const redis::script s{R"lua(
+local max_idle = tonumber(ARGV[1])
+local deleted = 0
+local consumers = redis.call('XINFO', 'CONSUMERS', KEYS[1], 'workers')
+for _, c in ipairs(consumers) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1]
+    elseif c[i] == 'pending' then pending = c[i + 1]
+    elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if name and pending == 0 and idle and idle > max_idle then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], 'workers', name)
+    deleted = deleted + 1
+  end
+end
+return deleted
+)lua"};
+    return s;
+}
+
+// KEYS: stream, dead [, id_key]   ARGV: dead_entry_id, job_text
+// Puts a dead job back on the stream and forgets its duplicate-detection state, so it runs again.
+const redis::script& dead_requeue() {
+    static const redis::script s{R"lua(
+if redis.call('XDEL', KEYS[2], ARGV[1]) == 0 then return false end
+local id = redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
+if KEYS[3] then redis.call('DEL', KEYS[3]) end
+return id
+)lua"};
+    return s;
+}
+
+// KEYS: dead.  Returns how many entries were removed.
+const redis::script& dead_purge() {
+    static const redis::script s{R"lua(
+local n = redis.call('XLEN', KEYS[1])
+redis.call('DEL', KEYS[1])
+return n
+)lua"};
+    return s;
+}
+
+}  // namespace wharf::queue::scripts
