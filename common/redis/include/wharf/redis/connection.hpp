@@ -5,6 +5,7 @@
 // RESP (redisReader) -- while the socket, TLS, deadlines and reconnects are Asio's.
 #pragma once
 
+#include "wharf/core/backoff.hpp"
 #include "wharf/redis/endpoint.hpp"
 #include "wharf/redis/reply.hpp"
 
@@ -27,6 +28,11 @@ struct connection_options {
     std::chrono::milliseconds connect_timeout{3'000};
     // Name sent with CLIENT SETNAME so operators can tell the fleet apart.
     std::string client_name = "wharf";
+    // Delay before a connect attempt that follows a failed one (full jitter; attempts are made
+    // only when a call needs the connection, so max_attempts is not used here).
+    wharf::backoff_policy reconnect_backoff{std::chrono::milliseconds{100}, std::chrono::milliseconds{2'000}, 0};
+    // A server reply (one RESP value) larger than this drops the connection (error protocol).
+    std::size_t max_reply_bytes = std::size_t{1} << 30;
 };
 
 // One connection. Commands may be issued concurrently from many coroutines; they are written in
@@ -34,6 +40,19 @@ struct connection_options {
 // pending call fails with redis::error (kind io or timeout) and the next call reconnects, with
 // the one backoff policy, until the connection is closed. Redis error replies ("-ERR ...") are not
 // thrown: they come back as reply::is_error(), since the caller decides what they mean.
+//
+// Threading: a connection is not thread-safe. Call it, and destroy it, from its executor only (an
+// io_context run by one thread, or a strand). Calls are cheap to make concurrently from many
+// coroutines on that executor: that is what pipelining is for. A blocking command (BLPOP,
+// XREADGROUP ... BLOCK) holds up every call queued behind it, so give it a connection of its own.
+//
+// Cancellation: a call whose coroutine is cancelled (e.g. it lost an awaitable_operators race)
+// ends at once with boost::system::system_error(operation_aborted); a command already queued is
+// still sent, and its reply is read and dropped.
+//
+// Connecting: the first call connects (TCP_NODELAY on; TLS with SNI and verification; AUTH,
+// SELECT, CLIENT SETNAME). A failed attempt fails the calls waiting for it, and each later
+// attempt waits a reconnect_backoff delay first. A wrong password is error kind auth.
 class connection {
 public:
     connection(boost::asio::any_io_executor executor, endpoint where, connection_options options = {});

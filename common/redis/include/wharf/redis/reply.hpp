@@ -9,6 +9,10 @@
 
 namespace wharf::redis {
 
+namespace detail {
+struct reply_builder;  // the RESP reader builds replies in place (resp.cpp)
+}
+
 class reply {
 public:
     enum class type { nil, integer, string, status, error, array };
@@ -38,6 +42,8 @@ public:
     std::string debug_string() const;
 
 private:
+    friend struct detail::reply_builder;
+
     type type_ = type::nil;
     std::int64_t integer_ = 0;
     std::string string_;
