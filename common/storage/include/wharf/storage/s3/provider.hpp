@@ -1,0 +1,73 @@
+// The S3-compatible backend: AWS S3, MinIO, Cloudflare R2 and GCS (XML API with HMAC keys) as
+// profiles of one client, over the one HTTP client, signed with SigV4.
+#pragma once
+
+#include "wharf/storage/multipart.hpp"
+#include "wharf/storage/provider.hpp"
+#include "wharf/storage/s3/sigv4.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace wharf::http {
+class client;
+}
+
+namespace wharf::storage::s3 {
+
+// Per-provider quirks:
+//   aws     virtual-hosted by default, endpoint https://s3.<region>.amazonaws.com
+//   minio   path-style; endpoint required
+//   r2      region "auto", path-style; parts of equal size (the engine plans them so) and no
+//           x-amz-checksum-* headers (wharf never sends them); endpoint required
+//   gcs     endpoint https://storage.googleapis.com, region "auto", path-style; metadata as
+//           x-goog-meta-*, ETags and x-goog-hash (crc32c, md5) parsed from replies
+//   generic path-style; endpoint required
+enum class profile { aws, minio, r2, gcs, generic };
+std::optional<profile> parse_profile(std::string_view name) noexcept;
+std::string_view to_string(profile p) noexcept;
+
+struct config {
+    std::string name = "s3";
+    s3::profile profile = profile::generic;
+    std::string endpoint;                // "http://127.0.0.1:9000"; empty: the profile's default
+    std::string region;                  // empty: the profile's default ("us-east-1" / "auto")
+    std::string bucket;
+    std::optional<bool> path_style;      // empty: the profile's default
+    sigv4::credentials credentials;      // never logged
+    std::uint64_t multipart_threshold = 64ull << 20;  // put_file above this goes multipart
+    engine_limits engine;
+    std::chrono::milliseconds timeout{30'000};        // per network step (see http::request_options)
+    backoff_policy retry{std::chrono::milliseconds(200), std::chrono::seconds(10), 5};  // non-part calls
+    bool verify_tls = true;
+    std::optional<std::filesystem::path> ca_file;
+    // Sign single-PUT payloads with their SHA-256 (which wharf computes anyway), so S3 checks it.
+    bool sign_payload = true;
+};
+
+// Where requests for a bucket go: the resolved profile defaults. Pure; for tests and presign.
+struct addressing {
+    std::string origin;         // "https://bucket.s3.us-east-1.amazonaws.com"
+    std::string bucket_path;    // "" (virtual-hosted) or "/bucket" (path-style)
+    std::string region;
+    bool path_style = true;
+    // The encoded path of an object: bucket_path + "/" + uri_encode(key, keep '/').
+    std::string object_path(std::string_view key) const;
+};
+addressing resolve_addressing(const config& c);
+
+// Builds the provider; the HTTP client (and its connection pool) is created on `executor`.
+std::unique_ptr<storage::provider> make_provider(boost::asio::any_io_executor executor, config c);
+
+// The provider's multipart part_sink for `key`, to drive the engine directly (tests, tools).
+// `p` must come from make_provider and outlive the sink; throws std::invalid_argument otherwise.
+std::unique_ptr<part_sink> make_part_sink(storage::provider& p, std::string key);
+
+}  // namespace wharf::storage::s3

@@ -1,0 +1,60 @@
+// Profiles resolve to the right endpoint, region and addressing style; keys encode per S3.
+#include "wharf/storage/s3/provider.hpp"
+
+#include "wharf/http/client.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace wharf::storage;
+
+TEST(s3_addressing, aws_defaults_to_virtual_hosted_regional_endpoint) {
+    s3::config c;
+    c.profile = s3::profile::aws;
+    c.bucket = "media";
+    c.region = "eu-west-1";
+    auto a = s3::resolve_addressing(c);
+    EXPECT_EQ(a.origin, "https://media.s3.eu-west-1.amazonaws.com");
+    EXPECT_EQ(a.object_path("videos/a b+c.mp4"), "/videos/a%20b%2Bc.mp4");
+    c.bucket = "my.dotted.bucket";  // would not match the wildcard certificate
+    EXPECT_TRUE(s3::resolve_addressing(c).path_style);
+}
+
+TEST(s3_addressing, minio_r2_gcs_and_generic_are_path_style) {
+    s3::config c;
+    c.bucket = "b";
+    c.profile = s3::profile::minio;
+    c.endpoint = "http://127.0.0.1:9000";
+    auto a = s3::resolve_addressing(c);
+    EXPECT_EQ(a.origin, "http://127.0.0.1:9000");
+    EXPECT_EQ(a.object_path("k/ü"), "/b/k/%C3%BC");
+    EXPECT_EQ(a.region, "us-east-1");
+    c.profile = s3::profile::r2;
+    c.endpoint = "https://acct.r2.cloudflarestorage.com";
+    EXPECT_EQ(s3::resolve_addressing(c).region, "auto");
+    c.profile = s3::profile::gcs;
+    c.endpoint.clear();
+    EXPECT_EQ(s3::resolve_addressing(c).origin, "https://storage.googleapis.com");
+    c.profile = s3::profile::generic;
+    EXPECT_THROW(s3::resolve_addressing(c), error);  // generic needs an endpoint
+}
+
+TEST(s3_addressing, profile_names) {
+    EXPECT_EQ(s3::parse_profile("r2"), s3::profile::r2);
+    EXPECT_EQ(s3::parse_profile("gcs"), s3::profile::gcs);
+    EXPECT_FALSE(s3::parse_profile("azure"));
+}
+
+TEST(http_endpoint, parses_scheme_host_port) {
+    auto e = wharf::http::parse_endpoint("https://Example.COM/x?y");
+    EXPECT_TRUE(e.tls);
+    EXPECT_EQ(e.host, "example.com");
+    EXPECT_EQ(e.port, 443);
+    EXPECT_EQ(e.host_header(), "example.com");
+    auto l = wharf::http::parse_endpoint("http://127.0.0.1:9100");
+    EXPECT_EQ(l.host_header(), "127.0.0.1:9100");
+    auto v6 = wharf::http::parse_endpoint("http://[::1]:80");
+    EXPECT_EQ(v6.host, "::1");
+    EXPECT_EQ(v6.host_header(), "[::1]");
+    EXPECT_THROW(wharf::http::parse_endpoint("ftp://x"), std::invalid_argument);
+    EXPECT_THROW(wharf::http::parse_endpoint("http://x:99999"), std::invalid_argument);
+}
