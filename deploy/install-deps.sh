@@ -11,7 +11,7 @@ packages=(
   libpqxx-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   # servers and tools the tests and the local run start for real
   redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg
-  python3 python3-aiosmtpd curl procps openssl
+  python3 python3-aiosmtpd python3-redis curl procps openssl
 )
 
 sudo=""
