@@ -6,6 +6,8 @@
 // drain -- never after a successful complete.
 #pragma once
 
+#include "wharf/core/backoff.hpp"
+#include "wharf/storage/memory_budget.hpp"
 #include "wharf/storage/provider.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -17,12 +19,20 @@
 
 namespace wharf::storage {
 
+inline constexpr std::uint64_t min_part_size = 5ull << 20;        // S3: every part but the last
+inline constexpr std::uint64_t max_part_size = 5ull << 30;        // S3: 5 GiB
+inline constexpr std::uint64_t default_part_size = 16ull << 20;
+inline constexpr std::uint32_t max_parts = 10'000;
+inline constexpr std::uint64_t max_object_size = 5ull << 40;      // S3: 5 TiB
+
 struct part_plan {
-    std::uint64_t part_size = 0;
+    std::uint64_t part_size = 0;  // every part but the last; equals the object size when it is one part
     std::uint32_t part_count = 0;
+    friend bool operator==(const part_plan&, const part_plan&) = default;
 };
-// At least 5 MiB (unless the object is smaller), at most 10,000 parts; `preferred` (0 = 16 MiB)
-// is raised as needed. Pure.
+// At least 5 MiB (unless the object is smaller: then one part of the whole object, an empty
+// object being one empty part), at most 5 GiB, at most 10,000 parts; `preferred` (0 = 16 MiB) is
+// raised (in whole MiB) as needed. Pure. Throws storage::error(permanent) above 5 TiB.
 part_plan plan_parts(std::uint64_t object_size, std::uint64_t preferred = 0);
 
 struct uploaded_part {
@@ -32,25 +42,36 @@ struct uploaded_part {
 };
 
 // What a backend implements for the engine. Each call is one network operation with its own
-// deadline; it throws storage::error (transient ones are retried by the engine).
+// deadline; it throws storage::error (transient ones are retried by the engine). Calls for
+// different parts may run concurrently (up to parts_in_flight of them).
 class part_sink {
 public:
     virtual ~part_sink() = default;
     virtual boost::asio::awaitable<void> begin(const std::string& key, const put_options& options) = 0;
-    // `md5_base64` is the Content-MD5 of `bytes` (computed by the engine).
+    // `md5_base64` is the Content-MD5 of `bytes` (computed by the engine; empty when
+    // wants_content_md5() is false).
     virtual boost::asio::awaitable<uploaded_part> upload_part(std::uint32_t number, std::span<const char> bytes,
                                                               const std::string& md5_base64) = 0;
     // sha256_hex of the whole object, to store with it (metadata). Returns the object's ETag.
+    // The engine retries it on transient errors, so it must be idempotent.
     virtual boost::asio::awaitable<std::string> complete(const std::vector<uploaded_part>& parts,
                                                          const std::string& sha256_hex) = 0;
     virtual boost::asio::awaitable<void> abort() = 0;
+    // Backends with another per-part checksum (R2, GCS CRC32C) turn MD5 off: it costs ~1.2 CPU-s/GB.
+    virtual bool wants_content_md5() const { return true; }
 };
 
 struct engine_limits {
-    std::uint64_t memory_budget = 256ull << 20;  // process-wide bytes of part buffers
-    std::uint32_t part_attempts = 5;
+    memory_budget* budget = nullptr;  // part buffers come from here; null = memory_budget::process()
+    // Attempts per part (and for complete), with full-jitter delays between them.
+    backoff_policy retry{std::chrono::milliseconds(200), std::chrono::seconds(10), 5};
 };
 
+// Uploads `source` through `sink`. The SHA-256 comes from options.sha256 when the caller has it
+// (computed once, carried), else it is computed while the parts are read. Progress is reported
+// through options.progress as parts finish. Throws storage::error: integrity when the file
+// changed while it was read, the error of the first failed part otherwise (the upload has then
+// been aborted).
 boost::asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string key,
                                                         std::filesystem::path source, put_options options,
                                                         engine_limits limits = {});

@@ -1,0 +1,284 @@
+// The parallel chunked upload engine (see multipart.hpp).
+//
+// Shape: N workers on one strand pull part numbers in order. Each takes its part's bytes from the
+// memory budget (FIFO, so a part holding memory implies every earlier part of the same upload got
+// memory first: the part the SHA-256 cursor waits for can always make progress), preads the part
+// and computes its MD5 on the blocking pool (parts in parallel), then feeds the whole-object
+// SHA-256 in part order (one part at a time, on the pool), then uploads. A failed attempt gives the
+// buffer back during its backoff and re-reads the part afterwards.
+#include "wharf/storage/multipart.hpp"
+
+#include "blocking.hpp"
+#include "wharf/core/log.hpp"
+#include "wharf/storage/sha256.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace wharf::storage {
+namespace asio = boost::asio;
+
+namespace {
+
+class file_handle {
+public:
+    file_handle() = default;  // co_spawn needs default-constructible results
+    explicit file_handle(int fd) noexcept : fd_(fd) {}
+    file_handle(file_handle&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    file_handle& operator=(file_handle&& o) noexcept {
+        std::swap(fd_, o.fd_);
+        return *this;
+    }
+    ~file_handle() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    int get() const noexcept { return fd_; }
+
+private:
+    int fd_ = -1;
+};
+
+// What must not change between the first read and complete.
+struct file_stamp {
+    std::uint64_t size = 0;
+    std::int64_t mtime_sec = 0, mtime_nsec = 0;
+    ino_t inode = 0;
+    friend bool operator==(const file_stamp&, const file_stamp&) = default;
+};
+
+file_stamp stamp_of(int fd, const std::filesystem::path& path) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw error(errc::permanent, "cannot stat " + path.string() + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) throw error(errc::permanent, path.string() + " is not a regular file");
+    return {static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_ino};
+}
+
+void pread_full(int fd, char* buf, std::uint64_t len, std::uint64_t offset, const std::filesystem::path& path) {
+    while (len > 0) {
+        const ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw error(errc::permanent, "cannot read " + path.string() + ": " + std::strerror(errno));
+        }
+        if (n == 0) throw error(errc::integrity, path.string() + " shrank while it was being uploaded");
+        buf += n;
+        len -= static_cast<std::uint64_t>(n);
+        offset += static_cast<std::uint64_t>(n);
+    }
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(asio::use_awaitable);
+}
+
+struct upload_state {
+    part_sink& sink;
+    const std::string& key;
+    const std::filesystem::path& path;
+    int fd;
+    part_plan plan;
+    std::uint64_t size;
+    memory_budget& budget;
+    const backoff_policy& retry;
+    const progress_fn& progress;
+    bool wants_md5;
+    bool need_sha;
+    // Everything below is touched only on the workers' strand.
+    asio::steady_timer sha_turn;  // never expires; cancel() wakes every worker waiting for its turn
+    sha256 sha;
+    std::uint32_t next_part = 1;
+    std::uint32_t sha_cursor = 1;
+    bool failed = false;
+    std::uint64_t done = 0;
+    std::vector<uploaded_part> parts;
+};
+
+struct part_buffer {
+    memory_budget::lease lease;
+    std::unique_ptr<char[]> bytes;
+};
+
+// Takes memory, reads the part and returns its MD5 (empty when the sink does not want it).
+asio::awaitable<std::string> read_part(upload_state& s, part_buffer& buf, std::uint64_t offset, std::uint64_t len) {
+    buf.lease = co_await s.budget.acquire(len);
+    buf.bytes = std::make_unique_for_overwrite<char[]>(std::max<std::uint64_t>(len, 1));
+    char* data = buf.bytes.get();
+    co_return co_await detail::offload([&s, data, offset, len] {
+        pread_full(s.fd, data, len, offset, s.path);
+        return s.wants_md5 ? md5_base64(std::span<const char>(data, len)) : std::string();
+    });
+}
+
+asio::awaitable<void> run_part(upload_state& s, std::uint32_t number) {
+    const std::uint64_t offset = std::uint64_t{number - 1} * s.plan.part_size;
+    const std::uint64_t len = std::min(s.plan.part_size, s.size - offset);
+    part_buffer buf;
+    const std::string md5 = co_await read_part(s, buf, offset, len);
+
+    if (s.need_sha) {
+        // Parts are read in parallel but the object's digest needs them in order.
+        while (s.sha_cursor != number) {
+            if (s.failed) co_return;
+            co_await s.sha_turn.async_wait(asio::as_tuple(asio::use_awaitable));  // woken by cancel()
+        }
+        const char* data = buf.bytes.get();
+        co_await detail::offload([&s, data, len] { s.sha.update(std::span<const char>(data, len)); });
+        ++s.sha_cursor;
+        s.sha_turn.cancel();
+    }
+
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        std::string reason;
+        try {
+            uploaded_part part = co_await s.sink.upload_part(number, std::span<const char>(buf.bytes.get(), len), md5);
+            part.number = number;
+            part.size = len;
+            s.parts[number - 1] = std::move(part);
+            break;
+        } catch (const error& e) {
+            if (!e.retryable() || !s.retry.may_retry(attempt) || s.failed) throw;
+            reason = e.what();
+        }
+        const auto delay = s.retry.delay(attempt, jitter_rng());
+        spdlog::warn("storage: part {} of {} of '{}' failed (attempt {}): {}; retrying in {} ms", number,
+                     s.plan.part_count, s.key, attempt, reason, delay.count());
+        // Back off without holding the part's memory; the part is re-read afterwards.
+        buf = part_buffer{};
+        co_await sleep_for(delay);
+        if (s.failed) co_return;
+        const std::string again = co_await read_part(s, buf, offset, len);
+        if (again != md5) throw error(errc::integrity, s.path.string() + " changed while it was being uploaded");
+    }
+
+    s.done += len;
+    if (s.progress) s.progress(s.done, s.size);
+}
+
+asio::awaitable<void> worker(upload_state& s) {
+    while (!s.failed && s.next_part <= s.plan.part_count) {
+        const std::uint32_t number = s.next_part++;
+        std::exception_ptr failure;
+        try {
+            co_await run_part(s, number);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) {
+            // Stop the other workers from starting parts and from waiting for a SHA turn that
+            // may never come; parts already in flight finish (drain) before the abort.
+            s.failed = true;
+            s.sha_turn.cancel();
+            std::rethrow_exception(failure);
+        }
+    }
+}
+
+template <typename Op>
+asio::awaitable<std::string> with_retries(const backoff_policy& retry, const std::string& what, Op op) {
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        std::string reason;
+        try {
+            co_return co_await op();
+        } catch (const error& e) {
+            if (!e.retryable() || !retry.may_retry(attempt)) throw;
+            reason = e.what();
+        }
+        const auto delay = retry.delay(attempt, jitter_rng());
+        spdlog::warn("storage: {} failed (attempt {}): {}; retrying in {} ms", what, attempt, reason, delay.count());
+        co_await sleep_for(delay);
+    }
+}
+
+}  // namespace
+
+asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string key, std::filesystem::path source,
+                                                 put_options options, engine_limits limits) {
+    auto ex = co_await asio::this_coro::executor;
+    auto [file, stamp] = co_await detail::offload([&source] {
+        const int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            throw error(errno == ENOENT ? errc::not_found : errc::permanent,
+                        "cannot open " + source.string() + ": " + std::strerror(errno));
+        file_handle handle(fd);
+        const file_stamp st = stamp_of(fd, source);
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        return std::pair{std::move(handle), st};
+    });
+    if (options.sha256 && !is_sha256_hex(*options.sha256))
+        throw error(errc::permanent, "put_options.sha256 is not 64 lowercase hex characters");
+    const part_plan plan = plan_parts(stamp.size, options.part_size);
+
+    co_await sink.begin(key, options);
+
+    // From here on the upload exists on the server: any failure ends in abort().
+    auto strand = asio::make_strand(ex);
+    upload_state s{sink, key, source, file.get(), plan, stamp.size,
+                   limits.budget ? *limits.budget : memory_budget::process(), limits.retry, options.progress,
+                   sink.wants_content_md5(), !options.sha256,
+                   asio::steady_timer(strand, asio::steady_timer::time_point::max()), sha256{}};
+    s.parts.resize(plan.part_count);
+
+    std::exception_ptr failure;
+    std::string etag, sha_hex;
+    try {
+        const std::size_t workers = std::clamp<std::size_t>(options.parts_in_flight, 1, plan.part_count);
+        using op_type = decltype(asio::co_spawn(strand, worker(s), asio::deferred));
+        std::vector<op_type> ops;
+        for (std::size_t i = 0; i < workers; ++i) ops.push_back(asio::co_spawn(strand, worker(s), asio::deferred));
+        // wait_for_all: in-flight parts drain before we decide anything.
+        auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                   .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+        for (const std::size_t i : order)
+            if (errors[i]) {
+                failure = errors[i];
+                break;
+            }
+        if (!failure) {
+            std::uint64_t total = 0;
+            for (const auto& p : s.parts) total += p.size;
+            const file_stamp now = co_await detail::offload([&] { return stamp_of(file.get(), source); });
+            if (total != stamp.size || now != stamp)
+                throw error(errc::integrity, source.string() + " changed while it was being uploaded (" +
+                                                 std::to_string(total) + " bytes sent, " + std::to_string(now.size) +
+                                                 " now)");
+            sha_hex = options.sha256 ? *options.sha256 : s.sha.finish_hex();
+            etag = co_await with_retries(limits.retry, "completing '" + key + "'",
+                                         [&]() { return sink.complete(s.parts, sha_hex); });
+        }
+    } catch (...) {
+        failure = std::current_exception();
+    }
+
+    if (failure) {
+        // A cancelled caller (job timeout) still owes the server an abort, or the parts linger.
+        co_await asio::this_coro::reset_cancellation_state();
+        std::string abort_failure;
+        try {
+            co_await sink.abort();
+        } catch (const std::exception& e) {
+            abort_failure = e.what();
+        }
+        if (!abort_failure.empty())
+            spdlog::error("storage: aborting the upload of '{}' failed too: {}", key, abort_failure);
+        std::rethrow_exception(failure);
+    }
+
+    co_return put_result{std::move(key), stamp.size, std::move(etag), std::move(sha_hex), plan.part_count};
+}
+
+}  // namespace wharf::storage

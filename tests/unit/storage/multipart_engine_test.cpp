@@ -1,0 +1,266 @@
+// The multipart engine against an in-memory part_sink: ordering, SHA-256 while streaming, retries,
+// drain-then-abort, never abort after complete, byte-count check, memory budget, progress.
+// (The real backends are exercised against moto and Azurite in tests/integration.)
+#include "wharf/storage/multipart.hpp"
+#include "wharf/storage/sha256.hpp"
+#include "wharf/test/process.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <random>
+
+namespace asio = boost::asio;
+using namespace wharf::storage;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint64_t MiB = 1ull << 20;
+
+class memory_sink : public part_sink {
+public:
+    // Return an error code to fail this attempt of this part.
+    std::function<std::optional<errc>(std::uint32_t number, int attempt)> fail_part;
+    std::function<std::optional<errc>(int attempt)> fail_complete;
+    std::function<void(std::uint32_t number)> on_part;
+
+    asio::awaitable<void> begin(const std::string& key, const put_options&) override {
+        key_ = key;
+        begun = true;
+        co_return;
+    }
+    asio::awaitable<uploaded_part> upload_part(std::uint32_t number, std::span<const char> bytes,
+                                               const std::string& md5) override {
+        const int attempt = ++attempts[number];
+        peak_in_flight = std::max(peak_in_flight, ++in_flight);
+        if (on_part) on_part(number);
+        if (md5 != md5_base64(bytes)) throw error(errc::integrity, "Content-MD5 does not match the bytes");
+        // Let other parts start, as a network round trip would.
+        asio::steady_timer t(co_await asio::this_coro::executor, 2ms);
+        co_await t.async_wait(asio::use_awaitable);
+        --in_flight;
+        if (fail_part)
+            if (auto code = fail_part(number, attempt)) throw error(*code, "injected failure");
+        std::lock_guard lock(mutex_);
+        stored[number] = std::string(bytes.begin(), bytes.end());
+        co_return uploaded_part{number, bytes.size(), "etag-" + std::to_string(number)};
+    }
+    asio::awaitable<std::string> complete(const std::vector<uploaded_part>& parts, const std::string& sha) override {
+        ++complete_calls;
+        if (fail_complete)
+            if (auto code = fail_complete(complete_calls)) throw error(*code, "injected complete failure");
+        for (const auto& p : parts) {
+            EXPECT_EQ(p.etag, "etag-" + std::to_string(p.number));
+            object += stored.at(p.number);
+        }
+        sha_seen = sha;
+        completed = true;
+        co_return "final-etag";
+    }
+    asio::awaitable<void> abort() override {
+        in_flight_at_abort = in_flight;
+        aborted = true;
+        co_return;
+    }
+
+    std::string key_, object, sha_seen;
+    bool begun = false, completed = false, aborted = false;
+    int complete_calls = 0, in_flight = 0, peak_in_flight = 0, in_flight_at_abort = -1;
+    std::map<std::uint32_t, int> attempts;
+    std::map<std::uint32_t, std::string> stored;
+    std::mutex mutex_;
+};
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng());
+    return s;
+}
+
+struct fixture {
+    wharf::test::temp_dir dir{"wharf-engine"};
+    std::filesystem::path file;
+    std::string content;
+    explicit fixture(std::size_t size) : file(dir.path() / "src.bin"), content(random_bytes(size, 42)) {
+        std::ofstream(file, std::ios::binary).write(content.data(), static_cast<std::streamsize>(content.size()));
+    }
+};
+
+engine_limits fast_retries(memory_budget* budget = nullptr) {
+    engine_limits l;
+    l.budget = budget;
+    l.retry = wharf::backoff_policy{1ms, 5ms, 4};
+    return l;
+}
+
+put_result run(memory_sink& sink, const fixture& f, put_options opts, engine_limits limits = fast_retries()) {
+    asio::io_context io;
+    auto fut = asio::co_spawn(io, upload_file_in_parts(sink, "obj", f.file, std::move(opts), limits), asio::use_future);
+    io.run();
+    return fut.get();
+}
+
+put_options options(std::size_t in_flight = 3) {
+    put_options o;
+    o.part_size = 5 * MiB;
+    o.parts_in_flight = in_flight;
+    return o;
+}
+
+}  // namespace
+
+TEST(multipart_engine, uploads_parts_in_parallel_with_the_streamed_sha256_and_progress) {
+    fixture f(23 * MiB + 17);
+    memory_sink sink;
+    std::vector<std::uint64_t> progress;
+    auto opts = options(3);
+    opts.progress = [&](std::uint64_t done, std::uint64_t total) {
+        EXPECT_EQ(total, f.content.size());
+        progress.push_back(done);
+    };
+    const auto r = run(sink, f, opts);
+    EXPECT_EQ(r.parts, 5u);
+    EXPECT_EQ(r.size, f.content.size());
+    EXPECT_EQ(r.etag, "final-etag");
+    EXPECT_EQ(r.sha256, sha256_hex(f.content));
+    EXPECT_EQ(sink.sha_seen, r.sha256);
+    EXPECT_TRUE(sink.object == f.content);
+    EXPECT_FALSE(sink.aborted);
+    EXPECT_GT(sink.peak_in_flight, 1);
+    EXPECT_LE(sink.peak_in_flight, 3);
+    ASSERT_EQ(progress.size(), 5u);
+    EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
+    EXPECT_EQ(progress.back(), f.content.size());
+}
+
+TEST(multipart_engine, an_empty_file_is_one_empty_part) {
+    fixture f(0);
+    memory_sink sink;
+    const auto r = run(sink, f, options());
+    EXPECT_EQ(r.parts, 1u);
+    EXPECT_EQ(r.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_TRUE(sink.completed);
+}
+
+TEST(multipart_engine, a_carried_sha256_is_used_not_recomputed) {
+    fixture f(11 * MiB);
+    memory_sink sink;
+    auto opts = options();
+    const std::string carried(64, 'a');
+    opts.sha256 = carried;
+    EXPECT_EQ(run(sink, f, opts).sha256, carried);
+    EXPECT_EQ(sink.sha_seen, carried);
+}
+
+TEST(multipart_engine, transient_part_failures_are_retried_and_the_part_re_read) {
+    fixture f(16 * MiB);
+    memory_sink sink;
+    sink.fail_part = [](std::uint32_t n, int attempt) -> std::optional<errc> {
+        if (n == 2 && attempt <= 2) return errc::transient;
+        return std::nullopt;
+    };
+    const auto r = run(sink, f, options());
+    EXPECT_EQ(sink.attempts[2], 3);
+    EXPECT_EQ(sink.attempts[1], 1);
+    EXPECT_TRUE(sink.object == f.content);
+    EXPECT_EQ(r.sha256, sha256_hex(f.content));
+    EXPECT_FALSE(sink.aborted);
+}
+
+TEST(multipart_engine, a_permanent_failure_aborts_after_in_flight_parts_drain) {
+    fixture f(40 * MiB);
+    memory_sink sink;
+    sink.fail_part = [](std::uint32_t n, int) -> std::optional<errc> {
+        if (n == 3) return errc::access_denied;
+        return std::nullopt;
+    };
+    try {
+        run(sink, f, options(4));
+        FAIL() << "expected an error";
+    } catch (const error& e) {
+        EXPECT_EQ(e.code(), errc::access_denied);
+    }
+    EXPECT_TRUE(sink.aborted);
+    EXPECT_EQ(sink.in_flight_at_abort, 0);
+    EXPECT_FALSE(sink.completed);
+    EXPECT_EQ(sink.attempts[3], 1) << "a permanent error is not retried";
+    EXPECT_LT(sink.attempts.size(), 8u) << "no new parts start after a failure";
+}
+
+TEST(multipart_engine, retries_are_bounded_then_the_upload_is_aborted) {
+    fixture f(12 * MiB);
+    memory_sink sink;
+    sink.fail_part = [](std::uint32_t n, int) -> std::optional<errc> {
+        if (n == 1) return errc::transient;
+        return std::nullopt;
+    };
+    EXPECT_THROW(run(sink, f, options()), error);
+    EXPECT_EQ(sink.attempts[1], 4);
+    EXPECT_TRUE(sink.aborted);
+    EXPECT_EQ(sink.complete_calls, 0);
+}
+
+TEST(multipart_engine, a_transient_complete_failure_is_retried_and_never_aborted_after_success) {
+    fixture f(6 * MiB);
+    memory_sink sink;
+    sink.fail_complete = [](int attempt) -> std::optional<errc> {
+        if (attempt == 1) return errc::transient;  // e.g. S3's "200 OK with an <Error> body"
+        return std::nullopt;
+    };
+    const auto r = run(sink, f, options());
+    EXPECT_EQ(sink.complete_calls, 2);
+    EXPECT_EQ(r.etag, "final-etag");
+    EXPECT_FALSE(sink.aborted);
+}
+
+TEST(multipart_engine, a_file_that_changes_during_the_upload_fails_the_byte_count_check) {
+    fixture f(12 * MiB);
+    memory_sink sink;
+    sink.on_part = [&](std::uint32_t n) {
+        if (n == 1) std::ofstream(f.file, std::ios::binary | std::ios::app) << "more";
+    };
+    try {
+        run(sink, f, options());
+        FAIL() << "expected an integrity error";
+    } catch (const error& e) {
+        EXPECT_EQ(e.code(), errc::integrity) << e.what();
+    }
+    EXPECT_TRUE(sink.aborted);
+    EXPECT_EQ(sink.complete_calls, 0);
+}
+
+TEST(multipart_engine, the_memory_budget_bounds_parts_in_flight) {
+    fixture f(30 * MiB);
+    memory_sink sink;
+    memory_budget budget(10 * MiB);  // room for two 5 MiB parts although 6 may be in flight
+    const auto r = run(sink, f, options(6), fast_retries(&budget));
+    EXPECT_LE(sink.peak_in_flight, 2);
+    EXPECT_EQ(r.sha256, sha256_hex(f.content));
+    EXPECT_EQ(budget.available(), 10 * MiB);
+}
+
+TEST(multipart_engine, a_missing_source_is_not_found_before_anything_starts) {
+    memory_sink sink;
+    asio::io_context io;
+    auto fut = asio::co_spawn(io, upload_file_in_parts(sink, "k", "/nonexistent/file", put_options{}), asio::use_future);
+    io.run();
+    try {
+        fut.get();
+        FAIL();
+    } catch (const error& e) {
+        EXPECT_EQ(e.code(), errc::not_found);
+    }
+    EXPECT_FALSE(sink.begun);
+}
