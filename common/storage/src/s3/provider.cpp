@@ -9,6 +9,7 @@
 #include "wharf/storage/s3/xml.hpp"
 #include "wharf/storage/sha256.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -118,6 +119,11 @@ std::vector<std::pair<std::string, std::string>> kv(std::string k, std::string v
     out.emplace_back(std::move(k), std::move(v));
     return out;
 }
+
+// Hashes a file; spawned on the blocking pool so the I/O thread never reads the whole file.
+// (A plain coroutine rather than detail::offload's lambda: GCC 12 double-destroys the captured
+// path of that lambda's temporary inside the co_await expression.)
+awaitable<std::string> hash_file(std::filesystem::path file) { co_return sha256_file_hex(file); }
 
 void check_key(std::string_view key) {
     if (auto reason = invalid_key_reason(key)) throw error(errc::invalid_key, "invalid key '" + std::string(key) + "': " + *reason);
@@ -238,9 +244,16 @@ public:
             s3_part_sink sink(*this, key);
             co_return co_await upload_file_in_parts(sink, key, source, std::move(options), config_.engine);
         }
-        std::string sha = options.sha256 ? *options.sha256
-                                         : co_await detail::offload([source] { return sha256_file_hex(source); });
-        co_return co_await put_single(key, {}, http::file_region{source, 0, size}, size, std::move(sha), options);
+        // (An if, not ?:, around co_await: GCC 12 mishandles temporaries of co_await in a conditional.)
+        std::string sha;
+        if (options.sha256) {
+            sha = *options.sha256;
+        } else {
+            sha = co_await net::co_spawn(detail::blocking_pool(), hash_file(source), net::use_awaitable);
+        }
+        // Built before the co_await: GCC 12 destroys braced temporaries inside co_await twice.
+        std::optional<http::file_region> region = http::file_region{source, 0, size};
+        co_return co_await put_single(key, {}, std::move(region), size, std::move(sha), options);
     }
 
     awaitable<put_result> put_bytes(std::string key, std::string data, put_options options) override {
@@ -373,8 +386,8 @@ public:
         r.method = method == http_method::get ? "GET" : "PUT";
         r.canonical_uri = where_.object_path(key);
         r.headers.emplace_back("host", endpoint_.host_header());
-        return where_.origin + r.canonical_uri + "?" +
-               signer_.presign_query(std::move(r), std::chrono::system_clock::now(), expires);
+        std::string url = where_.origin + r.canonical_uri + "?";
+        return url + signer_.presign_query(std::move(r), std::chrono::system_clock::now(), expires);
     }
 
     awaitable<std::vector<incomplete_upload>> list_incomplete(std::string prefix) override {
