@@ -1,0 +1,110 @@
+// The backends linked into this build, by kind, built from a provider's JSON settings. Each
+// backend header is looked for, so the registry offers whichever of local / s3 / azure the
+// storage library provides; a configured kind that is missing is refused by the registry.
+//
+// Secrets may be given inline ("secret_access_key") or, better, by naming an environment
+// variable ("secret_access_key_env": "AWS_SECRET_ACCESS_KEY"); they are never logged.
+#include "wharf/storage/registry.hpp"
+
+#include "wharf/core/config.hpp"
+#include "wharf/core/duration.hpp"
+
+#if __has_include("wharf/storage/local.hpp")
+#include "wharf/storage/local.hpp"
+#define WHARF_HAVE_LOCAL 1
+#endif
+#if __has_include("wharf/storage/s3/provider.hpp")
+#include "wharf/storage/s3/provider.hpp"
+#define WHARF_HAVE_S3 1
+#endif
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+namespace wharf::storage {
+namespace {
+
+std::optional<std::string> text(const provider_config& pc, const char* field) {
+    const auto& s = pc.settings;
+    if (!s.contains(field) || s[field].is_null()) return std::nullopt;
+    if (!s[field].is_string())
+        throw config_error(fmt::format("storage provider {}: \"{}\" must be a string", pc.name, field));
+    return s[field].get<std::string>();
+}
+
+// "<field>" inline, or "<field>_env" naming an environment variable.
+std::optional<std::string> secret(const provider_config& pc, const std::string& field) {
+    if (auto inline_value = text(pc, field.c_str())) return inline_value;
+    if (auto env = text(pc, (field + "_env").c_str())) {
+        const char* v = std::getenv(env->c_str());
+        if (!v) throw config_error(fmt::format("storage provider {}: environment variable {} ({}_env) is not set",
+                                               pc.name, *env, field));
+        return std::string(v);
+    }
+    return std::nullopt;
+}
+
+std::optional<bool> flag(const provider_config& pc, const char* field) {
+    const auto& s = pc.settings;
+    if (!s.contains(field) || s[field].is_null()) return std::nullopt;
+    if (!s[field].is_boolean())
+        throw config_error(fmt::format("storage provider {}: \"{}\" must be true or false", pc.name, field));
+    return s[field].get<bool>();
+}
+
+[[maybe_unused]] std::string required(const provider_config& pc, const char* field) {
+    auto v = text(pc, field);
+    if (!v || v->empty()) throw config_error(fmt::format("storage provider {}: \"{}\" is required", pc.name, field));
+    return *v;
+}
+
+}  // namespace
+
+provider_factories default_provider_factories() {
+    provider_factories f;
+#ifdef WHARF_HAVE_LOCAL
+    // {"kind":"local", "root": "./.data/storage", "fsync": true}
+    f.emplace("local", [](const provider_config& pc, boost::asio::any_io_executor) -> std::unique_ptr<provider> {
+        local_options options;
+        if (auto fsync = flag(pc, "fsync")) options.fsync = *fsync;
+        return std::make_unique<local_provider>(pc.name, text(pc, "root").value_or(std::string(default_local_root)),
+                                                options);
+    });
+#endif
+#ifdef WHARF_HAVE_S3
+    // {"kind":"s3", "profile": "aws|minio|r2|gcs|generic", "endpoint", "region", "bucket",
+    //  "path_style", "access_key_id"[_env], "secret_access_key"[_env], "session_token"[_env],
+    //  "timeout": "30s", "verify_tls": true, "ca_file"}
+    f.emplace("s3", [](const provider_config& pc, boost::asio::any_io_executor executor) -> std::unique_ptr<provider> {
+        s3::config c;
+        c.name = pc.name;
+        if (auto profile = text(pc, "profile")) {
+            auto parsed = s3::parse_profile(*profile);
+            if (!parsed)
+                throw config_error(fmt::format("storage provider {}: unknown profile \"{}\" (aws, minio, r2, gcs, generic)",
+                                               pc.name, *profile));
+            c.profile = *parsed;
+        }
+        c.endpoint = text(pc, "endpoint").value_or("");
+        c.region = text(pc, "region").value_or("");
+        c.bucket = required(pc, "bucket");
+        c.path_style = flag(pc, "path_style");
+        c.credentials.access_key = secret(pc, "access_key_id").value_or("");
+        c.credentials.secret_key = secret(pc, "secret_access_key").value_or("");
+        c.credentials.session_token = secret(pc, "session_token").value_or("");
+        if (auto timeout = text(pc, "timeout")) {
+            auto parsed = parse_duration(*timeout);
+            if (!parsed || parsed->count() == 0)
+                throw config_error(fmt::format("storage provider {}: bad timeout \"{}\"", pc.name, *timeout));
+            c.timeout = *parsed;
+        }
+        if (auto verify = flag(pc, "verify_tls")) c.verify_tls = *verify;
+        if (auto ca = text(pc, "ca_file")) c.ca_file = std::filesystem::path(*ca);
+        return s3::make_provider(std::move(executor), std::move(c));
+    });
+#endif
+    return f;
+}
+
+}  // namespace wharf::storage
