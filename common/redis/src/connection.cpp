@@ -7,7 +7,6 @@
 #include "wharf/redis/detail/resp.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -53,6 +52,7 @@ struct request {
     reply one;
     std::vector<reply> replies;
     asio::any_completion_handler<void(std::exception_ptr)> handler;
+    asio::any_io_executor handler_ex;
     asio::cancellation_slot slot;
 
     void deliver(reply r) {
@@ -71,8 +71,9 @@ struct request {
 void finish(request& r, std::exception_ptr ep, const asio::any_io_executor& fallback) {
     if (!r.waiting) return;
     r.waiting = false;
-    // post() hands the handler on to its own associated executor (the caller's strand).
-    asio::post(fallback, asio::append(std::move(r.handler), std::move(ep)));
+    // To the caller's own executor (its strand), captured when it started waiting.
+    asio::post(r.handler_ex ? r.handler_ex : fallback,
+               [h = std::move(r.handler), ep = std::move(ep)]() mutable { std::move(h)(ep); });
 }
 
 std::exception_ptr aborted() {
@@ -171,7 +172,11 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                         finish(*r, aborted(), fallback);
                     });
                 }
-                req->handler = std::move(handler);
+                req->handler_ex = asio::get_associated_executor(handler, fallback);
+                // Constructed, then swapped in: Boost 1.81's any_completion_handler move
+                // assignment copies its argument as an lvalue and recurses without end.
+                asio::any_completion_handler<void(std::exception_ptr)> erased(std::move(handler));
+                req->handler.swap(erased);
                 req->waiting = true;
             },
             asio::use_awaitable);
@@ -386,6 +391,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                 failure.emplace(error::kind::timeout,
                                 "cannot connect to Redis at " + self->display + ": no answer within " +
                                     std::to_string(self->opts.connect_timeout.count()) + " ms");
+            } else if (auto* se = dynamic_cast<const boost::system::system_error*>(&e)) {
+                failure.emplace(error::kind::io,
+                                "cannot connect to Redis at " + self->display + ": " + se->code().message());
             } else {
                 failure.emplace(error::kind::io, "cannot connect to Redis at " + self->display + ": " + e.what());
             }

@@ -94,6 +94,7 @@ void redis_server::start() {
     if (proc_) return;
     std::vector<std::string> argv = {"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                      "--save", "", "--dir", dir_.path().string(), "--daemonize", "no",
+                                     "--unixsocket", unix_socket().string(), "--unixsocketperm", "700",
                                      "--appendonly", options_.appendonly ? "yes" : "no"};
     if (options_.appendonly) argv.insert(argv.end(), {"--appendfsync", "always"});
     if (!options_.requirepass.empty()) argv.insert(argv.end(), {"--requirepass", options_.requirepass});

@@ -13,13 +13,43 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace wharf::redis {
 
 using command = std::vector<std::string>;
+
+// Builds a command (or a key/argument list for eval) from strings, string_views and integers:
+//     co_await conn.exec(redis::cmd("XADD", keys.stream, "*", "job", text));
+// Prefer it to `exec({"PING"})` inside coroutines: GCC 12 rejects a braced list in a co_await
+// expression ("array used as initializer", a compiler bug), while a call like this compiles.
+template <class... Args>
+command cmd(Args&&... args) {
+    command c;
+    c.reserve(sizeof...(args));
+    auto add = [&c]<class A>(A&& a) {
+        if constexpr (std::is_integral_v<std::remove_cvref_t<A>> && !std::is_same_v<std::remove_cvref_t<A>, char> &&
+                      !std::is_same_v<std::remove_cvref_t<A>, bool>) {
+            c.push_back(std::to_string(a));
+        } else {
+            c.emplace_back(std::forward<A>(a));
+        }
+    };
+    (add(std::forward<Args>(args)), ...);
+    (void)add;  // unused when called with no arguments
+    return c;
+}
+
+// The same for eval's key and argument lists: eval(s, redis::args(k1, k2), redis::args(n)).
+template <class... Args>
+std::vector<std::string> args(Args&&... a) {
+    return cmd(std::forward<Args>(a)...);
+}
 
 struct connection_options {
     // Deadline for one command or pipeline once written (a blocking command adds its own

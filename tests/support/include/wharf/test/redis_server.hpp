@@ -31,6 +31,8 @@ public:
     std::uint16_t tls_port() const noexcept { return tls_port_; }
     // redis://[:password@]127.0.0.1:port/0, or with tls rediss://...:tls_port?ca=<ca_file()>.
     std::string url() const;
+    // The unix socket the server also listens on (unix:// URLs).
+    std::filesystem::path unix_socket() const { return dir_.path() / "redis.sock"; }
     // The CA that signed the server certificate (tls only).
     std::filesystem::path ca_file() const;
     const std::filesystem::path& dir() const noexcept { return dir_.path(); }
