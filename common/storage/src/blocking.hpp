@@ -16,19 +16,24 @@ namespace wharf::storage::detail {
 boost::asio::thread_pool& blocking_pool();
 
 // Runs `fn` on the blocking pool and resumes the caller on its own executor with the result
-// (or the exception `fn` threw).
+// (or the exception `fn` threw). The caller's frame outlives the call, so `fn` captures by
+// reference -- and must: GCC 12 destroys a closure with non-trivial captures twice once it has
+// travelled into a coroutine frame by value (seen as a double free), hence the static_assert.
 template <typename F>
 boost::asio::awaitable<std::invoke_result_t<F&>> offload(F fn) {
+    static_assert(std::is_trivially_destructible_v<F>, "offload: capture by reference ([&])");
     using result = std::invoke_result_t<F&>;
-    if constexpr (std::is_void_v<result>) {
-        co_await boost::asio::co_spawn(
-            blocking_pool(), [fn = std::move(fn)]() mutable -> boost::asio::awaitable<void> { fn(); co_return; },
-            boost::asio::use_awaitable);
-    } else {
-        co_return co_await boost::asio::co_spawn(
-            blocking_pool(), [fn = std::move(fn)]() mutable -> boost::asio::awaitable<result> { co_return fn(); },
-            boost::asio::use_awaitable);
-    }
+    return boost::asio::co_spawn(
+        blocking_pool(),
+        [fn = std::move(fn)]() mutable -> boost::asio::awaitable<result> {
+            if constexpr (std::is_void_v<result>) {
+                fn();
+                co_return;
+            } else {
+                co_return fn();
+            }
+        },
+        boost::asio::use_awaitable);
 }
 
 }  // namespace wharf::storage::detail

@@ -108,6 +108,11 @@ unique_fd open_parent(int root_fd, const std::vector<std::string>& segments, boo
             fd = ::openat(cur.get(), segments[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
         if (fd < 0) {
+            // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR (or ELOOP): say which it was.
+            struct stat st {};
+            if ((errno == ENOTDIR || errno == ELOOP) &&
+                ::fstatat(cur.get(), segments[i].c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                throw error(errc::invalid_key, "'" + segments[i] + "' is a symlink (symlinks under the root are not followed)");
             if (errno == ENOTDIR) throw error(errc::permanent, "'" + segments[i] + "' is a file, not a folder");
             fail(errno, "open folder '" + segments[i] + "'");
         }
@@ -295,8 +300,10 @@ local_provider::~local_provider() = default;
 
 boost::asio::awaitable<put_result> local_provider::put_file(std::string key, std::filesystem::path source,
                                                             put_options options) {
-    co_return co_await detail::offload([st = state_, key = std::move(key), source = std::move(source),
-                                        carried = std::move(options.sha256), progress = std::move(options.progress)] {
+    const auto st = state_;
+    co_return co_await detail::offload([&] {
+        const auto& carried = options.sha256;
+        const auto& progress = options.progress;
         if (carried && !is_sha256_hex(*carried)) throw error(errc::permanent, "put_options.sha256 is not 64 lowercase hex characters");
         const unique_fd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
         if (!in) fail(errno, "open " + source.string());
@@ -319,8 +326,9 @@ boost::asio::awaitable<put_result> local_provider::put_file(std::string key, std
 }
 
 boost::asio::awaitable<put_result> local_provider::put_bytes(std::string key, std::string data, put_options options) {
-    co_return co_await detail::offload([st = state_, key = std::move(key), data = std::move(data),
-                                        carried = std::move(options.sha256)] {
+    const auto st = state_;
+    co_return co_await detail::offload([&] {
+        const auto& carried = options.sha256;
         if (carried && !is_sha256_hex(*carried)) throw error(errc::permanent, "put_options.sha256 is not 64 lowercase hex characters");
         return st->put(key, [&](int out) {
             write_all(out, data.data(), data.size());
@@ -331,7 +339,8 @@ boost::asio::awaitable<put_result> local_provider::put_bytes(std::string key, st
 
 boost::asio::awaitable<object_info> local_provider::get_to_file(std::string key, std::filesystem::path destination,
                                                                 std::optional<byte_range> range) {
-    co_return co_await detail::offload([st = state_, key = std::move(key), destination = std::move(destination), range] {
+    const auto st = state_;
+    co_return co_await detail::offload([&] {
         const auto segments = checked_segments(key);
         auto obj = open_object(st->root_fd.get(), segments);
         if (!obj) throw error(errc::not_found, "no object '" + key + "'");
@@ -367,7 +376,8 @@ boost::asio::awaitable<object_info> local_provider::get_to_file(std::string key,
 }
 
 boost::asio::awaitable<std::optional<object_info>> local_provider::head(std::string key) {
-    co_return co_await detail::offload([st = state_, key = std::move(key)]() -> std::optional<object_info> {
+    const auto st = state_;
+    co_return co_await detail::offload([&]() -> std::optional<object_info> {
         auto obj = open_object(st->root_fd.get(), checked_segments(key));
         if (!obj) return std::nullopt;
         const auto sha = read_sha(obj->fd.get());
@@ -452,11 +462,13 @@ std::optional<std::pair<unique_fd, std::string>> walk_start(int root_fd, const s
 }  // namespace
 
 boost::asio::awaitable<void> local_provider::remove(std::string key) {
-    co_await detail::offload([st = state_, key = std::move(key)] { remove_blocking(st->root_fd.get(), key); });
+    const auto st = state_;
+    co_await detail::offload([&] { remove_blocking(st->root_fd.get(), key); });
 }
 
 boost::asio::awaitable<std::vector<std::string>> local_provider::remove_many(std::vector<std::string> keys) {
-    co_return co_await detail::offload([st = state_, keys = std::move(keys)] {
+    const auto st = state_;
+    co_return co_await detail::offload([&] {
         std::vector<std::string> failed;
         for (const auto& key : keys) {
             try {
@@ -472,8 +484,8 @@ boost::asio::awaitable<std::vector<std::string>> local_provider::remove_many(std
 
 boost::asio::awaitable<list_page> local_provider::list(std::string prefix, std::optional<std::string> continuation,
                                                        std::size_t max_keys) {
-    co_return co_await detail::offload([st = state_, prefix = std::move(prefix), continuation = std::move(continuation),
-                                        max_keys] {
+    const auto st = state_;
+    co_return co_await detail::offload([&] {
         list_page page;
         auto start = walk_start(st->root_fd.get(), prefix);
         if (!start) return page;
@@ -494,7 +506,8 @@ boost::asio::awaitable<list_page> local_provider::list(std::string prefix, std::
 }
 
 boost::asio::awaitable<void> local_provider::copy(std::string source_key, std::string destination_key) {
-    co_await detail::offload([st = state_, source_key = std::move(source_key), destination_key = std::move(destination_key)] {
+    const auto st = state_;
+    co_await detail::offload([&] {
         auto src = open_object(st->root_fd.get(), checked_segments(source_key));
         if (!src) throw error(errc::not_found, "no object '" + source_key + "'");
         const auto size = static_cast<std::uint64_t>(src->st.st_size);
@@ -531,7 +544,8 @@ std::string local_provider::presign(http_method method, const std::string& key, 
 }
 
 boost::asio::awaitable<std::vector<incomplete_upload>> local_provider::list_incomplete(std::string prefix) {
-    co_return co_await detail::offload([st = state_, prefix = std::move(prefix)] {
+    const auto st = state_;
+    co_return co_await detail::offload([&] {
         std::vector<incomplete_upload> out;
         auto start = walk_start(st->root_fd.get(), prefix);
         if (!start) return out;
@@ -553,7 +567,8 @@ boost::asio::awaitable<std::vector<incomplete_upload>> local_provider::list_inco
 }
 
 boost::asio::awaitable<void> local_provider::abort_incomplete(std::string key, std::string upload_id) {
-    co_await detail::offload([st = state_, key = std::move(key), upload_id = std::move(upload_id)] {
+    const auto st = state_;
+    co_await detail::offload([&] {
         auto segments = checked_segments(key);
         // The upload id must name a temp file of this key, in this key's folder.
         const auto slash = upload_id.rfind('/');

@@ -221,7 +221,7 @@ asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string ke
     });
     if (options.sha256 && !is_sha256_hex(*options.sha256))
         throw error(errc::permanent, "put_options.sha256 is not 64 lowercase hex characters");
-    const part_plan plan = plan_parts(stamp.size, options.part_size);
+    const part_plan plan = plan_parts(stamp.size, options.part_size, sink.min_part_size());
 
     co_await sink.begin(key, options);
 

@@ -63,3 +63,8 @@ TEST(plan_parts, many_sizes_are_valid) {
             expect_valid(size, plan_parts(size, preferred));
         }
 }
+
+TEST(plan_parts, a_backend_minimum_below_five_mib_allows_smaller_parts) {
+    EXPECT_EQ(plan_parts(20 * MiB, 4 * MiB, 1 * MiB), (part_plan{4 * MiB, 5}));
+    EXPECT_EQ(plan_parts(20 * MiB, 4 * MiB), (part_plan{5 * MiB, 4}));
+}

@@ -30,10 +30,11 @@ struct part_plan {
     std::uint32_t part_count = 0;
     friend bool operator==(const part_plan&, const part_plan&) = default;
 };
-// At least 5 MiB (unless the object is smaller: then one part of the whole object, an empty
-// object being one empty part), at most 5 GiB, at most 10,000 parts; `preferred` (0 = 16 MiB) is
-// raised (in whole MiB) as needed. Pure. Throws storage::error(permanent) above 5 TiB.
-part_plan plan_parts(std::uint64_t object_size, std::uint64_t preferred = 0);
+// At least `minimum` (S3: 5 MiB) unless the object is smaller (then one part of the whole object,
+// an empty object being one empty part), at most 5 GiB, at most 10,000 parts; `preferred`
+// (0 = 16 MiB) is raised (in whole MiB) as needed. Pure. Throws storage::error(permanent) above
+// 5 TiB.
+part_plan plan_parts(std::uint64_t object_size, std::uint64_t preferred = 0, std::uint64_t minimum = min_part_size);
 
 struct uploaded_part {
     std::uint32_t number = 0;  // 1-based
@@ -59,6 +60,8 @@ public:
     virtual boost::asio::awaitable<void> abort() = 0;
     // Backends with another per-part checksum (R2, GCS CRC32C) turn MD5 off: it costs ~1.2 CPU-s/GB.
     virtual bool wants_content_md5() const { return true; }
+    // The smallest part the backend accepts (but the last). Azure blocks may be any size.
+    virtual std::uint64_t min_part_size() const { return storage::min_part_size; }
 };
 
 struct engine_limits {
