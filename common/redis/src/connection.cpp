@@ -142,10 +142,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
     void enqueue(const std::shared_ptr<request>& req, const command* cmds, std::size_t count) {
         if (st == state::closed) throw error(error::kind::closed, "Redis connection to " + display + " is closed");
-        for (std::size_t i = 0; i < count; ++i) {
+        // Checked before any byte is queued: a half-queued pipeline would shift every later reply.
+        for (std::size_t i = 0; i < count; ++i)
             if (cmds[i].empty()) throw std::invalid_argument("wharf::redis: empty command");
-            detail::append_command(outbox, cmds[i]);
-        }
+        for (std::size_t i = 0; i < count; ++i) detail::append_command(outbox, cmds[i]);
         pending.push_back(req);
         ++unwritten;
         if (st == state::idle) {

@@ -115,7 +115,8 @@ TEST_F(redis_connection, concurrent_callers_get_their_own_replies_in_order) {
     constexpr int callers = 200, rounds = 50;
     std::vector<std::future<void>> done;
     for (int i = 0; i < callers; ++i) {
-        done.push_back(asio::co_spawn(io, [&c, i]() -> asio::awaitable<void> {
+        // Parameters, not captures: a coroutine lambda's captures die with the lambda object.
+        done.push_back(asio::co_spawn(io, [](redis::connection& c, int i) -> asio::awaitable<void> {
             for (int j = 0; j < rounds; ++j) {
                 const auto key = "k:" + std::to_string(i);
                 const auto value = std::to_string(i) + ":" + std::to_string(j);
@@ -131,7 +132,7 @@ TEST_F(redis_connection, concurrent_callers_get_their_own_replies_in_order) {
                 if (both.size() != 3 || both[1].str() != value || both[2].str() != value)
                     throw std::runtime_error("pipeline mismatch");
             }
-        }(), asio::use_future));
+        }(c, i), asio::use_future));
     }
     for (auto& f : done) wait_for(io, f);
     EXPECT_EQ(run(io, c.exec(redis::cmd("GET", "total"))).str(), std::to_string(callers * rounds));
@@ -167,9 +168,9 @@ TEST_F(redis_connection, throughput_of_many_callers) {
     std::vector<std::future<void>> done;
     const auto start = steady::now();
     for (int i = 0; i < callers; ++i)
-        done.push_back(asio::co_spawn(io, [&c]() -> asio::awaitable<void> {
+        done.push_back(asio::co_spawn(io, [](redis::connection& c) -> asio::awaitable<void> {
             for (int j = 0; j < each; ++j) (void)co_await c.exec(redis::cmd("INCR", "t"));
-        }(), asio::use_future));
+        }(c), asio::use_future));
     for (auto& f : done) wait_for(io, f);
     const auto took = std::chrono::duration<double>(steady::now() - start).count();
     EXPECT_EQ(run(io, c.exec(redis::cmd("GET", "t"))).str(), std::to_string(callers * each));
@@ -381,6 +382,13 @@ TEST_F(redis_connection, eval_falls_back_when_the_script_cache_is_empty) {
         EXPECT_TRUE((co_await c.eval(broken, redis::args(), redis::args())).is_error());
     }());
     EXPECT_EQ(s.sha1().size(), 40u);
+}
+
+TEST_F(redis_connection, empty_command_is_rejected_before_anything_is_sent) {
+    wharf::test::redis_server server;
+    redis::connection c(io.get_executor(), endpoint_of(server.url()));
+    EXPECT_THROW(run(io, c.exec_pipeline({{"SET", "a", "1"}, {}})), std::invalid_argument);
+    EXPECT_TRUE(run(io, c.exec(redis::cmd("GET", "a"))).is_nil());  // nothing of it was sent
 }
 
 TEST_F(redis_connection, cancelled_call_leaves_the_connection_in_step) {

@@ -92,7 +92,10 @@ fs::path redis_server::ca_file() const { return dir_.path() / "ca.crt"; }
 
 void redis_server::start() {
     if (proc_) return;
-    std::vector<std::string> argv = {"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+    // setpriv --pdeathsig: the server dies with the test process even when a crash or a ctest
+    // timeout skips the destructor (it execs redis-server, so pid() and signals still reach it).
+    std::vector<std::string> argv = {"setpriv", "--pdeathsig", "KILL", "--",
+                                     "/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                      "--save", "", "--dir", dir_.path().string(), "--daemonize", "no",
                                      "--unixsocket", unix_socket().string(), "--unixsocketperm", "700",
                                      "--appendonly", options_.appendonly ? "yes" : "no"};

@@ -94,6 +94,7 @@ public:
     // All commands written at once; replies in the same order.
     boost::asio::awaitable<std::vector<reply>> exec_pipeline(std::vector<command> cmds);
     // A blocking command (XREADGROUP ... BLOCK ms): the deadline is extended by `blocks_for`.
+    // Use a finite BLOCK in a loop: BLOCK 0 would run into the deadline and drop the connection.
     boost::asio::awaitable<reply> exec_blocking(command cmd, std::chrono::milliseconds blocks_for);
 
     // EVALSHA with a transparent SCRIPT LOAD on NOSCRIPT (after a Redis restart or failover).
