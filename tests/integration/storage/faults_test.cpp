@@ -1,12 +1,14 @@
-// Uploads and downloads through the fault-injecting proxy, against a real Azurite: 503 SlowDown,
-// 500, connection resets mid-body, stalls past the deadline and truncated bodies. Each upload
-// either completes with the right bytes and SHA-256, or fails cleanly with no uncommitted blocks
-// left behind.
+// Uploads and downloads through the fault-injecting proxy, against a real Azurite and a real moto
+// (S3): 503 SlowDown, 500, "200 OK with an <Error> body", connection resets mid-body, stalls past
+// the deadline and truncated bodies. Each upload either completes with the right bytes and
+// SHA-256, or fails cleanly with no uncommitted blocks / no incomplete multipart upload left.
 #include "wharf/storage/azure.hpp"
+#include "wharf/storage/s3/provider.hpp"
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/azurite_server.hpp"
 #include "wharf/test/fault_proxy.hpp"
 #include "wharf/test/io_thread.hpp"
+#include "wharf/test/moto_server.hpp"
 #include "wharf/test/process.hpp"
 
 #include <gtest/gtest.h>
@@ -157,4 +159,104 @@ TEST_F(faults_fixture, random_faults_on_a_quarter_of_blocks_still_upload_the_rig
     const auto r = upload("random.bin");
     EXPECT_EQ(proxy.faults_injected(), 3u);  // draws 2, 6 and 8 of 9 (6 blocks + 3 retries)
     expect_stored_intact("random.bin", r);
+}
+
+namespace {
+
+bool is_upload_part(const request_info& r) {
+    return r.method == "PUT" && r.target.find("partNumber=") != std::string::npos;
+}
+bool is_complete(const request_info& r) {
+    return r.method == "POST" && r.target.find("uploadId=") != std::string::npos;
+}
+
+struct s3_faults : ::testing::Test {
+    static void SetUpTestSuite() {
+        moto_ = new wharf::test::moto_server();
+        moto_->create_bucket("faults");
+    }
+    static void TearDownTestSuite() {
+        delete moto_;
+        moto_ = nullptr;
+    }
+    static inline wharf::test::moto_server* moto_ = nullptr;
+
+    wharf::test::io_thread io;
+    fault_proxy proxy{moto_->port()};
+    wharf::test::temp_dir dir{"wharf-s3-faults"};
+    std::unique_ptr<provider> p;
+    std::string content = random_bytes(11 * MiB + 5, 11);
+    fs::path src;
+
+    s3_faults() {
+        s3::config c;
+        c.name = "moto";
+        c.profile = s3::profile::minio;
+        c.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+        c.bucket = "faults";
+        c.credentials = {"testing", "testing", ""};
+        c.multipart_threshold = 6 * MiB;
+        c.timeout = 2000ms;  // short, so a stall is a timeout
+        c.engine.retry = wharf::backoff_policy{10ms, 100ms, 4};
+        c.retry = c.engine.retry;
+        p = s3::make_provider(io.executor(), c);
+        src = dir.path() / "src.bin";
+        std::ofstream(src, std::ios::binary).write(content.data(), static_cast<std::streamsize>(content.size()));
+    }
+    ~s3_faults() override { p.reset(); }
+
+    put_result upload(const std::string& key) {
+        put_options o;
+        o.part_size = 5 * MiB;  // 3 parts
+        o.parts_in_flight = 3;
+        return io.run(p->put_file(key, src, o));
+    }
+    void expect_stored_intact(const std::string& key, const put_result& r) {
+        EXPECT_EQ(r.sha256, sha256_hex(content));
+        EXPECT_EQ(r.parts, 3u);
+        proxy.clear();
+        const auto dest = dir.path() / "check.bin";
+        io.run(p->get_to_file(key, dest, {}));
+        EXPECT_TRUE(slurp(dest) == content);
+        const auto h = io.run(p->head(key));
+        ASSERT_TRUE(h);
+        EXPECT_EQ(h->size, content.size());
+        // S3 metadata is fixed when the multipart upload is created, before the SHA-256 is known:
+        // the object record (catalog) carries it. When the object has it, it must be right.
+        if (h->sha256) {
+            EXPECT_EQ(h->sha256, r.sha256);
+        }
+        EXPECT_TRUE(io.run(p->list_incomplete(key)).empty());
+    }
+};
+
+}  // namespace
+
+TEST_F(s3_faults, slow_down_reset_and_stall_on_parts_are_retried) {
+    proxy.fail_requests({1}, fault::slow_down(), is_upload_part);
+    expect_stored_intact("s3/slow.bin", upload("s3/slow.bin"));
+    proxy.fail_requests({2}, fault::reset(), is_upload_part);
+    expect_stored_intact("s3/reset.bin", upload("s3/reset.bin"));
+    proxy.fail_requests({3}, fault::stall_for(4s), is_upload_part);
+    expect_stored_intact("s3/stall.bin", upload("s3/stall.bin"));
+}
+
+TEST_F(s3_faults, a_200_with_an_error_body_on_complete_is_retried) {
+    fault f;
+    f.what = fault::kind::status;
+    f.status = 200;
+    f.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code>"
+             "<Message>We encountered an internal error. Please try again.</Message></Error>";
+    proxy.fail_requests({1}, f, is_complete);
+    const auto r = upload("s3/complete.bin");
+    EXPECT_EQ(proxy.faults_injected(), 1u);
+    expect_stored_intact("s3/complete.bin", r);
+}
+
+TEST_F(s3_faults, persistent_failures_abort_with_no_incomplete_upload_left) {
+    proxy.fail_randomly(1.0, fault::internal_error(), 1, is_upload_part);
+    EXPECT_THROW(upload("s3/doomed.bin"), error);
+    proxy.clear();
+    EXPECT_TRUE(io.run(p->list_incomplete("s3/")).empty()) << "ListMultipartUploads must be empty after the abort";
+    EXPECT_FALSE(io.run(p->head("s3/doomed.bin")));
 }
