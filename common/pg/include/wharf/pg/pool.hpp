@@ -5,6 +5,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,10 +14,11 @@
 #include <string>
 #include <type_traits>
 
+// Forward declarations matching libpqxx 6.4 (Debian 12), so this header does not pull in pqxx.
 namespace pqxx {
-template <typename CONNECTPOLICY> class basic_connection;
+template <typename CONNECTPOLICY> class basic_connection_base;
 class connect_direct;
-using connection = basic_connection<connect_direct>;
+using connection = basic_connection_base<connect_direct>;
 }  // namespace pqxx
 
 namespace wharf::pg {
@@ -27,12 +30,26 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// The connection broke while a call passed with retry_broken=false was running: it may or may
+// not have been committed, so it was not retried. The caller decides (re-read, or give up).
+class outcome_unknown : public unavailable {
+public:
+    using unavailable::unavailable;
+};
+
 struct pool_options {
     std::size_t threads = 2;
     // A broken connection (server restart) is reopened with the one backoff policy; a call that
     // fails on a broken connection is retried on a fresh one up to this many times. Only
     // idempotent work may be retried, so callers pass retry_broken=false otherwise.
     std::uint32_t reconnect_attempts = 8;
+    // Full-jitter window of the reconnect backoff (wharf::backoff_policy base and cap).
+    std::chrono::milliseconds reconnect_base{100};
+    std::chrono::milliseconds reconnect_cap{5'000};
+    // Deadlines: libpq's connect_timeout (added to the URL unless it names one) and the
+    // server-side statement_timeout set on every connection (0 disables it).
+    std::chrono::seconds connect_timeout{5};
+    std::chrono::milliseconds statement_timeout{30'000};
 };
 
 class pool {
@@ -45,14 +62,20 @@ public:
 
     // Runs fn(connection&) on a pool thread and resumes the caller on its own executor with the
     // result (or exception). fn opens its own transaction.
+    //
+    // GCC 12 miscompiles aggregates and capturing lambdas built as temporaries inside a co_await
+    // expression (their members are relocated bitwise: invalid frees). Name the function object
+    // first: `auto fn = [id](pqxx::connection& c) {...}; co_await db.run(std::move(fn));`.
     template <class F>
     boost::asio::awaitable<std::invoke_result_t<F&, pqxx::connection&>> run(F fn, bool retry_broken = true) {
         using result_t = std::invoke_result_t<F&, pqxx::connection&>;
         if constexpr (std::is_void_v<result_t>) {
-            co_await run_erased([&fn](pqxx::connection& c) { fn(c); }, retry_broken);
+            std::function<void(pqxx::connection&)> call = [&fn](pqxx::connection& c) { fn(c); };
+            co_await run_erased(std::move(call), retry_broken);
         } else {
             std::optional<result_t> out;
-            co_await run_erased([&fn, &out](pqxx::connection& c) { out.emplace(fn(c)); }, retry_broken);
+            std::function<void(pqxx::connection&)> call = [&fn, &out](pqxx::connection& c) { out.emplace(fn(c)); };
+            co_await run_erased(std::move(call), retry_broken);
             co_return std::move(*out);
         }
     }

@@ -1,0 +1,184 @@
+// The job-state writer's batching rules and row encoding (sans-io).
+#include "wharf/pg/detail/batch.hpp"
+
+#include "wharf/pg/detail/text.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace wharf::pg::detail {
+
+batch_queue::batch_queue(std::size_t max_batch, std::size_t max_pending)
+    : max_batch_(max_batch == 0 ? 1 : max_batch), max_pending_(std::max(max_pending, max_batch_)) {}
+
+batch& batch_queue::open_batch(clock::time_point now) {
+    batch& b = batches_.emplace_back();
+    b.opened = now;
+    return b;
+}
+
+void batch_queue::add_start(job_start s, clock::time_point now) {
+    batch* b = batches_.empty() ? nullptr : &batches_.back();
+    const bool usable = b && !b->sealed && !b->outcome_ids.count(s.id);
+    if (usable) {
+        if (auto it = b->start_index.find(s.id); it != b->start_index.end()) {
+            pending_start& p = b->starts[it->second];
+            // A start with a fence no larger than the one pending is a duplicate or out of date:
+            // the database would refuse it too.
+            if (p.start.fence < s.fence) {
+                p.start = std::move(s);
+                ++p.takes;
+            }
+            return;
+        }
+    }
+    if (!usable || b->starts.size() >= max_batch_) b = &open_batch(now);
+    b->start_index.emplace(s.id, b->starts.size());
+    b->starts.push_back({std::move(s), 1});
+}
+
+bool batch_queue::add_progress(std::string id, pg::fence f, std::string json, clock::time_point now) {
+    batch* b = batches_.empty() || batches_.back().sealed ? nullptr : &batches_.back();
+    if (b) {
+        if (auto it = b->progress_index.find(id); it != b->progress_index.end()) {
+            pending_progress& p = b->progress[it->second];
+            if (f < p.fence) return true;  // an older owner's report: the newer one stands
+            p.fence = f;
+            p.json = std::move(json);
+            return true;
+        }
+    }
+    if (pending_progress_ >= max_pending_) return false;
+    if (!b || b->progress.size() >= max_batch_) b = &open_batch(now);
+    b->progress_index.emplace(id, b->progress.size());
+    b->progress.push_back({std::move(id), f, std::move(json)});
+    ++pending_progress_;
+    return true;
+}
+
+void batch_queue::add_outcome(job_outcome o, std::uint64_t ticket, clock::time_point now) {
+    if (!waiting_.empty() || pending_outcomes_ >= max_pending_) {
+        waiting_.push_back({std::move(o), ticket});
+        return;
+    }
+    place_outcome({std::move(o), ticket}, now);
+}
+
+void batch_queue::place_outcome(pending_outcome o, clock::time_point now) {
+    batch* b = batches_.empty() ? nullptr : &batches_.back();
+    if (!b || b->sealed || b->outcomes.size() >= max_batch_ || b->outcome_ids.count(o.outcome.id))
+        b = &open_batch(now);
+    b->outcome_ids.insert(o.outcome.id);
+    b->outcomes.push_back(std::move(o));
+    ++pending_outcomes_;
+}
+
+void batch_queue::admit(clock::time_point now) {
+    while (!waiting_.empty() && pending_outcomes_ < max_pending_) {
+        place_outcome(std::move(waiting_.front()), now);
+        waiting_.pop_front();
+    }
+}
+
+batch& batch_queue::front() { return batches_.front(); }
+
+bool batch_queue::front_ready(clock::time_point now, clock::duration max_delay) {
+    if (batches_.size() > 1) return true;
+    const batch& b = batches_.front();
+    if (b.starts.size() >= max_batch_ || b.progress.size() >= max_batch_ || b.outcomes.size() >= max_batch_)
+        return true;
+    return now >= b.opened + max_delay;
+}
+
+clock::time_point batch_queue::front_due(clock::duration max_delay) { return batches_.front().opened + max_delay; }
+
+void batch_queue::seal_front() { batches_.front().sealed = true; }
+
+void batch_queue::pop_front() {
+    const batch& b = batches_.front();
+    pending_outcomes_ -= b.outcomes.size();
+    pending_progress_ -= b.progress.size();
+    batches_.pop_front();
+    admit(clock::now());
+}
+
+namespace {
+
+// Row order by id, so concurrent writers lock rows in the same order (fewer deadlocks).
+template <class Rows, class Id>
+std::vector<std::size_t> order_by_id(const Rows& rows, Id id) {
+    std::vector<std::size_t> order(rows.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return id(rows[a]) < id(rows[b]); });
+    return order;
+}
+
+std::optional<std::string> clean(const std::optional<std::string>& text) {
+    if (!text) return std::nullopt;
+    return sanitize_text(*text);
+}
+
+}  // namespace
+
+flush_params encode(const batch& b) {
+    flush_params out;
+    if (!b.starts.empty()) {
+        std::array<array_literal, 11> cols;
+        for (std::size_t i : order_by_id(b.starts, [](const pending_start& p) -> const std::string& { return p.start.id; })) {
+            const pending_start& p = b.starts[i];
+            const job_start& s = p.start;
+            cols[0].push(sanitize_text(s.id));
+            cols[1].push(sanitize_text(s.queue));
+            cols[2].push(std::int64_t{s.attempt});
+            cols[3].push(std::int64_t{s.max_attempts});
+            cols[4].push(std::int64_t{p.takes});
+            cols[5].push(s.fence.entry_ms);
+            cols[6].push(s.fence.entry_seq);
+            cols[7].push(std::int64_t{s.fence.delivery});
+            cols[8].push_optional(clean(s.api_key));
+            cols[9].push_optional(clean(s.parent_id));
+            cols[10].push(is_storable_json(s.payload_json) ? std::string_view{s.payload_json} : std::string_view{"{}"});
+        }
+        out.starts.emplace();
+        for (std::size_t c = 0; c < cols.size(); ++c) (*out.starts)[c] = std::move(cols[c]).finish();
+    }
+    if (!b.progress.empty()) {
+        std::array<array_literal, 5> cols;
+        for (std::size_t i : order_by_id(b.progress, [](const pending_progress& p) -> const std::string& { return p.id; })) {
+            const pending_progress& p = b.progress[i];
+            cols[0].push(sanitize_text(p.id));
+            cols[1].push(p.fence.entry_ms);
+            cols[2].push(p.fence.entry_seq);
+            cols[3].push(std::int64_t{p.fence.delivery});
+            cols[4].push(std::string_view{p.json});  // validated when reported
+        }
+        out.progress.emplace();
+        for (std::size_t c = 0; c < cols.size(); ++c) (*out.progress)[c] = std::move(cols[c]).finish();
+    }
+    if (!b.outcomes.empty()) {
+        std::array<array_literal, 10> cols;
+        for (std::size_t i :
+             order_by_id(b.outcomes, [](const pending_outcome& p) -> const std::string& { return p.outcome.id; })) {
+            const job_outcome& o = b.outcomes[i].outcome;
+            cols[0].push(sanitize_text(o.id));
+            cols[1].push(sanitize_text(o.queue));
+            cols[2].push(o.fence.entry_ms);
+            cols[3].push(o.fence.entry_seq);
+            cols[4].push(std::int64_t{o.fence.delivery});
+            cols[5].push(to_string(o.status));
+            cols[6].push(std::int64_t{o.attempt});
+            cols[7].push_optional(clean(o.error));
+            cols[8].push_optional(o.result_json);  // validated when reported
+            if (o.run_at)
+                cols[9].push(static_cast<std::int64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(o.run_at->time_since_epoch()).count()));
+            else
+                cols[9].push_null();
+        }
+        out.outcomes.emplace();
+        for (std::size_t c = 0; c < cols.size(); ++c) (*out.outcomes)[c] = std::move(cols[c]).finish();
+    }
+    return out;
+}
+
+}  // namespace wharf::pg::detail
