@@ -66,8 +66,18 @@ void batch_queue::add_outcome(job_outcome o, std::uint64_t ticket, clock::time_p
 
 void batch_queue::place_outcome(pending_outcome o, clock::time_point now) {
     batch* b = batches_.empty() ? nullptr : &batches_.back();
-    if (!b || b->sealed || b->outcomes.size() >= max_batch_ || b->outcome_ids.count(o.outcome.id))
+    if (!b || b->sealed || b->outcomes.size() >= max_batch_ || b->outcome_ids.count(o.outcome.id)) {
         b = &open_batch(now);
+    } else if (auto it = b->start_index.find(o.outcome.id); it != b->start_index.end()) {
+        pending_start& s = b->starts[it->second];
+        if (s.start.fence == o.outcome.fence) {
+            b->outcome_ids.insert(o.outcome.id);
+            s.outcome = std::move(o);
+            ++b->merged;
+            ++pending_outcomes_;
+            return;
+        }
+    }
     b->outcome_ids.insert(o.outcome.id);
     b->outcomes.push_back(std::move(o));
     ++pending_outcomes_;
@@ -96,7 +106,7 @@ void batch_queue::seal_front() { batches_.front().sealed = true; }
 
 void batch_queue::pop_front() {
     const batch& b = batches_.front();
-    pending_outcomes_ -= b.outcomes.size();
+    pending_outcomes_ -= b.outcomes.size() + b.merged;
     pending_progress_ -= b.progress.size();
     batches_.pop_front();
     admit(clock::now());
@@ -123,10 +133,13 @@ std::optional<std::string> clean(const std::optional<std::string>& text) {
 flush_params encode(const batch& b) {
     flush_params out;
     if (!b.starts.empty()) {
-        std::array<array_literal, 11> cols;
+        std::array<array_literal, 15> plain, combined;
+        std::size_t plain_rows = 0, combined_rows = 0;
         for (std::size_t i : order_by_id(b.starts, [](const pending_start& p) -> const std::string& { return p.start.id; })) {
             const pending_start& p = b.starts[i];
             const job_start& s = p.start;
+            auto& cols = p.outcome ? combined : plain;
+            ++(p.outcome ? combined_rows : plain_rows);
             cols[0].push(sanitize_text(s.id));
             cols[1].push(sanitize_text(s.queue));
             cols[2].push(std::int64_t{s.attempt});
@@ -138,9 +151,25 @@ flush_params encode(const batch& b) {
             cols[8].push_optional(clean(s.api_key));
             cols[9].push_optional(clean(s.parent_id));
             cols[10].push(is_storable_json(s.payload_json) ? std::string_view{s.payload_json} : std::string_view{"{}"});
+            if (!p.outcome) continue;
+            const job_outcome& o = p.outcome->outcome;
+            cols[11].push(to_string(o.status));
+            cols[12].push_optional(clean(o.error));
+            cols[13].push_optional(o.result_json);  // validated when reported
+            if (o.run_at)
+                cols[14].push(static_cast<std::int64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(o.run_at->time_since_epoch()).count()));
+            else
+                cols[14].push_null();
         }
-        out.starts.emplace();
-        for (std::size_t c = 0; c < cols.size(); ++c) (*out.starts)[c] = std::move(cols[c]).finish();
+        if (plain_rows > 0) {
+            out.starts.emplace();
+            for (std::size_t c = 0; c < out.starts->size(); ++c) (*out.starts)[c] = std::move(plain[c]).finish();
+        }
+        if (combined_rows > 0) {
+            out.combined.emplace();
+            for (std::size_t c = 0; c < out.combined->size(); ++c) (*out.combined)[c] = std::move(combined[c]).finish();
+        }
     }
     if (!b.progress.empty()) {
         std::array<array_literal, 5> cols;

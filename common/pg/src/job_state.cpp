@@ -47,6 +47,53 @@ WHERE (j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry
   AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled')
 )sql";
 
+// A start and the outcome of the same delivery (same fence) in one row version. Equivalent to
+// starts_sql followed by outcomes_sql for that row:
+//  - no row, or a smaller stored fence on a job not final: the start applies (epoch += takes)
+//    and so does the outcome -> the row is written with the outcome;
+//  - the same stored fence, not final (the start was already written, e.g. by a flush retried
+//    after a lost COMMIT): the start is refused, the outcome applies -> written, epoch unchanged;
+//  - a larger stored fence, or a final job: both refused (a replayed final outcome with the same
+//    fence and status is reported applied, as in outcomes_sql).
+constexpr const char* combined_sql = R"sql(
+WITH t AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[],
+                         $8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
+                         $15::bigint[])
+           AS t(id, queue, attempt, max_attempts, takes, entry_ms, entry_seq, delivery, api_key, parent_id, payload,
+                status, error, result, run_at_ms)
+), written AS (
+    INSERT INTO jobs AS j (id, queue, status, attempts, max_attempts, epoch, entry_ms, entry_seq, delivery,
+                           api_key, parent_id, payload, error, result, run_at, created_at, updated_at, started_at,
+                           finished_at)
+    SELECT t.id, t.queue, t.status, t.attempt, t.max_attempts, t.takes, t.entry_ms, t.entry_seq, t.delivery,
+           t.api_key, t.parent_id, t.payload::jsonb, t.error, t.result::jsonb, to_timestamp(t.run_at_ms / 1000.0),
+           now(), now(), now(),
+           CASE WHEN t.status IN ('succeeded', 'failed', 'dead', 'cancelled') THEN now() END
+    FROM t ORDER BY t.id
+    ON CONFLICT (id) DO UPDATE SET
+        status = EXCLUDED.status, attempts = EXCLUDED.attempts, max_attempts = EXCLUDED.max_attempts,
+        epoch = j.epoch + CASE WHEN (j.entry_ms, j.entry_seq, j.delivery)
+                                    < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+                               THEN EXCLUDED.epoch ELSE 0 END,
+        started_at = CASE WHEN (j.entry_ms, j.entry_seq, j.delivery)
+                                 < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+                            THEN now() ELSE j.started_at END,
+        entry_ms = EXCLUDED.entry_ms, entry_seq = EXCLUDED.entry_seq, delivery = EXCLUDED.delivery,
+        api_key = COALESCE(EXCLUDED.api_key, j.api_key), parent_id = COALESCE(EXCLUDED.parent_id, j.parent_id),
+        error = COALESCE(EXCLUDED.error, j.error), result = COALESCE(EXCLUDED.result, j.result),
+        run_at = EXCLUDED.run_at, finished_at = EXCLUDED.finished_at, updated_at = now()
+    WHERE (j.entry_ms, j.entry_seq, j.delivery) <= (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+      AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled')
+    RETURNING j.id
+), replayed AS (
+    SELECT j.id FROM jobs j JOIN t ON j.id = t.id
+    WHERE (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.entry_seq, t.delivery)
+      AND j.status = t.status AND j.status IN ('succeeded', 'failed', 'dead', 'cancelled')
+)
+SELECT id FROM written UNION ALL SELECT id FROM replayed
+)sql";
+
 // Progress: only from the current holder of a running job.
 constexpr const char* progress_sql = R"sql(
 UPDATE jobs AS j SET progress = t.progress::jsonb, updated_at = now()
@@ -181,23 +228,31 @@ struct job_state_writer::impl : std::enable_shared_from_this<impl> {
         poke();
     }
 
+    template <class F>
+    static void for_each_outcome(const detail::batch& b, F f) {
+        for (const auto& p : b.outcomes) f(p);
+        if (b.merged > 0)
+            for (const auto& s : b.starts)
+                if (s.outcome) f(*s.outcome);
+    }
+
     void complete_batch(const detail::batch& b, const std::unordered_set<std::string>& applied) {
-        for (const auto& p : b.outcomes) {
+        for_each_outcome(b, [&](const detail::pending_outcome& p) {
             auto it = waiters.find(p.ticket);
-            if (it == waiters.end()) continue;
+            if (it == waiters.end()) return;
             it->second({}, applied.count(detail::sanitize_text(p.outcome.id)) ? write_result::applied
                                                                                : write_result::stale);
             waiters.erase(it);
-        }
+        });
     }
 
     void fail_batch(const detail::batch& b, std::exception_ptr error) {
-        for (const auto& p : b.outcomes) {
+        for_each_outcome(b, [&](const detail::pending_outcome& p) {
             auto it = waiters.find(p.ticket);
-            if (it == waiters.end()) continue;
+            if (it == waiters.end()) return;
             it->second(error, write_result::stale);
             waiters.erase(it);
-        }
+        });
     }
 
     // Writes one batch; retries until it is durable. Only an error that retrying cannot fix
@@ -215,6 +270,10 @@ struct job_state_writer::impl : std::enable_shared_from_this<impl> {
                         if (params.starts) exec_array_params(tx, starts_sql, *params.starts);
                         if (params.progress) exec_array_params(tx, progress_sql, *params.progress);
                         std::unordered_set<std::string> ids;
+                        if (params.combined) {
+                            const auto r = exec_array_params(tx, combined_sql, *params.combined);
+                            for (const auto& row : r) ids.emplace(row[0].c_str());
+                        }
                         if (params.outcomes) {
                             const auto r = exec_array_params(tx, outcomes_sql, *params.outcomes);
                             ids.reserve(r.size());

@@ -30,13 +30,39 @@ pg::job_outcome outcome(std::string id, pg::fence f = {1, 0, 1}, pg::job_status 
 
 }  // namespace
 
-TEST(batch_queue, start_and_outcome_of_a_job_share_a_batch_in_order) {
+TEST(batch_queue, an_outcome_rides_on_the_pending_start_of_the_same_delivery) {
     batch_queue q(100, 1000);
     q.add_start(start("a"), t0);
     q.add_outcome(outcome("a"), 1, t0);
     ASSERT_EQ(q.batches(), 1u);
-    EXPECT_EQ(q.front().starts.size(), 1u);
-    EXPECT_EQ(q.front().outcomes.size(), 1u);  // starts are written before outcomes in one flush
+    ASSERT_EQ(q.front().starts.size(), 1u);
+    EXPECT_TRUE(q.front().outcomes.empty());
+    ASSERT_TRUE(q.front().starts[0].outcome);
+    EXPECT_EQ(q.front().starts[0].outcome->ticket, 1u);
+    EXPECT_EQ(q.pending_outcomes(), 1u);
+    const auto p = encode(q.front());
+    EXPECT_FALSE(p.starts);
+    ASSERT_TRUE(p.combined);
+    EXPECT_EQ((*p.combined)[0], R"({"a"})");
+    EXPECT_EQ((*p.combined)[11], R"({"succeeded"})");
+    q.pop_front();
+    EXPECT_EQ(q.pending_outcomes(), 0u);
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(batch_queue, an_outcome_of_another_delivery_stays_separate_after_the_start) {
+    batch_queue q(100, 1000);
+    q.add_start(start("a", {1, 0, 2}), t0);             // the new owner starts
+    q.add_outcome(outcome("a", {1, 0, 1}), 1, t0);      // the old owner's late outcome
+    ASSERT_EQ(q.batches(), 1u);
+    EXPECT_FALSE(q.front().starts[0].outcome);
+    EXPECT_EQ(q.front().outcomes.size(), 1u);  // written after the start: refused as stale
+    q.add_start(start("b"), t0);
+    q.add_outcome(outcome("b"), 2, t0);
+    const auto p = encode(q.front());
+    ASSERT_TRUE(p.starts && p.combined && p.outcomes);
+    EXPECT_EQ((*p.starts)[0], R"({"a"})");
+    EXPECT_EQ((*p.combined)[0], R"({"b"})");
 }
 
 TEST(batch_queue, a_start_after_an_outcome_of_the_same_job_waits_for_the_next_batch) {
@@ -135,7 +161,7 @@ TEST(encode, one_array_per_column_rows_sorted_by_id) {
     s.payload_json = R"({"k":"v"})";
     q.add_start(std::move(s), t0);
     q.add_start(start("a"), t0);
-    auto o = outcome("a", {1, 0, 1}, pg::job_status::queued);
+    auto o = outcome("a", {0, 9, 1}, pg::job_status::queued);  // another delivery: not merged
     o.error = "boom\xFF";
     o.run_at = std::chrono::system_clock::time_point{} + std::chrono::milliseconds{1700000000123};
     q.add_outcome(std::move(o), 1, t0);

@@ -6,6 +6,8 @@
 //    one INSERT .. ON CONFLICT or UPDATE .. FROM cannot touch a row twice.
 //  - Starts of one job coalesce: the largest fence wins and `takes` counts the starts folded in,
 //    so epoch still counts every take-over. Progress coalesces: the latest value wins.
+//  - An outcome whose start (same fence) is pending in the open batch rides on that start: one
+//    row version instead of two (see combined_sql in job_state.cpp for why that is equivalent).
 //  - Order per job is kept: a change that must follow an outcome of the same job already in the
 //    open batch (a start, or a second outcome) opens the next batch. Within a batch, starts are
 //    written before progress, and progress before outcomes.
@@ -32,9 +34,17 @@ namespace wharf::pg::detail {
 
 using clock = std::chrono::steady_clock;
 
+struct pending_outcome {
+    job_outcome outcome;
+    std::uint64_t ticket = 0;  // the caller waiting for this outcome
+};
+
 struct pending_start {
     job_start start;
     std::int32_t takes = 1;  // starts coalesced into this row; added to epoch
+    // The outcome of this very delivery, when it arrived while the start was still pending (short
+    // jobs): both are written as one row version instead of an insert and an update.
+    std::optional<pending_outcome> outcome;
 };
 
 struct pending_progress {
@@ -43,17 +53,13 @@ struct pending_progress {
     std::string json;
 };
 
-struct pending_outcome {
-    job_outcome outcome;
-    std::uint64_t ticket = 0;  // the caller waiting for this outcome
-};
-
 struct batch {
     std::vector<pending_start> starts;
     std::vector<pending_progress> progress;
     std::vector<pending_outcome> outcomes;
     std::unordered_map<std::string, std::size_t> start_index, progress_index;
-    std::unordered_set<std::string> outcome_ids;
+    std::unordered_set<std::string> outcome_ids;  // regular and merged outcomes
+    std::size_t merged = 0;                       // starts carrying their outcome
     clock::time_point opened{};
     bool sealed = false;
 
@@ -103,6 +109,7 @@ private:
 // The array parameters of one flush, one text literal per column (see job_state.cpp's SQL).
 struct flush_params {
     std::optional<std::array<std::string, 11>> starts;
+    std::optional<std::array<std::string, 15>> combined;  // start columns + status, error, result, run_at
     std::optional<std::array<std::string, 5>> progress;
     std::optional<std::array<std::string, 10>> outcomes;
 };
