@@ -1,0 +1,145 @@
+// The wharf-worker program: settings, logging, signals, and the io_context threads.
+#include "wharf/core/config.hpp"
+#include "wharf/core/log.hpp"
+#include "wharf/core/redact.hpp"
+#include "wharf/queue/keys.hpp"
+#include "wharf/worker/runtime.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+namespace wharf::worker {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr option_spec specs[] = {
+    {"redis_url", "Redis URL: redis://[user:password@]host:port/db, rediss://..., unix:///path",
+     false, "redis://127.0.0.1:6379/0"},
+    {"database_url", "PostgreSQL URL (libpq), e.g. postgresql://user@host:5432/wharf"},
+    {"queues", "queues to run and their concurrency, e.g. download=8,transcode=2"},
+    {"diagnostics", "enable the diagnostic job types noop, sleep and fail", true},
+    {"grace", "on SIGTERM/SIGINT, how long running jobs may take to finish", false, "30s"},
+    {"lease", "a job whose worker is silent this long is taken over by another worker", false, "30s"},
+    {"sweep", "how often to look for jobs to take over", false, "5s"},
+    {"batch", "most stream entries taken by one read", false, "256"},
+    {"threads", "I/O threads", false, "1"},
+    {"consumer", "consumer name in the group (default host:pid:random)"},
+    {"log_level", "trace, debug, info, warn, error or off", false, "info"},
+    {"log_format", "text or json", false, "text"},
+    {"help", "print this help", true},
+};
+
+std::int64_t bounded(const config& cfg, std::string_view key, std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
+    const auto v = cfg.integer(key, fallback);
+    if (v < lo || v > hi)
+        throw config_error(fmt::format("--{} must be from {} to {} (got {})", key, lo, hi, v));
+    return v;
+}
+
+struct settings {
+    runtime_options options;
+    job_registry registry;
+    std::size_t threads = 1;
+};
+
+settings load(int argc, const char* const* argv) {
+    const auto cfg = config::load(argc, argv, specs);
+    if (!cfg.positional().empty()) throw config_error("unexpected argument '" + cfg.positional().front() + "'");
+    init_logging(cfg.get_or("log_level", "info"), cfg.get_or("log_format", "text"));
+
+    settings s;
+    std::string why;
+    const auto redis_url = cfg.get_or("redis_url", "redis://127.0.0.1:6379/0");
+    auto endpoint = redis::parse_url(redis_url, &why);
+    if (!endpoint) throw config_error("--redis-url '" + redact(redis_url) + "': " + why);
+    s.options.redis = std::move(*endpoint);
+    s.options.database_url = cfg.required("database_url");
+    if (!s.options.database_url.starts_with("postgresql://") && !s.options.database_url.starts_with("postgres://") &&
+        s.options.database_url.find('=') == std::string::npos)
+        throw config_error("--database-url '" + redact(s.options.database_url) +
+                           "': expected a postgresql:// URL or a libpq key=value string");
+    s.options.queues = parse_queue_specs(cfg.required("queues"));
+    if (cfg.enabled("diagnostics")) add_diagnostic_jobs(s.registry);
+    for (const auto& q : s.options.queues) {
+        if (s.registry.find(q.name)) continue;
+        auto known = s.registry.names();
+        throw config_error(fmt::format("--queues: no job type '{}' in this worker (known: {}{})", q.name,
+                                       known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")),
+                                       cfg.enabled("diagnostics") ? "" : "; noop, sleep and fail need --diagnostics"));
+    }
+    s.options.grace = cfg.duration("grace", s.options.grace);
+    s.options.lease = cfg.duration("lease", s.options.lease);
+    s.options.sweep = cfg.duration("sweep", s.options.sweep);
+    if (s.options.lease < std::chrono::milliseconds(300)) throw config_error("--lease must be at least 300ms");
+    if (s.options.sweep < std::chrono::milliseconds(10)) throw config_error("--sweep must be at least 10ms");
+    s.options.batch = static_cast<std::size_t>(bounded(cfg, "batch", 256, 1, 10'000));
+    s.threads = static_cast<std::size_t>(bounded(cfg, "threads", 1, 1, 256));
+    s.options.consumer = cfg.get_or("consumer", "");
+    if (s.options.consumer.empty()) s.options.consumer = default_consumer_name();
+    return s;
+}
+
+}  // namespace
+
+int worker_main(int argc, const char* const* argv) {
+    settings s;
+    try {
+        for (int i = 1; i < argc; ++i) {
+            if (std::string_view{argv[i]} == "--help") {
+                std::fputs(("usage: wharf-worker --queues NAME=N[,NAME=N...] [options]\n" + config::usage(specs)).c_str(),
+                           stdout);
+                return 0;
+            }
+        }
+        s = load(argc, argv);
+    } catch (const config_error& e) {
+        std::fprintf(stderr, "wharf-worker: %s\n", e.what());
+        return 2;
+    }
+
+    int status = 0;
+    try {
+        asio::io_context io{static_cast<int>(s.threads)};
+        runtime rt{io.get_executor(), std::move(s.options), std::move(s.registry)};
+        asio::signal_set signals{io, SIGINT, SIGTERM};
+        std::function<void()> on_signal = [&] {
+            signals.async_wait([&](boost::system::error_code ec, int sig) {
+                if (ec) return;  // cancelled: the runtime ended
+                spdlog::info("received {}: shutting down gracefully", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                rt.stop();
+                on_signal();  // a second signal changes nothing; the grace period bounds the exit
+            });
+        };
+        on_signal();
+        asio::co_spawn(rt.executor(), rt.run(), [&](std::exception_ptr e) {
+            if (e) {
+                status = 1;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    spdlog::critical("worker failed: {}", redact(ex.what()));
+                }
+            }
+            signals.cancel();
+            io.stop();  // jobs that ignored cancellation must not keep the process alive
+        });
+        std::vector<std::thread> extra;
+        for (std::size_t i = 1; i < s.threads; ++i) extra.emplace_back([&io] { io.run(); });
+        io.run();
+        for (auto& t : extra) t.join();
+    } catch (const std::exception& e) {
+        spdlog::critical("worker failed: {}", redact(e.what()));
+        return 1;
+    }
+    return status;
+}
+
+}  // namespace wharf::worker

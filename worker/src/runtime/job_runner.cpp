@@ -1,0 +1,356 @@
+// Where one delivery becomes one job run: decode, duplicate check, the handler in its own
+// coroutine under a timeout, then the outcome -- written to PostgreSQL first, acknowledged in
+// Redis second, so a crash in between re-delivers the job instead of losing it.
+#include "runtime_impl.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+
+namespace wharf::worker {
+
+namespace asio = boost::asio;
+using detail::job_run;
+using detail::queue_state;
+
+namespace {
+// Acks per script call: big enough to amortise the round trip, small enough to keep Redis
+// responsive (one script call blocks the server while it runs).
+constexpr std::size_t ack_batch_max = 256;
+}  // namespace
+
+void runtime::impl::dispatch(queue_state& q, queue::delivery d) {
+    // A take-over of our own entry (a renewal failed while Redis was away): we run it already.
+    if (q.tracked.contains(d.entry_id)) return;
+    auto j = std::make_shared<job_run>(q, std::move(d), strand);
+    q.tracked.emplace(j->delivery.entry_id, j);
+    ++q.running;
+    auto& slot_owner = *j;
+    asio::co_spawn(strand, run_job(std::move(j)),
+                   asio::bind_cancellation_slot(slot_owner.cancel.slot(), [](std::exception_ptr e) {
+                       // run_job contains handler failures itself; anything here is a runtime bug.
+                       if (!e) return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           spdlog::error("job coroutine failed: {}", redact(ex.what()));
+                       }
+                   }));
+}
+
+void runtime::impl::release_slot(job_run& j) {
+    if (!j.holds_slot) return;
+    j.holds_slot = false;
+    --j.queue.running;
+    j.queue.slot_freed.cancel();
+    if (stopping) wake();
+}
+
+void runtime::impl::untrack(job_run& j) {
+    release_slot(j);
+    auto& q = j.queue;
+    if (auto it = q.tracked.find(j.delivery.entry_id); it != q.tracked.end() && it->second.get() == &j) {
+        q.tracked.erase(it);  // may drop the last reference to j: touch nothing after this
+        q.slot_freed.cancel();
+        if (stopping) wake();
+    }
+}
+
+void runtime::impl::stop_job(job_run& j, run_end why) {
+    if (!j.stopped) j.stopped = why;
+    // Cancel only the handler: the runtime's own Redis/PostgreSQL calls around it must finish.
+    if (j.handler_running) j.cancel.emit(asio::cancellation_type::terminal);
+}
+
+asio::awaitable<std::optional<pg::write_result>> runtime::impl::finish_durably(pg::job_outcome o) {
+    asio::steady_timer timer{strand};
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        std::string failure;
+        try {
+            co_return co_await writer.finished(o);
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        // Not acknowledged: the entry stays pending and another worker re-runs the job later.
+        if (abandon) co_return std::nullopt;
+        if (attempt == 1)
+            spdlog::warn("recording the outcome of job {} failed: {}; retrying with backoff", o.id, redact(failure));
+        co_await sleep(timer, reconnect_policy.delay(attempt, jitter_rng()));
+    }
+}
+
+void runtime::impl::push_ack(job_run& j, std::string outcome) {
+    auto& q = j.queue;
+    q.acks.push_back({j.delivery.entry_id, j.envelope.id, std::move(outcome)});
+    if (q.ack_flushing) return;  // the running flush picks it up: batching comes for free
+    q.ack_flushing = true;
+    asio::co_spawn(strand, flush_acks(q), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            spdlog::error("acknowledging jobs failed: {}", redact(ex.what()));
+        }
+    });
+}
+
+asio::awaitable<void> runtime::impl::flush_acks(queue_state& q) {
+    auto self = shared_from_this();
+    asio::steady_timer timer{strand};
+    std::uint32_t failures = 0;
+    while (!q.acks.empty()) {
+        std::vector<queue::operations::ack_item> batch;
+        if (q.acks.size() <= ack_batch_max) {
+            batch.swap(q.acks);
+        } else {
+            batch.assign(std::make_move_iterator(q.acks.begin()),
+                         std::make_move_iterator(q.acks.begin() + ack_batch_max));
+            q.acks.erase(q.acks.begin(), q.acks.begin() + ack_batch_max);
+        }
+        std::string failure;
+        try {
+            co_await q.ops.ack(batch);
+        } catch (const redis::error& e) {
+            if (!e.retryable()) {
+                q.ack_flushing = false;
+                throw;
+            }
+            failure = e.what();
+        } catch (const queue::error& e) {
+            failure = e.what();
+        }
+        if (failure.empty()) {
+            if (failures > 0) spdlog::info("acknowledgements of {} go through again", q.name);
+            failures = 0;
+            for (const auto& a : batch) {
+                if (auto it = q.tracked.find(a.entry_id); it != q.tracked.end()) untrack(*it->second);
+            }
+            continue;
+        }
+        // Keep them (in order, in front) and try again: a job finished while Redis was down is
+        // acknowledged once it is back. Its entry keeps being renewed meanwhile.
+        q.acks.insert(q.acks.begin(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
+        if (abandon) break;
+        if (++failures == 1)
+            spdlog::warn("acknowledging {} jobs of {} failed: {}; retrying with backoff", q.acks.size(), q.name,
+                         redact(failure));
+        co_await sleep(timer, reconnect_policy.delay(failures, jitter_rng()));
+    }
+    q.ack_flushing = false;
+}
+
+asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j, std::string reason) {
+    auto& q = j->queue;
+    const auto& d = j->delivery;
+    if (j->job_id.empty()) j->job_id = d.entry_id;
+    spdlog::warn("job {} of {} dead-lettered: {}", j->job_id, q.name, reason);
+    pg::job_outcome o{.id = j->job_id,
+                      .queue = q.name,
+                      .fence = j->fence,
+                      .status = pg::job_status::dead,
+                      .attempt = j->envelope.attempt,
+                      .error = reason};
+    const auto written = co_await finish_durably(std::move(o));
+    if (written && *written == pg::write_result::applied) {
+        co_await with_redis_retry(
+            "dead-lettering a job",
+            [&]() { return q.ops.dead_letter(d, j->job_id, reason, j->envelope.attempt); },
+            [this] { return abandon; });
+    }
+    untrack(*j);
+}
+
+asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
+    auto self = shared_from_this();
+    auto& q = j->queue;
+    const auto& d = j->delivery;
+    const auto give_up = [this] { return abandon; };
+    j->fence = pg::fence{d.entry_ms, d.entry_seq, d.delivery_count};
+
+    // ---- decode: a malformed envelope is dead-lettered at once, the worker keeps going
+    auto decoded = queue::decode(d.job_text, q.name);
+    if (auto* bad = std::get_if<queue::decode_error>(&decoded)) {
+        co_await dead_letter_now(j, "malformed envelope: " + bad->reason);
+        co_return;
+    }
+    j->envelope = std::move(std::get<queue::envelope>(decoded));
+    auto& e = j->envelope;
+    j->job_id = e.id.value_or(d.entry_id);
+    j->max_attempts = e.max_attempts.value_or(q.type.max_attempts);
+    j->timeout = e.timeout_s ? std::chrono::milliseconds(std::chrono::seconds(*e.timeout_s)) : q.type.timeout;
+
+    // The next delivery of this job (retry, delay, hand-back) keeps its id and its
+    // duplicate-detection token, so it is recognised as the same run and not as a duplicate.
+    const auto next_envelope = [&](std::int32_t attempt) {
+        queue::envelope next = e;
+        next.attempt = attempt;
+        next.id = j->job_id;
+        next.token = e.token.value_or(d.entry_id);
+        return next;
+    };
+
+    // ---- a job whose workers keep dying is not run again
+    if (auto reason = died_too_often_reason(d.delivery_count, j->max_attempts); !reason.empty()) {
+        writer.started({.id = j->job_id, .queue = q.name, .fence = j->fence, .attempt = e.attempt,
+                        .max_attempts = j->max_attempts, .api_key = e.api_key, .parent_id = e.parent_id,
+                        .payload_json = e.payload_json});
+        co_await dead_letter_now(j, reason);
+        co_return;
+    }
+
+    // ---- run_at ahead (a producer's direct XADD): park it in the delayed set, do not run it
+    if (e.run_at && *e.run_at > std::chrono::system_clock::now()) {
+        const auto next = next_envelope(e.attempt);
+        co_await with_redis_retry(
+            "delaying a job", [&]() { return q.ops.retry_later(d, next, *e.run_at); }, give_up);
+        untrack(*j);
+        co_return;
+    }
+
+    // ---- duplicate detection for producer ids
+    if (e.id) {
+        auto claim = queue::operations::claim_result::run;
+        const bool ok = co_await with_redis_retry(
+            "checking a job id",
+            [&]() -> asio::awaitable<void> { claim = co_await q.ops.claim_id(d, e, options.duplicate_wait); },
+            give_up);
+        if (!ok) {
+            untrack(*j);
+            co_return;
+        }
+        if (claim == queue::operations::claim_result::duplicate_done) {
+            spdlog::info("job {} of {}: duplicate of a finished job, acknowledged without running (entry {})",
+                         j->job_id, q.name, d.entry_id);
+            untrack(*j);
+            co_return;
+        }
+        if (claim == queue::operations::claim_result::wait) {
+            spdlog::debug("job {} of {}: the same id is pending or running; waiting", j->job_id, q.name);
+            untrack(*j);
+            co_return;
+        }
+    }
+
+    // ---- run
+    run_end end = run_end::succeeded;
+    std::string error;
+    nlohmann::json result;
+    if (j->stopped) {
+        end = *j->stopped;  // lost or handed back before it started
+    } else {
+        writer.started({.id = j->job_id, .queue = q.name, .fence = j->fence, .attempt = e.attempt,
+                        .max_attempts = j->max_attempts, .api_key = e.api_key, .parent_id = e.parent_id,
+                        .payload_json = e.payload_json});
+        j->context.id = j->job_id;
+        j->context.queue = q.name;
+        j->context.attempt = e.attempt;
+        j->context.max_attempts = j->max_attempts;
+        j->context.api_key = e.api_key;
+        j->context.executor = strand;
+        j->context.report_progress = [w = std::weak_ptr<job_run>(j), self](nlohmann::json progress) {
+            if (auto jr = w.lock()) self->writer.progress(jr->job_id, jr->fence, progress.dump());
+        };
+        try {
+            j->context.payload = nlohmann::json::parse(e.payload_json);
+        } catch (const nlohmann::json::exception& ex) {
+            end = run_end::failed_permanent;  // the decoder checked it; kept for safety
+            error = std::string{"payload is not JSON: "} + ex.what();
+        }
+        if (end == run_end::succeeded) {
+            j->timer.expires_after(j->timeout);
+            j->timer.async_wait([w = std::weak_ptr<job_run>(j), self](boost::system::error_code ec) {
+                if (ec) return;  // cancelled: the handler ended first
+                if (auto jr = w.lock()) {
+                    spdlog::warn("job {} of {} timed out after {}: cancelling it", jr->job_id, jr->queue.name,
+                                 format_duration(jr->timeout));
+                    self->stop_job(*jr, run_end::timed_out);
+                }
+            });
+            j->handler_running = true;
+            try {
+                result = co_await q.type.handler(j->context);
+            } catch (const permanent_error& ex) {
+                end = run_end::failed_permanent;
+                error = ex.what();
+            } catch (const std::exception& ex) {
+                end = run_end::failed_retryable;
+                error = ex.what();
+            } catch (...) {
+                end = run_end::failed_retryable;
+                error = "unknown exception";
+            }
+            j->handler_running = false;
+            j->timer.cancel();
+            // The handler's cancellation must not leak into our own writes below.
+            co_await asio::this_coro::reset_cancellation_state();
+            // A stop that the handler ignored and finished anyway: its result stands, unless the
+            // job now belongs to another worker.
+            if (j->stopped && (end != run_end::succeeded || *j->stopped == run_end::lease_lost)) end = *j->stopped;
+        }
+    }
+    release_slot(*j);
+
+    // ---- outcome: PostgreSQL first, then Redis
+    const backoff_policy retry_policy{q.type.retry_base, q.type.retry_cap, 0};
+    auto decision = decide_outcome(end, error, e.attempt, j->max_attempts, retry_policy, j->timeout, jitter_rng());
+    using action = outcome_decision::action;
+    pg::job_outcome o{.id = j->job_id, .queue = q.name, .fence = j->fence, .attempt = e.attempt};
+    auto due = std::chrono::system_clock::now();
+    switch (decision.what) {
+    case action::drop:
+        spdlog::info("job {} of {}: taken over by another worker; dropping this run", j->job_id, q.name);
+        untrack(*j);
+        co_return;
+    case action::succeed:
+        o.status = pg::job_status::succeeded;
+        o.result_json = result.dump();
+        break;
+    case action::retry:
+        due += decision.delay;
+        [[fallthrough]];
+    case action::hand_back:
+        o.status = pg::job_status::queued;
+        o.error = decision.message;
+        o.run_at = due;
+        break;
+    case action::dead:
+        o.status = pg::job_status::dead;
+        o.error = decision.message;
+        break;
+    }
+    if (decision.what == action::retry) spdlog::info("job {} of {}: {}", j->job_id, q.name, decision.message);
+    if (decision.what == action::dead) spdlog::warn("job {} of {} dead-lettered: {}", j->job_id, q.name, decision.message);
+
+    const auto written = co_await finish_durably(std::move(o));
+    if (!written) {
+        untrack(*j);  // shutting down with PostgreSQL away: the entry stays pending, re-run later
+        co_return;
+    }
+    if (*written == pg::write_result::stale) {
+        spdlog::info("job {} of {}: outcome refused (a newer owner holds it)", j->job_id, q.name);
+        untrack(*j);
+        co_return;
+    }
+    switch (decision.what) {
+    case action::succeed:
+        push_ack(*j, "succeeded");  // untracked once the batched ack went through
+        co_return;
+    case action::retry:
+    case action::hand_back: {
+        const auto next = next_envelope(decision.what == action::retry ? e.attempt + 1 : e.attempt);
+        co_await with_redis_retry(
+            "re-queueing a job", [&]() { return q.ops.retry_later(d, next, due); }, give_up);
+        break;
+    }
+    case action::dead:
+        co_await with_redis_retry(
+            "dead-lettering a job",
+            [&]() { return q.ops.dead_letter(d, j->job_id, decision.message, e.attempt); }, give_up);
+        break;
+    case action::drop:
+        break;
+    }
+    untrack(*j);
+}
+
+}  // namespace wharf::worker

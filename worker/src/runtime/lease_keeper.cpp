@@ -1,0 +1,56 @@
+// Lease renewal: every lease/3, resets the idle time of every entry this worker still holds, so a
+// long job is never taken over while its worker lives. An entry reported lost was taken over
+// (this worker stalled longer than the lease): its job is cancelled and writes nothing.
+#include "runtime_impl.hpp"
+
+namespace wharf::worker {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::size_t renew_chunk = 1'000;  // entries per renew script call
+}
+
+asio::awaitable<void> runtime::impl::keep_leases() {
+    auto self = shared_from_this();
+    std::uint32_t failures = 0;
+    while (!finished) {
+        co_await sleep(renew_timer, std::max(options.lease / 3, std::chrono::milliseconds(10)));
+        if (finished) break;
+        for (auto& q : queues) {
+            if (q->tracked.empty()) continue;
+            std::vector<std::string> ids;
+            ids.reserve(q->tracked.size());
+            for (const auto& [id, job] : q->tracked) ids.push_back(id);
+            for (std::size_t from = 0; from < ids.size(); from += renew_chunk) {
+                std::vector<std::string> chunk(ids.begin() + from,
+                                               ids.begin() + std::min(ids.size(), from + renew_chunk));
+                std::vector<std::string> lost;
+                std::string failure;
+                try {
+                    lost = co_await q->ops.renew(options.consumer, chunk);
+                } catch (const redis::error& e) {
+                    if (!e.retryable()) throw;
+                    failure = e.what();
+                } catch (const queue::error& e) {
+                    failure = e.what();
+                }
+                if (!failure.empty()) {
+                    // The next round tries again; the lease is three rounds long.
+                    if (++failures == 1) spdlog::warn("renewing leases of {} failed: {}", q->name, redact(failure));
+                    break;
+                }
+                failures = 0;
+                for (const auto& id : lost) {
+                    const auto it = q->tracked.find(id);
+                    if (it == q->tracked.end() || !it->second->handler_running) continue;  // acked meanwhile
+                    spdlog::warn("job {} of {} (entry {}) was taken over by another worker: cancelling it here",
+                                 it->second->job_id, q->name, id);
+                    stop_job(*it->second, run_end::lease_lost);
+                }
+            }
+        }
+    }
+}
+
+}  // namespace wharf::worker

@@ -1,0 +1,150 @@
+// The runtime's skeleton: construction, the top-level run() sequence, stop requests, and the small
+// waiting helpers every loop uses.
+#include "runtime_impl.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <unistd.h>
+
+namespace wharf::worker {
+
+namespace asio = boost::asio;
+
+std::string default_consumer_name() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
+    std::uniform_int_distribution<std::uint32_t> dist;
+    return fmt::format("{}:{}:{:08x}", host, ::getpid(), dist(jitter_rng()));
+}
+
+runtime::impl::impl(asio::any_io_executor ex, runtime_options opts, job_registry reg)
+    : strand(asio::make_strand(ex)), options(std::move(opts)), registry(std::move(reg)),
+      commands(strand, options.redis, {.client_name = "wharf-worker"}),
+      db(strand, options.database_url, {.threads = options.pg_threads}), writer(strand, db),
+      promote_timer(strand), sweep_timer(strand), renew_timer(strand) {
+    for (const auto& spec : options.queues) {
+        const job_type* type = registry.find(spec.name);
+        if (!type) throw std::invalid_argument("no job type for queue " + spec.name);
+        auto reader = std::make_unique<redis::connection>(
+            strand, options.redis, redis::connection_options{.client_name = "wharf-worker-reader"});
+        queues.push_back(std::make_unique<detail::queue_state>(spec.name, spec.concurrency, *type, commands,
+                                                               std::move(reader), strand));
+    }
+}
+
+void runtime::impl::wake() {
+    for (auto* t : waiters) t->cancel();
+}
+
+asio::awaitable<bool> runtime::impl::wait_until(const std::function<bool()>& done,
+                                                std::optional<std::chrono::steady_clock::time_point> deadline) {
+    asio::steady_timer own{strand};
+    waiters.push_back(&own);
+    struct unregister {
+        std::vector<asio::steady_timer*>& list;
+        asio::steady_timer* t;
+        ~unregister() { list.erase(std::remove(list.begin(), list.end(), t), list.end()); }
+    } guard{waiters, &own};
+    while (!done()) {
+        if (deadline && std::chrono::steady_clock::now() >= *deadline) co_return false;
+        own.expires_at(deadline.value_or(std::chrono::steady_clock::time_point::max()));
+        co_await own.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return true;
+}
+
+asio::awaitable<void> runtime::impl::sleep(asio::steady_timer& timer, std::chrono::milliseconds d) {
+    timer.expires_after(d);
+    // Cancelled means "wake up early" (shutdown): not an error.
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+void runtime::impl::spawn_loop(const char* name, asio::awaitable<void> loop) {
+    ++live_loops;
+    asio::co_spawn(strand, std::move(loop), [self = shared_from_this(), name](std::exception_ptr e) {
+        --self->live_loops;
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("{} stopped: {}", name, redact(ex.what()));
+            }
+        }
+        self->wake();
+    });
+}
+
+asio::awaitable<void> runtime::impl::run() {
+    auto self = shared_from_this();  // loops and jobs keep the state alive through their frames
+    spdlog::info("worker {} starting: {}", options.consumer, [&] {
+        std::string s;
+        for (const auto& q : queues) s += fmt::format("{}{}={}", s.empty() ? "" : ",", q->name, q->concurrency);
+        return s;
+    }());
+    spawn_loop("lease keeper", keep_leases());
+    // Redis may not be up yet (a fleet starting together): keep trying until it is or we stop.
+    for (auto& q : queues) {
+        co_await with_redis_retry(
+            "creating the consumer group", [&q]() { return q->ops.ensure_group(); }, [this] { return stopping; });
+    }
+    if (!stopping) {
+        for (auto& q : queues) spawn_loop("consumer", consume(*q));
+        spawn_loop("promoter", promote());
+        spawn_loop("sweeper", sweep());
+        spdlog::info("worker {} running (lease {}, sweep {})", options.consumer, format_duration(options.lease),
+                     format_duration(options.sweep));
+    }
+    co_await wait_until([this] { return stopping; });
+    co_await drain();
+
+    finished = true;
+    renew_timer.cancel();
+    wake();
+    if (!co_await wait_until([this] { return live_loops == 0; },
+                             std::chrono::steady_clock::now() + std::chrono::seconds(5)))
+        spdlog::warn("{} background loops did not stop in time", live_loops);
+    try {
+        co_await writer.drain();
+    } catch (const std::exception& e) {
+        spdlog::error("flushing job state at shutdown failed: {}", redact(e.what()));
+    }
+    commands.close();
+    spdlog::info("worker {} stopped", options.consumer);
+}
+
+void runtime::impl::request_stop() {
+    asio::post(strand, [self = shared_from_this()] {
+        if (self->stopping) return;
+        self->stopping = true;
+        std::size_t running = 0;
+        for (auto& q : self->queues) running += q->running;
+        spdlog::info("stop requested: no new jobs; {} running, grace {}", running,
+                     format_duration(self->options.grace));
+        for (auto& q : self->queues) {
+            q->reader->close();  // aborts the blocking read at once
+            q->slot_freed.cancel();
+        }
+        self->promote_timer.cancel();
+        self->sweep_timer.cancel();
+        self->wake();
+    });
+}
+
+// ---- runtime ------------------------------------------------------------------------------------
+
+runtime::runtime(asio::any_io_executor executor, runtime_options options, job_registry registry)
+    : impl_(std::make_shared<impl>(std::move(executor), std::move(options), std::move(registry))) {}
+
+runtime::~runtime() = default;
+
+asio::any_io_executor runtime::executor() const { return impl_->strand; }
+
+asio::awaitable<void> runtime::run() { return impl_->run(); }
+
+void runtime::stop() { impl_->request_stop(); }
+
+}  // namespace wharf::worker

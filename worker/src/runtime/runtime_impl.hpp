@@ -1,0 +1,167 @@
+// The runtime's shared state. Everything here is touched only on the runtime strand: the
+// consumer loops, job coroutines, lease keeper, sweeper and shutdown all run on it, so no locks.
+#pragma once
+
+#include "wharf/pg/job_state.hpp"
+#include "wharf/pg/pool.hpp"
+#include "wharf/queue/operations.hpp"
+#include "wharf/redis/connection.hpp"
+#include "wharf/worker/outcome.hpp"
+#include "wharf/worker/runtime.hpp"
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace wharf::worker {
+
+namespace detail {
+
+struct queue_state;
+
+// One delivery of one job, from the read until Redis no longer holds it for us (acked, delayed,
+// dead-lettered, or taken over by another worker).
+struct job_run {
+    job_run(queue_state& q, queue::delivery d, boost::asio::any_io_executor ex)
+        : queue(q), delivery(std::move(d)), timer(ex) {}
+
+    queue_state& queue;
+    queue::delivery delivery;
+    queue::envelope envelope;
+    std::string job_id;
+    pg::fence fence;
+    std::int32_t max_attempts = 1;
+    std::chrono::milliseconds timeout{0};
+    job_context context;
+    boost::asio::steady_timer timer;           // the per-job timeout
+    boost::asio::cancellation_signal cancel;   // stops the job's coroutine tree
+    bool handler_running = false;              // only then may `cancel` be emitted
+    bool holds_slot = true;                    // counted in queue_state::running
+    std::optional<run_end> stopped;            // why the runtime stopped it, if it did
+};
+
+struct queue_state {
+    queue_state(std::string name, std::size_t concurrency, const job_type& type, redis::connection& commands,
+                std::unique_ptr<redis::connection> reader, boost::asio::any_io_executor ex)
+        : name(name), concurrency(concurrency), type(type), ops(commands, std::move(name)),
+          reader(std::move(reader)), slot_freed(ex) {}
+
+    std::string name;
+    std::size_t concurrency;
+    const job_type& type;
+    queue::operations ops;
+    std::unique_ptr<redis::connection> reader;  // the blocking XREADGROUP connection, nothing else
+
+    std::size_t running = 0;  // jobs holding a slot (between read and the handler's end)
+    // Entries Redis holds for us, by entry id: renewed by the lease keeper until released.
+    std::unordered_map<std::string, std::shared_ptr<job_run>> tracked;
+    std::vector<queue::operations::ack_item> acks;  // waiting for the next batched ack
+    bool ack_flushing = false;
+    boost::asio::steady_timer slot_freed;  // the consumer sleeps on it while every slot is taken
+};
+
+}  // namespace detail
+
+struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
+    impl(boost::asio::any_io_executor ex, runtime_options options, job_registry registry);
+
+    // runtime.cpp
+    boost::asio::awaitable<void> run();
+    void request_stop();
+    void wake();  // something the waiters of wait_until() may care about changed
+    boost::asio::awaitable<bool> wait_until(const std::function<bool()>& done,
+                                            std::optional<std::chrono::steady_clock::time_point> deadline = {});
+    boost::asio::awaitable<void> sleep(boost::asio::steady_timer& timer, std::chrono::milliseconds d);
+    // Retries fn on Redis I/O errors and error replies (LOADING after a restart...) with backoff,
+    // until it succeeds or `give_up()` says so (then returns false).
+    template <class F>
+    boost::asio::awaitable<bool> with_redis_retry(const char* what, F fn, const std::function<bool()>& give_up);
+    void spawn_loop(const char* name, boost::asio::awaitable<void> loop);
+
+    // queue_consumer.cpp
+    boost::asio::awaitable<void> consume(detail::queue_state& q);
+    std::size_t free_slots(const detail::queue_state& q) const;
+
+    // job_runner.cpp
+    void dispatch(detail::queue_state& q, queue::delivery d);
+    boost::asio::awaitable<void> run_job(std::shared_ptr<detail::job_run> j);
+    boost::asio::awaitable<void> dead_letter_now(std::shared_ptr<detail::job_run> j, std::string reason);
+    boost::asio::awaitable<std::optional<pg::write_result>> finish_durably(pg::job_outcome o);
+    void release_slot(detail::job_run& j);
+    void untrack(detail::job_run& j);
+    void push_ack(detail::job_run& j, std::string outcome);
+    boost::asio::awaitable<void> flush_acks(detail::queue_state& q);
+    void stop_job(detail::job_run& j, run_end why);
+
+    // lease_keeper.cpp, sweeper.cpp
+    boost::asio::awaitable<void> keep_leases();
+    boost::asio::awaitable<void> sweep();
+    boost::asio::awaitable<void> promote();
+
+    // shutdown.cpp
+    boost::asio::awaitable<void> drain();
+
+    boost::asio::strand<boost::asio::any_io_executor> strand;
+    runtime_options options;
+    job_registry registry;
+    redis::connection commands;  // scripts, acks, renewals: pipelined, shared by everything
+    pg::pool db;
+    pg::job_state_writer writer;
+    std::vector<std::unique_ptr<detail::queue_state>> queues;
+
+    bool stopping = false;   // no new jobs
+    bool abandon = false;    // shutdown's last phase: pending retries give up
+    bool finished = false;   // the lease keeper may stop
+    std::size_t live_loops = 0;
+    std::vector<boost::asio::steady_timer*> waiters;  // of wait_until(); wake() cancels them
+    boost::asio::steady_timer promote_timer, sweep_timer, renew_timer;
+    backoff_policy reconnect_policy{std::chrono::milliseconds(50), std::chrono::milliseconds(2'000), 0};
+};
+
+}  // namespace wharf::worker
+
+// ---- template bodies ----------------------------------------------------------------------------
+#include "wharf/core/redact.hpp"
+#include "wharf/queue/error.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+namespace wharf::worker {
+
+template <class F>
+boost::asio::awaitable<bool> runtime::impl::with_redis_retry(const char* what, F fn,
+                                                             const std::function<bool()>& give_up) {
+    boost::asio::steady_timer timer{strand};
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        std::string failure;
+        try {
+            co_await fn();
+            co_return true;
+        } catch (const redis::error& e) {
+            if (!e.retryable()) throw;  // closed (shutdown) or a protocol/auth bug: not ours to mask
+            failure = e.what();
+        } catch (const queue::error& e) {
+            // Error replies are retried too: "-LOADING" while a restarted Redis reads its AOF.
+            failure = e.what();
+        }
+        if (give_up()) co_return false;
+        const auto delay = reconnect_policy.delay(attempt, jitter_rng());
+        if (attempt == 1)
+            spdlog::warn("{} failed: {}; retrying with backoff", what, redact(failure));
+        else
+            spdlog::debug("{} failed again (attempt {}): {}", what, attempt, redact(failure));
+        co_await sleep(timer, delay);
+    }
+}
+
+}  // namespace wharf::worker

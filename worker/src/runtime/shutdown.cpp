@@ -1,0 +1,50 @@
+// Graceful shutdown: no new jobs; running ones get the grace period; the rest are cancelled and
+// handed back (re-queued at once, same attempt) so another worker starts them right away; then
+// every outcome is written and acknowledged before the process exits.
+#include "runtime_impl.hpp"
+
+namespace wharf::worker {
+
+namespace asio = boost::asio;
+
+namespace {
+// Bounds on the phases after the grace period: cancelled handlers unwinding, and outcomes
+// reaching PostgreSQL and Redis. Past them the entries stay pending and are taken over.
+constexpr std::chrono::seconds unwind_limit{10};
+constexpr std::chrono::seconds flush_limit{10};
+}  // namespace
+
+asio::awaitable<void> runtime::impl::drain() {
+    auto self = shared_from_this();
+    const auto running = [this] {
+        std::size_t n = 0;
+        for (const auto& q : queues) n += q->running;
+        return n;
+    };
+    const auto tracked = [this] {
+        std::size_t n = 0;
+        for (const auto& q : queues) n += q->tracked.size();
+        return n;
+    };
+    using clock = std::chrono::steady_clock;
+
+    if (!co_await wait_until([&] { return running() == 0; }, clock::now() + options.grace)) {
+        spdlog::warn("{} jobs still running after the grace period of {}: cancelling and handing them back",
+                     running(), format_duration(options.grace));
+        std::vector<std::shared_ptr<detail::job_run>> to_stop;  // stop_job must not run mid-iteration
+        for (auto& q : queues)
+            for (auto& [id, job] : q->tracked)
+                if (job->holds_slot) to_stop.push_back(job);
+        for (auto& job : to_stop) stop_job(*job, run_end::handed_back);
+        if (!co_await wait_until([&] { return running() == 0; }, clock::now() + unwind_limit))
+            spdlog::error("{} jobs ignored cancellation; leaving them pending for another worker", running());
+    }
+    if (!co_await wait_until([&] { return tracked() == 0; }, clock::now() + flush_limit)) {
+        spdlog::error("{} outcomes could not be written or acknowledged in time; they stay pending", tracked());
+        abandon = true;
+        co_await wait_until([&] { return tracked() == 0; }, clock::now() + std::chrono::seconds(3));
+    }
+    abandon = true;
+}
+
+}  // namespace wharf::worker
