@@ -12,6 +12,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -84,6 +85,29 @@ std::string temp_name_for(const std::filesystem::path& dest) {
     char hex[17];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(rng()));
     return ".wharf-tmp-" + std::string(hex, 12) + "-" + dest.filename().string();
+}
+
+// (SHA-256 unless carried, Content-MD5) of a file's first `size` bytes, in one streamed read.
+std::pair<std::string, std::string> hash_for_put(const std::filesystem::path& file, std::uint64_t size,
+                                                 const std::optional<std::string>& carried) {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md5(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!md5 || EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1) throw std::bad_alloc();
+    std::optional<sha256> sha;
+    if (!carried) sha.emplace();
+    std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(file.c_str(), "rb"), std::fclose);
+    if (!f) throw error(errno == ENOENT ? errc::not_found : errc::permanent, "cannot open " + file.string());
+    std::vector<char> buf(std::min<std::uint64_t>(std::max<std::uint64_t>(size, 1), 4 << 20));
+    for (std::uint64_t left = size; left > 0;) {
+        const std::size_t n = std::fread(buf.data(), 1, std::min<std::uint64_t>(buf.size(), left), f.get());
+        if (n == 0) throw error(errc::integrity, file.string() + " shrank while it was being uploaded");
+        EVP_DigestUpdate(md5.get(), buf.data(), n);
+        if (sha) sha->update(std::span<const char>(buf.data(), n));
+        left -= n;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(md5.get(), digest, &len);
+    return {carried ? *carried : sha->finish_hex(), base64_encode(std::string_view(reinterpret_cast<const char*>(digest), len))};
 }
 
 }  // namespace
@@ -221,7 +245,8 @@ public:
             const std::span<const char> bytes(data.data(), data.size());
             return std::pair{o.sha256 ? *o.sha256 : sha256_hex(bytes), md5_base64(bytes)};
         });
-        co_return co_await put_blob(key, std::span<const char>(data.data(), data.size()), std::nullopt, o, sha, md5);
+        std::optional<http::file_region> no_file;  // named: no non-trivial temporaries inside co_await (GCC 12)
+        co_return co_await put_blob(key, std::span<const char>(data.data(), data.size()), std::move(no_file), o, sha, md5);
     }
 
     asio::awaitable<put_result> put_file(std::string key, std::filesystem::path source, put_options o) override;
@@ -518,18 +543,12 @@ asio::awaitable<put_result> azure_provider::put_file(std::string key, std::files
         block_sink sink(*this, key);
         co_return co_await upload_file_in_parts(sink, key, source, o, config_.engine);
     }
-    // Small: hash and MD5 in one read (off the I/O thread), then one Put Blob from the file.
-    auto [sha, md5] = co_await detail::offload([&] {
-        std::string bytes(size, '\0');
-        FILE* f = std::fopen(source.c_str(), "rb");
-        if (!f) throw error(errc::permanent, "cannot open " + source.string());
-        const std::size_t n = std::fread(bytes.data(), 1, size, f);
-        std::fclose(f);
-        if (n != size) throw error(errc::integrity, source.string() + " changed while it was being uploaded");
-        const std::span<const char> span(bytes.data(), bytes.size());
-        return std::pair{o.sha256 ? *o.sha256 : sha256_hex(span), md5_base64(span)};
-    });
-    co_return co_await put_blob(key, {}, http::file_region{source, 0, size}, o, sha, md5);
+    // Small: SHA-256 and MD5 in one streamed read (off the I/O thread), then one Put Blob that
+    // sends the file region (the bytes are never all in memory).
+    std::pair<std::string, std::string> digests = co_await detail::offload([&] { return hash_for_put(source, size, o.sha256); });
+    // Built before the co_await: GCC 12 destroys braced temporaries inside co_await twice.
+    std::optional<http::file_region> region = http::file_region{source, 0, size};
+    co_return co_await put_blob(key, {}, std::move(region), o, digests.first, digests.second);
 }
 
 std::unique_ptr<storage::provider> make_provider(asio::any_io_executor executor, config c) {

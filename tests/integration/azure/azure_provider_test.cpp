@@ -116,6 +116,15 @@ TEST_F(azure_fixture, small_objects_use_put_blob_and_ranged_gets) {
     EXPECT_EQ(slurp(dest), "2345");
     EXPECT_EQ(info.size, 10u) << "the object's size, from Content-Range";
     EXPECT_EQ(code_of([&] { io.run(p->get_to_file("absent.txt", dest, {})); }), errc::not_found);
+
+    // A small file goes up as one Put Blob streamed from the file.
+    const std::string small = random_bytes(100 * 1024, 5);
+    const auto up = io.run(p->put_file("small.bin", file_with("small.bin", small), {}));
+    EXPECT_EQ(up.parts, 1u);
+    EXPECT_EQ(up.sha256, sha256_hex(small));
+    io.run(p->get_to_file("small.bin", dest, {}));
+    EXPECT_TRUE(slurp(dest) == small);
+    EXPECT_EQ(server.blocks("media", "small.bin").uncommitted, 0u);
     EXPECT_FALSE(io.run(p->head("absent.txt")));
 }
 
