@@ -77,8 +77,13 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     if (!date.ok()) return std::nullopt;
     // 60 is a leap second; system_clock has none, so it lands on the next second like POSIX time.
     if (h > 23 || mi > 59 || s > 60) return std::nullopt;
-    const auto local = sys_days{date} + hours{h} + minutes{mi} + seconds{s} + frac;
-    return time_point_cast<system_clock::duration>(local - offset);
+    const sys_seconds whole = sys_days{date} + hours{h} + minutes{mi} + seconds{s} - offset;
+    // system_clock counts nanoseconds in 64 bits: about 1677-09-21 to 2262-04-11. Outside that a
+    // time cannot be represented (and converting it would overflow).
+    constexpr auto lo = duration_cast<seconds>(system_clock::duration::min()).count() + 1;
+    constexpr auto hi = duration_cast<seconds>(system_clock::duration::max()).count() - 1;
+    if (whole.time_since_epoch().count() < lo || whole.time_since_epoch().count() > hi) return std::nullopt;
+    return time_point_cast<system_clock::duration>(whole) + duration_cast<system_clock::duration>(frac);
 }
 
 std::string format_rfc3339(std::chrono::system_clock::time_point t) {

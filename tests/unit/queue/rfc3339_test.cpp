@@ -55,6 +55,13 @@ TEST(rfc3339, refuses_what_is_not_rfc3339) {
         EXPECT_FALSE(q::parse_rfc3339(bad)) << bad;
 }
 
+TEST(rfc3339, refuses_times_the_clock_cannot_hold) {
+    EXPECT_TRUE(q::parse_rfc3339("2262-01-01T00:00:00Z"));
+    EXPECT_FALSE(q::parse_rfc3339("2999-01-01T00:00:00Z"));
+    EXPECT_FALSE(q::parse_rfc3339("9999-12-31T23:59:59Z"));
+    EXPECT_FALSE(q::parse_rfc3339("0001-01-01T00:00:00Z"));
+}
+
 TEST(rfc3339, formats_utc_with_milliseconds) {
     EXPECT_EQ(q::format_rfc3339(system_clock::time_point{milliseconds{1'700'000'000'123}}),
               "2023-11-14T22:13:20.123Z");

@@ -1,0 +1,89 @@
+// Job commands: status (PostgreSQL's jobs table).
+#include "commands.hpp"
+
+#include "wharf/pg/job_state.hpp"
+#include "wharf/pg/pool.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace wharfctl {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::string_view status_usage = "wharfctl status <id> [--json]";
+constexpr wharf::option_spec status_specs[] = {database_url_option, json_option, help_option};
+
+json optional_text(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+// result and progress are stored JSON: embed them as JSON, or as text if they somehow are not.
+json optional_json(const std::optional<std::string>& v) {
+    if (!v) return nullptr;
+    json parsed = json::parse(*v, nullptr, /*allow_exceptions=*/false);
+    return parsed.is_discarded() ? json(*v) : parsed;
+}
+
+}  // namespace
+
+boost::asio::awaitable<int> run_status(invocation inv) {
+    const auto cfg = load_config(inv.args, status_specs);
+    if (cfg.enabled("help")) {
+        print_help(status_usage,
+                   "Shows a job's row in PostgreSQL: status, attempts, epoch (times it was taken),\n"
+                   "last error, result, progress and timestamps. Exits 1 when there is no such job.",
+                   status_specs);
+        co_return exit_ok;
+    }
+    expect_positionals(cfg, 1, status_usage);
+    const std::string id = cfg.positional()[0];
+    auto db = open_database(inv.executor, cfg);
+    const auto row = co_await wharf::pg::load_job(*db, id);
+    db->shutdown();
+    if (!row) throw failure("no job with id " + id);
+
+    if (cfg.enabled("json")) {
+        const json out{{"id", row->id},
+                       {"queue", row->queue},
+                       {"status", std::string{wharf::pg::to_string(row->status)}},
+                       {"attempts", row->attempts},
+                       {"max_attempts", row->max_attempts},
+                       {"epoch", row->epoch},
+                       {"error", optional_text(row->error)},
+                       {"result", optional_json(row->result_json)},
+                       {"progress", optional_json(row->progress_json)},
+                       {"api_key", optional_text(row->api_key)},
+                       {"parent_id", optional_text(row->parent_id)},
+                       {"created_at", row->created_at},
+                       {"updated_at", row->updated_at},
+                       {"started_at", optional_text(row->started_at)},
+                       {"finished_at", optional_text(row->finished_at)},
+                       {"run_at", optional_text(row->run_at)}};
+        std::cout << out.dump(2) << "\n";
+        co_return exit_ok;
+    }
+    auto line = [](std::string_view label, std::string_view value) {
+        std::string l{label};
+        l.resize(13, ' ');
+        std::cout << l << value << "\n";
+    };
+    line("id:", row->id);
+    line("queue:", row->queue);
+    line("status:", wharf::pg::to_string(row->status));
+    line("attempts:", std::to_string(row->attempts) + " of " + std::to_string(row->max_attempts));
+    line("epoch:", std::to_string(row->epoch));
+    if (row->error) line("error:", *row->error);
+    if (row->result_json) line("result:", *row->result_json);
+    if (row->progress_json) line("progress:", *row->progress_json);
+    if (row->api_key) line("api key:", *row->api_key);
+    if (row->parent_id) line("parent:", *row->parent_id);
+    line("created:", row->created_at);
+    line("updated:", row->updated_at);
+    if (row->run_at) line("run at:", *row->run_at);
+    if (row->started_at) line("started:", *row->started_at);
+    if (row->finished_at) line("finished:", *row->finished_at);
+    co_return exit_ok;
+}
+
+}  // namespace wharfctl

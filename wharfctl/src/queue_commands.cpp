@@ -1,0 +1,288 @@
+// Queue commands: enqueue, queues, dead list|retry|purge (Redis only).
+#include "commands.hpp"
+
+#include "wharf/core/backoff.hpp"
+#include "wharf/core/duration.hpp"
+#include "wharf/queue/operations.hpp"
+#include "wharf/redis/connection.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace wharfctl {
+namespace {
+
+namespace q = wharf::queue;
+using json = nlohmann::json;
+using namespace std::chrono;
+
+std::string checked_queue(const std::string& name) {
+    if (!q::valid_queue_name(name))
+        throw usage_error("queue name '" + name + "': 1-64 characters of [a-z0-9_-]");
+    return name;
+}
+
+// A job id for a delayed job the operator did not name: its stream entry id does not exist until
+// it is due, and `wharfctl status` needs something to look up.
+std::string generated_id() {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "wharfctl-%lld-%08llx",
+                  static_cast<long long>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()),
+                  static_cast<unsigned long long>(wharf::jitter_rng()() & 0xffffffffULL));
+    return buf;
+}
+
+constexpr std::string_view enqueue_usage =
+    "wharfctl enqueue <queue> --payload JSON [--id ID] [--api-key KEY] [--delay 30s | --run-at RFC3339] "
+    "[--max-attempts N] [--timeout 60s] [--json]";
+
+constexpr wharf::option_spec enqueue_specs[] = {
+    redis_url_option,
+    {"payload", "the job's payload: a JSON object (required)"},
+    {"id", "idempotency id, 1-128 characters of [A-Za-z0-9._:-] (default: the stream entry id)"},
+    {"api_key", "the tenant the job belongs to"},
+    {"delay", "run no earlier than this long from now (e.g. 30s, 5m)"},
+    {"run_at", "run no earlier than this RFC 3339 time"},
+    {"max_attempts", "attempts before the job is dead-lettered (1-100)"},
+    {"timeout", "per-attempt timeout (e.g. 60s; at most 7 days)"},
+    json_option,
+    help_option,
+};
+
+}  // namespace
+
+boost::asio::awaitable<int> run_enqueue(invocation inv) {
+    const auto cfg = load_config(inv.args, enqueue_specs);
+    if (cfg.enabled("help")) {
+        print_help(enqueue_usage,
+                   "Adds a job to <queue>'s stream (or to its delayed set when it is to run later) and prints\n"
+                   "the stream entry id and the job id.",
+                   enqueue_specs);
+        co_return exit_ok;
+    }
+    expect_positionals(cfg, 1, enqueue_usage);
+    const std::string queue = checked_queue(cfg.positional()[0]);
+
+    const auto payload_text = cfg.get("payload");
+    if (!payload_text) throw usage_error("--payload is required (a JSON object, e.g. --payload '{}')");
+    json payload;
+    try {
+        payload = json::parse(*payload_text);
+    } catch (const json::parse_error& e) {
+        std::string what = e.what();
+        if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
+        throw usage_error("--payload: not JSON: " + what);
+    }
+    if (!payload.is_object()) throw usage_error("--payload: must be a JSON object");
+
+    // The envelope is built as a producer would, then read back with the workers' own decoder,
+    // so wharfctl accepts exactly what a worker accepts.
+    json doc{{"v", q::envelope_version}, {"type", queue}, {"payload", std::move(payload)}};
+    if (auto id = cfg.get("id")) doc["id"] = *id;
+    if (auto key = cfg.get("api_key")) doc["api_key"] = *key;
+    if (cfg.get("max_attempts")) doc["max_attempts"] = cfg.integer("max_attempts", 0);
+    if (cfg.get("timeout")) {
+        const auto t = cfg.duration("timeout", {});
+        doc["timeout_s"] = (t.count() + 999) / 1000;  // whole seconds, rounded up
+    }
+    if (cfg.get("delay") && cfg.get("run_at")) throw usage_error("give --delay or --run-at, not both");
+    if (cfg.get("delay")) {
+        const auto delay = cfg.duration("delay", {});
+        if (delay > hours(24 * 366 * 10)) throw usage_error("--delay: at most 10 years");
+        doc["run_at"] = q::format_rfc3339(system_clock::now() + delay);
+    } else if (auto at = cfg.get("run_at")) {
+        doc["run_at"] = *at;
+    }
+    auto decoded = q::decode(doc.dump(), queue);
+    if (auto* bad = std::get_if<q::decode_error>(&decoded)) {
+        // Name the flag, not the envelope field, where they differ.
+        std::string reason = bad->reason;
+        static constexpr std::pair<std::string_view, std::string_view> flag_of[] = {
+            {"max_attempts:", "--max-attempts:"}, {"timeout_s:", "--timeout:"}, {"run_at:", "--run-at:"},
+            {"id:", "--id:"},                     {"api_key:", "--api-key:"}};
+        for (auto [field, flag] : flag_of)
+            if (reason.starts_with(field)) reason = std::string{flag} + reason.substr(field.size());
+        throw usage_error(reason);
+    }
+    auto e = std::get<q::envelope>(std::move(decoded));
+    const bool delayed = e.run_at && *e.run_at > system_clock::now();
+    if (delayed && !e.id) e.id = generated_id();
+
+    auto redis = open_redis(inv.executor, cfg);
+    q::operations ops{*redis, queue};
+    const std::string entry = co_await ops.enqueue(e);
+    redis->close();
+
+    const std::string job_id = e.id.value_or(entry);
+    if (cfg.enabled("json")) {
+        json out{{"queue", queue}, {"job_id", job_id}, {"entry_id", nullptr}, {"run_at", nullptr}};
+        if (!entry.empty()) out["entry_id"] = entry;
+        if (delayed) out["run_at"] = q::format_rfc3339(*e.run_at);
+        std::cout << out.dump(2) << "\n";
+    } else if (delayed) {
+        std::cout << "scheduled job " << job_id << " on " << queue << " for " << q::format_rfc3339(*e.run_at) << "\n";
+    } else {
+        std::cout << "enqueued job " << job_id << " on " << queue << " (entry " << entry << ")\n";
+    }
+    co_return exit_ok;
+}
+
+namespace {
+
+constexpr std::string_view queues_usage = "wharfctl queues [--json]";
+constexpr wharf::option_spec queues_specs[] = {redis_url_option, json_option, help_option};
+
+}  // namespace
+
+boost::asio::awaitable<int> run_queues(invocation inv) {
+    const auto cfg = load_config(inv.args, queues_specs);
+    if (cfg.enabled("help")) {
+        print_help(queues_usage,
+                   "For every queue a worker or producer has used: depth (waiting, not yet delivered),\n"
+                   "in-flight (delivered, not acknowledged), delayed (retries and scheduled jobs) and dead.",
+                   queues_specs);
+        co_return exit_ok;
+    }
+    expect_positionals(cfg, 0, queues_usage);
+    auto redis = open_redis(inv.executor, cfg);
+    std::vector<q::operations::depth> rows;
+    for (const auto& name : co_await q::known_queues(*redis)) {
+        if (!q::valid_queue_name(name)) continue;  // not one of ours: someone wrote to the registry
+        q::operations ops{*redis, name};
+        rows.push_back(co_await ops.stats());
+    }
+    redis->close();
+
+    if (cfg.enabled("json")) {
+        json list = json::array();
+        for (const auto& r : rows)
+            list.push_back({{"queue", r.queue},
+                            {"depth", r.waiting},
+                            {"in_flight", r.in_flight},
+                            {"delayed", r.delayed},
+                            {"dead", r.dead}});
+        std::cout << json{{"queues", std::move(list)}}.dump(2) << "\n";
+        co_return exit_ok;
+    }
+    std::size_t width = 5;
+    for (const auto& r : rows) width = std::max(width, r.queue.size());
+    auto pad = [](std::string s, std::size_t w) {
+        if (s.size() < w) s.insert(0, w - s.size(), ' ');
+        return s;
+    };
+    std::string head = "QUEUE";
+    head.resize(width, ' ');
+    std::cout << head << "  " << pad("DEPTH", 10) << "  " << pad("IN-FLIGHT", 10) << "  " << pad("DELAYED", 10)
+              << "  " << pad("DEAD", 10) << "\n";
+    for (const auto& r : rows) {
+        std::string name = r.queue;
+        name.resize(width, ' ');
+        std::cout << name << "  " << pad(std::to_string(r.waiting), 10) << "  " << pad(std::to_string(r.in_flight), 10)
+                  << "  " << pad(std::to_string(r.delayed), 10) << "  " << pad(std::to_string(r.dead), 10) << "\n";
+    }
+    co_return exit_ok;
+}
+
+namespace {
+
+constexpr std::string_view dead_usage = "wharfctl dead list|retry|purge <queue> ...";
+constexpr std::string_view dead_list_usage = "wharfctl dead list <queue> [--limit N] [--json]";
+constexpr std::string_view dead_retry_usage = "wharfctl dead retry <queue> [--id ID]";
+constexpr std::string_view dead_purge_usage = "wharfctl dead purge <queue> --yes";
+
+constexpr wharf::option_spec dead_list_specs[] = {
+    redis_url_option, {"limit", "at most this many entries, oldest first", false, "50"}, json_option, help_option};
+constexpr wharf::option_spec dead_retry_specs[] = {
+    redis_url_option, {"id", "retry only the job with this id (default: every dead job of the queue)"},
+    help_option};
+constexpr wharf::option_spec dead_purge_specs[] = {
+    redis_url_option, {"yes", "confirm: the dead letters are deleted for good", true}, help_option};
+
+json dead_entry_json(const q::operations::dead_entry& d) {
+    return {{"entry_id", d.entry_id}, {"job_id", d.job_id},       {"reason", d.reason},
+            {"attempts", d.attempts}, {"failed_at", d.failed_at}, {"job", d.job_text}};
+}
+
+}  // namespace
+
+boost::asio::awaitable<int> run_dead(invocation inv) {
+    if (inv.args.empty() || inv.args[0] == "--help") {
+        if (!inv.args.empty()) {
+            std::cout << "usage: " << dead_usage << "\n\n  " << dead_list_usage << "\n  " << dead_retry_usage
+                      << "\n  " << dead_purge_usage << "\n";
+            co_return exit_ok;
+        }
+        throw usage_error("missing subcommand; usage: " + std::string{dead_usage});
+    }
+    const std::string sub = inv.args[0];
+    std::vector<std::string> rest(inv.args.begin() + 1, inv.args.end());
+
+    if (sub == "list") {
+        const auto cfg = load_config(rest, dead_list_specs);
+        if (cfg.enabled("help")) {
+            print_help(dead_list_usage, "Lists a queue's dead letters: job id, attempts, when and why it failed.",
+                       dead_list_specs);
+            co_return exit_ok;
+        }
+        expect_positionals(cfg, 1, dead_list_usage);
+        const std::string queue = checked_queue(cfg.positional()[0]);
+        const auto limit = cfg.integer("limit", 50);
+        if (limit < 1 || limit > 100000) throw usage_error("--limit must be from 1 to 100000");
+        auto redis = open_redis(inv.executor, cfg);
+        q::operations ops{*redis, queue};
+        const auto entries = co_await ops.dead_list(static_cast<std::size_t>(limit));
+        redis->close();
+        if (cfg.enabled("json")) {
+            json list = json::array();
+            for (const auto& d : entries) list.push_back(dead_entry_json(d));
+            std::cout << json{{"queue", queue}, {"entries", std::move(list)}}.dump(2) << "\n";
+        } else {
+            for (const auto& d : entries)
+                std::cout << d.entry_id << "  job " << d.job_id << "  attempts " << d.attempts << "  failed "
+                          << d.failed_at << "\n    " << d.reason << "\n";
+            if (entries.empty()) std::cout << "no dead letters in " << queue << "\n";
+        }
+        co_return exit_ok;
+    }
+    if (sub == "retry") {
+        const auto cfg = load_config(rest, dead_retry_specs);
+        if (cfg.enabled("help")) {
+            print_help(dead_retry_usage,
+                       "Puts dead jobs back on the queue to run again from attempt 1 (a job id that already\n"
+                       "ran is allowed to run again).",
+                       dead_retry_specs);
+            co_return exit_ok;
+        }
+        expect_positionals(cfg, 1, dead_retry_usage);
+        const std::string queue = checked_queue(cfg.positional()[0]);
+        const auto id = cfg.get("id");
+        auto redis = open_redis(inv.executor, cfg);
+        q::operations ops{*redis, queue};
+        const auto n = co_await ops.dead_retry(id);
+        redis->close();
+        if (id && n == 0) throw failure("no dead job with id " + *id + " in " + queue);
+        std::cout << "retried " << n << " dead job" << (n == 1 ? "" : "s") << " on " << queue << "\n";
+        co_return exit_ok;
+    }
+    if (sub == "purge") {
+        const auto cfg = load_config(rest, dead_purge_specs);
+        if (cfg.enabled("help")) {
+            print_help(dead_purge_usage, "Deletes every dead letter of a queue.", dead_purge_specs);
+            co_return exit_ok;
+        }
+        expect_positionals(cfg, 1, dead_purge_usage);
+        const std::string queue = checked_queue(cfg.positional()[0]);
+        if (!cfg.enabled("yes")) throw usage_error("refusing to purge " + queue + "'s dead letters without --yes");
+        auto redis = open_redis(inv.executor, cfg);
+        q::operations ops{*redis, queue};
+        const auto n = co_await ops.dead_purge();
+        redis->close();
+        std::cout << "purged " << n << " dead job" << (n == 1 ? "" : "s") << " from " << queue << "\n";
+        co_return exit_ok;
+    }
+    throw usage_error("unknown subcommand '" + sub + "'; usage: " + std::string{dead_usage});
+}
+
+}  // namespace wharfctl
