@@ -336,21 +336,23 @@ asio::awaitable<bool> alert_dispatcher::dispatch(full_crossing crossing) {
         // Nowhere to send it: say it loudly once, and do not retry forever.
         spdlog::warn("storage provider {} is full ({} of {}); no alert recipients configured (smtp_url, alert_to)",
                      crossing.provider, human_bytes(crossing.used_bytes), human_bytes(crossing.limit_bytes));
-        co_await self->db.db().run([&](pqxx::connection& c) { return mark_alert_sent(c, crossing); });
+        auto mark = self->db.db().run([&](pqxx::connection& c) { return mark_alert_sent(c, crossing); });
+        co_await std::move(mark);
         co_return false;
     }
     std::string failure;
     try {
-        co_await offload<bool>(self->mail_thread, [self, &message] {
+        auto send = offload<bool>(self->mail_thread, [self, &message] {
             self->mailer.send(message);
             return true;
         });
+        co_await std::move(send);
     } catch (const alert_error& e) {
         failure = e.what();
     }
     if (failure.empty()) {
-        const bool marked =
-            co_await self->db.db().run([&](pqxx::connection& c) { return mark_alert_sent(c, crossing); });
+        auto mark = self->db.db().run([&](pqxx::connection& c) { return mark_alert_sent(c, crossing); });
+        const bool marked = co_await std::move(mark);
         spdlog::info("sent \"provider full\" alert for {} (crossing {}){}", crossing.provider, crossing.generation,
                      marked ? "" : "; usage dropped meanwhile, so it is not marked");
         co_return true;
@@ -358,15 +360,18 @@ asio::awaitable<bool> alert_dispatcher::dispatch(full_crossing crossing) {
     const auto delay = self->options.retry.delay(crossing.failed_sends + 1, jitter_rng());
     spdlog::warn("alert for full provider {} not sent, retrying in {} ms: {}", crossing.provider, delay.count(),
                  failure);
-    co_await self->db.db().run([&](pqxx::connection& c) { release_alert(c, crossing, delay); });
+    auto release = self->db.db().run([&](pqxx::connection& c) { release_alert(c, crossing, delay); });
+    co_await std::move(release);
     co_return false;
 }
 
 asio::awaitable<std::size_t> alert_dispatcher::sweep() {
-    auto due = co_await impl_->db.db().run([](pqxx::connection& c) { return claim_due_alerts(c); });
+    auto claim = impl_->db.db().run([](pqxx::connection& c) { return claim_due_alerts(c); });
+    auto due = co_await std::move(claim);
     std::size_t sent = 0;
     for (auto& crossing : due) {
-        if (co_await dispatch(std::move(crossing))) ++sent;
+        auto one = dispatch(std::move(crossing));
+        if (co_await std::move(one)) ++sent;
     }
     co_return sent;
 }
@@ -375,7 +380,8 @@ asio::awaitable<void> alert_dispatcher::run(std::chrono::milliseconds interval) 
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
         try {
-            co_await sweep();
+            auto round = sweep();
+            co_await std::move(round);
         } catch (const std::exception& e) {
             // A database outage must not end the sweeper; the next round retries.
             spdlog::warn("alert sweep failed: {}", e.what());

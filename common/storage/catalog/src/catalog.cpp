@@ -340,29 +340,37 @@ void release_alert(pqxx::connection& c, const full_crossing& crossing, std::chro
     tx.commit();
 }
 
+// GCC 12 relocates class-type temporaries of a co_await full-expression bitwise (invalid frees),
+// so each call below builds its awaitable in a statement of its own and then awaits it.
 boost::asio::awaitable<record_result> catalog::record(object_record r) {
-    co_return co_await db_->run([r = std::move(r)](pqxx::connection& c) { return record_object(c, r); });
+    auto op = db_->run([&r](pqxx::connection& c) { return record_object(c, r); });
+    co_return co_await std::move(op);
 }
 
 boost::asio::awaitable<delete_result> catalog::remove(std::string provider, std::string bucket, std::string key) {
-    co_return co_await db_->run([&](pqxx::connection& c) { return delete_object(c, provider, bucket, key); });
+    auto op = db_->run([&](pqxx::connection& c) { return delete_object(c, provider, bucket, key); });
+    co_return co_await std::move(op);
 }
 
 boost::asio::awaitable<std::vector<stored_object>> catalog::find_by_key(std::string key) {
-    co_return co_await db_->run([&](pqxx::connection& c) { return find_objects_by_key(c, key); });
+    auto op = db_->run([&](pqxx::connection& c) { return find_objects_by_key(c, key); });
+    co_return co_await std::move(op);
 }
 
 boost::asio::awaitable<std::vector<provider_stats>> catalog::stats() {
-    co_return co_await db_->run([](pqxx::connection& c) { return load_stats(c); });
+    auto op = db_->run([](pqxx::connection& c) { return load_stats(c); });
+    co_return co_await std::move(op);
 }
 
 boost::asio::awaitable<std::optional<api_key_usage>> catalog::api_key(std::string api_key) {
-    co_return co_await db_->run([&](pqxx::connection& c) { return load_api_key(c, api_key); });
+    auto op = db_->run([&](pqxx::connection& c) { return load_api_key(c, api_key); });
+    co_return co_await std::move(op);
 }
 
 boost::asio::awaitable<std::optional<full_crossing>> catalog::ensure_provider(std::string provider,
                                                                                std::uint64_t limit) {
-    co_return co_await db_->run([&](pqxx::connection& c) { return storage::ensure_provider(c, provider, limit); });
+    auto op = db_->run([&](pqxx::connection& c) { return storage::ensure_provider(c, provider, limit); });
+    co_return co_await std::move(op);
 }
 
 }  // namespace wharf::storage

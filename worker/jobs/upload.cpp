@@ -1,0 +1,425 @@
+// The `upload` job type (contract and key layout in upload.hpp).
+#include "upload.hpp"
+
+#include "wharf/core/log.hpp"
+#include "wharf/pg/pool.hpp"
+#include "wharf/storage/quota.hpp"
+#include "wharf/storage/sha256.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <cctype>
+#include <mutex>
+#include <random>
+#include <system_error>
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+
+namespace wharf::worker {
+namespace {
+
+using storage::errc;
+
+constexpr std::string_view layout_prefixes[] = {"temp/", "videos/", "processed/", "transcripts/"};
+
+std::string string_field(const nlohmann::json& p, const char* name) {
+    if (!p.contains(name) || !p[name].is_string() || p[name].get<std::string>().empty())
+        throw permanent_error(fmt::format("payload.{} must be a non-empty string", name));
+    return p[name].get<std::string>();
+}
+
+std::optional<std::string> optional_string(const nlohmann::json& p, const char* name) {
+    if (!p.contains(name) || p[name].is_null()) return std::nullopt;
+    return string_field(p, name);
+}
+
+// Runs blocking work on `pool`, resuming on the caller's executor. Not a coroutine itself: GCC 12
+// mis-destroys coroutine parameters that are lambdas with non-trivial captures.
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> offload(asio::thread_pool& pool, F fn) {
+    return asio::co_spawn(
+        pool, [fn = std::move(fn)]() mutable -> asio::awaitable<std::invoke_result_t<F&>> { co_return fn(); },
+        asio::use_awaitable);
+}
+
+// A storage failure at the job boundary: transient ones are retried, the rest fail the job now.
+[[noreturn]] void rethrow_storage(const storage::error& e, std::string_view doing) {
+    const std::string message = fmt::format("{}: {}", doing, e.what());
+    if (e.retryable()) throw std::runtime_error(message);
+    throw permanent_error(message);
+}
+
+// A scratch file removed when the job ends, however it ends.
+struct scratch_file {
+    fs::path path;
+    scratch_file() = default;
+    scratch_file(const scratch_file&) = delete;
+    scratch_file& operator=(const scratch_file&) = delete;
+    ~scratch_file() {
+        std::error_code ec;
+        if (!path.empty()) fs::remove(path, ec);
+    }
+};
+
+std::string scratch_name(std::string_view job_id) {
+    std::string name = "upload-";
+    for (char c : job_id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
+    return name + ".part";
+}
+
+// Progress to the job row, at most every 250 ms (plus the last one). The upload may call it from
+// any thread, so it is serialised here.
+class progress_reporter {
+public:
+    explicit progress_reporter(std::function<void(nlohmann::json)> report) : report_(std::move(report)) {}
+    void operator()(std::string_view phase, std::uint64_t done, std::uint64_t total) {
+        if (!report_) return;
+        std::lock_guard lock(mutex_);
+        const auto now = std::chrono::steady_clock::now();
+        if (done != total && now - last_ < std::chrono::milliseconds(250)) return;
+        last_ = now;
+        report_(nlohmann::json{{"phase", phase}, {"done", done}, {"total", total}});
+    }
+
+private:
+    std::function<void(nlohmann::json)> report_;
+    std::mutex mutex_;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+nlohmann::json result_json(const storage::object_record& r, const std::string& url, std::chrono::seconds expires,
+                           bool duplicate) {
+    return nlohmann::json{{"provider", r.provider}, {"bucket", r.bucket},   {"key", r.key},
+                          {"size", r.size},         {"sha256", r.sha256},   {"etag", r.etag},
+                          {"presigned_url", url},   {"expires_in", expires.count()},
+                          {"duplicate", duplicate}};
+}
+
+}  // namespace
+
+std::optional<std::string> key_layout_violation(std::string_view key) {
+    if (auto reason = storage::invalid_key_reason(key)) return reason;
+    for (auto prefix : layout_prefixes) {
+        if (!key.starts_with(prefix)) continue;
+        const auto rest = key.substr(prefix.size());
+        const auto slash = rest.find('/');
+        if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size())
+            return fmt::format("keys under {} follow {}<id>/<name>", prefix, prefix);
+    }
+    return std::nullopt;
+}
+
+upload_request parse_upload_request(const nlohmann::json& p, const std::optional<std::string>& envelope_api_key) {
+    if (!p.is_object()) throw permanent_error("payload must be a JSON object");
+    upload_request r;
+    if (!p.contains("source")) throw permanent_error("payload.source is required: a local path or {provider, key}");
+    const auto& source = p["source"];
+    if (source.is_string()) {
+        if (source.get<std::string>().empty()) throw permanent_error("payload.source must not be empty");
+        r.source_path = fs::path(source.get<std::string>());
+    } else if (source.is_object()) {
+        r.source_provider = string_field(source, "provider");
+        r.source_key = string_field(source, "key");
+        if (auto why = storage::invalid_key_reason(*r.source_key))
+            throw permanent_error("payload.source.key: " + *why);
+    } else {
+        throw permanent_error("payload.source must be a local path or {\"provider\", \"key\"}");
+    }
+
+    r.key = string_field(p, "key");
+    if (auto why = key_layout_violation(r.key)) throw permanent_error("payload.key: " + *why);
+    r.provider = optional_string(p, "provider");
+
+    const auto payload_key = optional_string(p, "api_key");
+    if (payload_key && envelope_api_key && *payload_key != *envelope_api_key)
+        throw permanent_error("payload.api_key differs from the envelope's api_key");
+    r.api_key = envelope_api_key ? envelope_api_key : payload_key;
+
+    const bool temp_key = r.key.starts_with("temp/");
+    r.prefix_class = temp_key ? storage::prefix_class::temp : storage::prefix_class::permanent;
+    if (auto cls = optional_string(p, "class")) {
+        const auto parsed = storage::prefix_class_from_string(*cls);
+        if (!parsed) throw permanent_error("payload.class must be \"temp\" or \"permanent\"");
+        if (*parsed != r.prefix_class)
+            throw permanent_error(temp_key ? "keys under temp/ are class temp"
+                                           : "class temp keys live under temp/<owner>/");
+    }
+    if (auto ct = optional_string(p, "content_type")) r.content_type = *ct;
+    if (p.contains("presign_expires")) {
+        if (!p["presign_expires"].is_number_integer()) throw permanent_error("payload.presign_expires must be an integer");
+        auto expires = storage::checked_presign_expiry(p["presign_expires"].get<std::int64_t>());
+        if (!expires) throw permanent_error(std::string("payload.presign_expires: ") + expires.error().message);
+        r.presign_expires = *expires;
+    }
+    return r;
+}
+
+struct upload_services::state {
+    asio::thread_pool blocking{2};  // hashing runs near 2 GB/s per core: worth both cores
+    std::mutex prepare_mutex;
+    bool prepared = false;
+    std::mutex rng_mutex;
+    std::mt19937_64 rng{std::random_device{}()};
+};
+
+upload_services::upload_services(std::unique_ptr<storage::registry> providers, pg::pool& db,
+                                 storage::smtp_settings smtp, upload_options options)
+    : providers_(std::move(providers)),
+      catalog_(db),
+      alerts_(std::make_unique<storage::alert_dispatcher>(catalog_, std::move(smtp))),
+      options_(std::move(options)),
+      state_(std::make_unique<state>()) {}
+
+upload_services::~upload_services() { state_->blocking.join(); }
+
+asio::thread_pool& upload_services::blocking_pool() noexcept { return state_->blocking; }
+
+boost::system::result<std::size_t, storage::refusal> upload_services::place(
+    std::span<const storage::provider_capacity> capacity, std::uint64_t size, std::optional<std::string_view> wanted) {
+    std::lock_guard lock(state_->rng_mutex);
+    return storage::choose_provider(capacity, size, wanted, state_->rng);
+}
+
+asio::awaitable<void> upload_services::prepare() {
+    {
+        std::lock_guard lock(state_->prepare_mutex);
+        if (state_->prepared) co_return;
+    }
+    // Two jobs preparing at once both write the same limits: harmless, so no lock across awaits.
+    for (const auto& pc : providers_->configs()) {
+        // Awaitables are built in statements of their own: GCC 12 relocates class-type
+        // temporaries of a co_await full-expression bitwise (invalid frees).
+        auto ensure = catalog_.ensure_provider(pc.name, pc.limit_bytes);
+        if (auto crossing = co_await std::move(ensure)) {
+            auto send = alerts_->dispatch(std::move(*crossing));
+            co_await std::move(send);
+        }
+    }
+    std::lock_guard lock(state_->prepare_mutex);
+    state_->prepared = true;
+}
+
+asio::awaitable<void> upload_services::run_alert_sweeper() {
+    auto loop = alerts_->run(options_.alert_sweep_interval);
+    co_await std::move(loop);
+}
+
+namespace {
+
+asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> services, job_context& ctx) {
+    upload_services& s = *services;
+    const upload_request req = parse_upload_request(ctx.payload, ctx.api_key);
+    auto prepare = s.prepare();
+    co_await std::move(prepare);
+    progress_reporter progress(ctx.report_progress);
+
+    // 1. The bytes to upload, as a local file, with its size and SHA-256 (computed once).
+    fs::path source;
+    std::optional<std::string> sha256;
+    scratch_file scratch;
+    if (req.source_path) {
+        source = *req.source_path;
+        std::error_code ec;
+        if (!fs::is_regular_file(source, ec)) throw permanent_error("source " + source.string() + " is not a readable file");
+    } else {
+        auto* from = s.providers().find(*req.source_provider);
+        if (!from) throw permanent_error("payload.source.provider: unknown storage provider \"" + *req.source_provider + "\"");
+        std::error_code ec;
+        fs::create_directories(s.options().scratch_dir, ec);
+        scratch.path = s.options().scratch_dir / scratch_name(ctx.id);
+        progress("download", 0, 0);
+        try {
+            // get_to_file verifies the SHA-256 the object carries, so we can carry it on.
+            auto download = from->get_to_file(*req.source_key, scratch.path);
+            const auto info = co_await std::move(download);
+            sha256 = info.sha256;
+        } catch (const storage::error& e) {
+            rethrow_storage(e, "downloading the source " + *req.source_provider + ":" + *req.source_key);
+        }
+        source = scratch.path;
+    }
+    std::error_code ec;
+    const std::uint64_t size = fs::file_size(source, ec);
+    if (ec) throw permanent_error("source " + source.string() + ": " + ec.message());
+    if (!sha256) {
+        progress("hash", 0, size);
+        auto hash = offload(s.blocking_pool(), [source] { return storage::sha256_file_hex(source); });
+        sha256 = co_await std::move(hash);
+    }
+
+    storage::object_record record;
+    record.key = req.key;
+    record.size = size;
+    record.sha256 = *sha256;
+    record.api_key = req.api_key;
+    record.job_id = ctx.id;
+    record.prefix_class = req.prefix_class;
+
+    // 2. The same bytes already stored under the key: nothing to upload.
+    auto find = s.catalog().find_by_key(req.key);
+    const auto existing = co_await std::move(find);
+    for (const auto& row : existing) {
+        if (req.provider && row.record.provider != *req.provider) continue;
+        if (row.record.size != size || row.record.sha256 != *sha256) continue;
+        auto* p = s.providers().find(row.record.provider);
+        if (!p) continue;  // a provider no longer configured
+        const auto url = s.presigns().get(*p, storage::http_method::get, req.key, req.presign_expires);
+        co_return result_json(row.record, url, req.presign_expires, true);
+    }
+
+    // 3. Quota, before a byte moves. Replacing one's own object is charged the difference.
+    const storage::stored_object* replaced = nullptr;
+    for (const auto& row : existing) {
+        if (!req.provider || row.record.provider == *req.provider) {
+            replaced = &row;
+            break;
+        }
+    }
+    if (req.api_key) {
+        auto load = s.catalog().api_key(*req.api_key);
+        if (auto usage = co_await std::move(load)) {
+            const std::uint64_t credit = replaced && replaced->record.api_key == req.api_key ? replaced->record.size : 0;
+            if (auto refusal = storage::quota_violation(usage->used_bytes, usage->quota_bytes, size > credit ? size - credit : 0))
+                throw permanent_error(*refusal);
+        }
+    }
+
+    // 4. A retry of a job that died between upload and record finds its object already stored
+    // (same size and SHA-256) on one of the providers, and records that instead of placing the
+    // object again (which could leave an uncounted copy behind).
+    storage::provider* target = nullptr;
+    bool adopted = false;
+    if (ctx.attempt > 1 && !replaced) {
+        for (const auto& pc : s.providers().configs()) {
+            if (req.provider && pc.name != *req.provider) continue;
+            auto& candidate = s.providers().at(pc.name);
+            try {
+                auto probe = candidate.head(req.key);
+                if (auto head = co_await std::move(probe);
+                    head && head->size == size && head->sha256 && *head->sha256 == *sha256) {
+                    target = &candidate;
+                    record.etag = head->etag;
+                    adopted = true;
+                    break;
+                }
+            } catch (const storage::error& e) {
+                rethrow_storage(e, "checking " + pc.name + ":" + req.key);
+            }
+        }
+    }
+
+    // 5. Placement: the named provider, or where the key already lives (a replace stays put and
+    // needs only the difference), or a weighted random choice by free capacity.
+    if (!target) {
+        auto load_stats = s.catalog().stats();
+        const auto stats = co_await std::move(load_stats);
+        std::vector<storage::provider_capacity> capacity;
+        for (const auto& pc : s.providers().configs()) {
+            storage::provider_capacity c{pc.name, 0, pc.limit_bytes};
+            for (const auto& st : stats)
+                if (st.provider == pc.name) c.used_bytes = st.total_bytes;
+            if (replaced && replaced->record.provider == pc.name)
+                c.used_bytes -= std::min(c.used_bytes, replaced->record.size);
+            capacity.push_back(std::move(c));
+        }
+        std::optional<std::string_view> wanted;
+        if (req.provider) wanted = *req.provider;
+        else if (replaced) wanted = replaced->record.provider;
+        auto placed = s.place(capacity, size, wanted);
+        if (!placed) throw permanent_error(placed.error().message);
+        target = &s.providers().at(capacity[*placed].name);
+    }
+    record.provider = target->name();
+    record.bucket = target->bucket();
+
+    // 6. Upload.
+    if (!adopted) {
+        storage::put_options options;
+        options.content_type = req.content_type;
+        options.sha256 = sha256;
+        options.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress("upload", done, total); };
+        try {
+            auto upload = target->put_file(req.key, source, std::move(options));
+            const auto put = co_await std::move(upload);
+            if (put.size != size || (!put.sha256.empty() && put.sha256 != *sha256))
+                throw std::runtime_error(fmt::format("{}:{} stored {} bytes (sha256 {}), expected {} ({})",
+                                                     record.provider, req.key, put.size, put.sha256, size, *sha256));
+            record.etag = put.etag;
+        } catch (const storage::error& e) {
+            rethrow_storage(e, "uploading to " + record.provider + ":" + req.key);
+        }
+    }
+    progress("upload", size, size);
+
+    // 7. Record: usage, quota re-check and the "full" decision in one transaction.
+    storage::record_result recorded;
+    std::optional<std::string> quota_refusal;
+    try {
+        auto write = s.catalog().record(record);
+        recorded = co_await std::move(write);
+    } catch (const storage::error& e) {
+        if (e.code() != errc::quota_exceeded) throw;
+        quota_refusal = e.what();
+    }
+    if (quota_refusal) {
+        // Another upload of the same tenant won the race for the last bytes. A new object is
+        // removed again so the tenant does not keep what it is not charged for.
+        if (!replaced) {
+            try {
+                auto remove = target->remove(req.key);
+                co_await std::move(remove);
+            } catch (const std::exception& cleanup) {
+                spdlog::warn("upload {}: could not remove {}:{} after the quota refusal: {}", ctx.id, record.provider,
+                             req.key, cleanup.what());
+            }
+        }
+        throw permanent_error(*quota_refusal);
+    }
+    if (recorded.crossing) {
+        try {
+            auto send = s.alerts().dispatch(std::move(*recorded.crossing));
+            co_await std::move(send);
+        } catch (const std::exception& e) {
+            // The claim expires and the sweeper retries; the upload itself succeeded.
+            spdlog::warn("upload {}: alert for full provider {} deferred: {}", ctx.id, record.provider, e.what());
+        }
+    }
+    const auto url = s.presigns().get(*target, storage::http_method::get, req.key, req.presign_expires);
+    co_return result_json(record, url, req.presign_expires, false);
+}
+
+}  // namespace
+
+std::vector<wharf::option_spec> upload_option_specs() {
+    auto specs = storage::alert_option_specs();
+    specs.push_back(storage::storage_providers_option());
+    specs.push_back({"upload_scratch_dir", "where upload jobs download storage-object sources", false, "./.data/tmp"});
+    return specs;
+}
+
+std::shared_ptr<upload_services> make_upload_services(const wharf::config& cfg, asio::any_io_executor executor,
+                                                      pg::pool& db) {
+    auto providers = std::make_unique<storage::registry>(storage::provider_configs_from(cfg), executor);
+    upload_options options;
+    options.scratch_dir = cfg.get_or("upload_scratch_dir", "./.data/tmp");
+    return std::make_shared<upload_services>(std::move(providers), db, storage::smtp_settings_from(cfg),
+                                             std::move(options));
+}
+
+job_type upload_job_type(std::shared_ptr<upload_services> services) {
+    return job_type{.name = "upload",
+                    .handler = [services](job_context& ctx) { return run_upload(services, ctx); },
+                    .max_attempts = 5,
+                    .timeout = std::chrono::hours(1),
+                    .retry_base = std::chrono::seconds(2),
+                    .retry_cap = std::chrono::minutes(5)};
+}
+
+void register_upload_job(job_registry& registry, std::shared_ptr<upload_services> services) {
+    registry.add(upload_job_type(std::move(services)));
+}
+
+}  // namespace wharf::worker
