@@ -33,6 +33,7 @@ TEST(s3_classify, credentials_not_found_and_other_client_errors) {
     EXPECT_EQ(classify(400, "InvalidPart"), errc::permanent);
     EXPECT_EQ(classify(301, "PermanentRedirect"), errc::permanent);
     EXPECT_EQ(classify(400, "BadDigest"), errc::integrity);
+    EXPECT_EQ(classify(400, "XAmzContentSHA256Mismatch"), errc::integrity);
 }
 
 TEST(s3_classify, transport_errors) {

@@ -240,7 +240,7 @@ public:
         const auto size = std::filesystem::file_size(source, ec);
         if (ec) throw error(errc::permanent, "put '" + key + "': cannot stat " + source.string() + ": " + ec.message());
         if (size > config_.multipart_threshold) {
-            if (options.part_size == 0 && config_.profile == profile::r2) options.part_size = plan_parts(size).part_size;
+            // R2's equal-size parts hold by construction: the engine plans one part size per upload.
             s3_part_sink sink(*this, key);
             co_return co_await upload_file_in_parts(sink, key, source, std::move(options), config_.engine);
         }
