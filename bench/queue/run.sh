@@ -8,7 +8,8 @@
 #
 # Env: WHARF_BUILD_DIR (default <repo>/build-bench; wharf-worker and wharfctl are built there when
 # missing), N, CS, REPS, LAT_N, RATE, LAT_CS, LIBS (wharf,bullmq,bee), WORKER_ARGS (extra flags for
-# wharf-worker), PHASES ("drain trickle"), QUIET_MAX (seconds to wait for an idle box per run).
+# wharf-worker), PHASES ("drain trickle"), QUIET_MAX (seconds to wait for an idle box per run),
+# RETRIES (re-runs of a run during which other processes used > 10 % of the box; default 1).
 # Benchmarks print figures; they assert nothing about timings.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +24,7 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 N=${N:-50000} CS=${CS:-1,10,100} REPS=${REPS:-3} LAT_N=${LAT_N:-2000} RATE=${RATE:-500}
 LAT_CS=${LAT_CS:-1,10} LIBS=${LIBS:-wharf,bullmq,bee} PHASES=${PHASES:-drain trickle} QUIET_MAX=${QUIET_MAX:-30}
+RETRIES=${RETRIES:-1}
 
 # ---------- tools and binaries ----------
 [ -f "$peers_queue/bench-bullmq.js" ] || { echo "peer scripts not found in $peers_queue" >&2; exit 1; }
@@ -92,7 +94,7 @@ mkdir -p "$out"
 } | tee "$out/env.txt"
 
 common=(--port "$redis_port" --pg-url "$pg_url" --pg-pid "$pg_pid" --worker "$worker"
-        --worker-args "${WORKER_ARGS:-}" --libs "$LIBS" --reps "$REPS" --outdir "$out" --quiet-max "$QUIET_MAX")
+        --worker-args "${WORKER_ARGS:-}" --libs "$LIBS" --reps "$REPS" --outdir "$out" --quiet-max "$QUIET_MAX" --retries "$RETRIES")
 for phase in $PHASES; do
   case $phase in
     drain) node "$here/harness.js" drain "${common[@]}" --n "$N" --cs "$CS" ;;
