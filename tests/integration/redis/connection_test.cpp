@@ -258,6 +258,43 @@ TEST_F(redis_connection, restart_fails_in_flight_calls_then_reconnects_and_aof_k
     EXPECT_TRUE(c.is_connected());
 }
 
+TEST_F(redis_connection, restart_under_load_fails_calls_cleanly_and_recovers) {
+    wharf::test::redis_server server;
+    redis::connection c(io.get_executor(), endpoint_of(server.url()));
+    struct counts {
+        int ok = 0, failed = 0, ok_after_restart = 0;
+        bool restarted = false, stop = false;
+    } n;
+    std::vector<std::future<void>> callers;
+    for (int i = 0; i < 50; ++i)
+        callers.push_back(asio::co_spawn(io, [](redis::connection& c, counts& n) -> asio::awaitable<void> {
+            while (!n.stop) {
+                bool failed = false;
+                try {
+                    (void)co_await c.exec(redis::cmd("INCR", "n"));
+                    ++n.ok;
+                    if (n.restarted) ++n.ok_after_restart;
+                } catch (const redis::error& e) {
+                    if (!e.retryable()) throw;  // protocol or closed would be a bug here
+                    ++n.failed;
+                    failed = true;
+                }
+                if (failed) co_await sleep_for(10ms);
+            }
+        }(c, n), asio::use_future));
+    run(io, sleep_for(200ms));
+    server.restart();  // blocks this (the only) thread: the callers see it all at once afterwards
+    n.restarted = true;
+    run(io, sleep_for(500ms));
+    n.stop = true;
+    for (auto& f : callers) wait_for(io, f, 20s);  // none hangs, none saw a non-retryable error
+    EXPECT_GT(n.ok, 0);
+    EXPECT_GT(n.failed, 0);
+    EXPECT_GT(n.ok_after_restart, 0);
+    std::printf("restart under load: %d ok, %d failed, %d ok after the restart\n", n.ok, n.failed, n.ok_after_restart);
+    EXPECT_EQ(run(io, c.exec(redis::cmd("ECHO", "still in step"))).str(), "still in step");
+}
+
 TEST_F(redis_connection, server_down_fails_fast_then_recovers) {
     wharf::test::redis_server server;
     redis::connection_options opts;
