@@ -1,0 +1,188 @@
+// storage stats and presign: per-provider usage from the catalog, and presigned URLs from the
+// configured providers (storage_providers).
+#include "commands.hpp"
+
+#include "wharf/pg/pool.hpp"
+#include "wharf/storage/catalog.hpp"
+#include "wharf/storage/presign_cache.hpp"
+#include "wharf/storage/quota.hpp"
+#include "wharf/storage/registry.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+
+namespace wharfctl {
+namespace {
+
+namespace s = wharf::storage;
+
+constexpr std::string_view stats_usage = "wharfctl storage stats [--json]";
+constexpr std::string_view presign_usage = "wharfctl presign <provider> <key> [--expires 3600] [--method get|put] [--json]";
+
+const wharf::option_spec stats_specs[] = {database_url_option, s::storage_providers_option(), json_option, help_option};
+const wharf::option_spec presign_specs[] = {
+    s::storage_providers_option(),
+    {"expires", "lifetime of the URL in seconds, 1 to 604800 (7 days)", false, "3600"},
+    {"method", "get or put", false, "get"},
+    json_option,
+    help_option};
+
+// Like load_config, plus WHARF_STORAGE_PROVIDERS: the provider list is a connection setting too.
+wharf::config load_storage_config(const std::vector<std::string>& args, std::span<const wharf::option_spec> specs) {
+    static constexpr const char* from_environment[] = {"WHARF_DATABASE_URL", "WHARF_CONFIG", "WHARF_STORAGE_PROVIDERS"};
+    std::map<std::string, std::string> env;
+    for (const char* name : from_environment)
+        if (const char* v = std::getenv(name)) env.emplace(name, v);
+    return wharf::config::load(args, env, specs);
+}
+
+double round2(double v) { return std::round(v * 100.0) / 100.0; }
+double gib(std::uint64_t bytes) { return round2(static_cast<double>(bytes) / static_cast<double>(1ull << 30)); }
+
+// Usage of every provider in the catalog and every configured one (a configured provider that
+// has stored nothing yet has no row).
+nlohmann::json stats_json(std::vector<s::provider_stats> rows, const std::vector<s::provider_config>& configured) {
+    for (const auto& pc : configured) {
+        const bool known = std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r.provider == pc.name; });
+        if (!known) rows.push_back(s::provider_stats{pc.name, 0, 0, pc.limit_bytes, false, false, ""});
+    }
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.provider < b.provider; });
+    nlohmann::json providers = nlohmann::json::array();
+    std::uint64_t total = 0, files = 0;
+    for (const auto& r : rows) {
+        const std::uint64_t available = r.limit_bytes > r.total_bytes ? r.limit_bytes - r.total_bytes : 0;
+        providers.push_back({{"provider", r.provider},
+                             {"total_size_bytes", r.total_bytes},
+                             {"total_size_gb", gib(r.total_bytes)},
+                             {"file_count", r.file_count},
+                             {"available_bytes", available},
+                             {"available_gb", gib(available)},
+                             {"used_percentage",
+                              r.limit_bytes ? round2(100.0 * static_cast<double>(r.total_bytes) /
+                                                     static_cast<double>(r.limit_bytes))
+                                            : 100.0},
+                             {"is_full", r.is_full},
+                             {"last_updated", r.last_updated.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_updated)}});
+        total += r.total_bytes;
+        files += r.file_count;
+    }
+    return {{"providers", providers},
+            {"total_size_bytes", total},
+            {"total_size_gb", gib(total)},
+            {"total_file_count", files}};
+}
+
+boost::asio::awaitable<int> run_storage_stats(invocation inv, const wharf::config& cfg) {
+    auto db = open_database(inv.executor, cfg);
+    const auto configured = s::provider_configs_from(cfg);
+    // Built before it is awaited: GCC 12 mishandles temporaries in a co_await full-expression.
+    auto load = db->run([](pqxx::connection& c) { return s::load_stats(c); });
+    auto rows = co_await std::move(load);
+    db->shutdown();
+    const auto doc = stats_json(std::move(rows), configured);
+    if (cfg.enabled("json")) {
+        std::cout << doc.dump(2) << "\n";
+        co_return exit_ok;
+    }
+    std::cout << fmt::format("{:<20} {:>14} {:>10} {:>14} {:>7}  {:<5} {}\n", "PROVIDER", "USED", "FILES", "AVAILABLE",
+                             "USED%", "FULL", "LAST UPDATED");
+    for (const auto& p : doc["providers"]) {
+        std::cout << fmt::format("{:<20} {:>14} {:>10} {:>14} {:>6.2f}%  {:<5} {}\n", p["provider"].get<std::string>(),
+                                 s::human_bytes(p["total_size_bytes"].get<std::uint64_t>()),
+                                 p["file_count"].get<std::uint64_t>(),
+                                 s::human_bytes(p["available_bytes"].get<std::uint64_t>()),
+                                 p["used_percentage"].get<double>(), p["is_full"].get<bool>() ? "yes" : "no",
+                                 p["last_updated"].is_null() ? "-" : p["last_updated"].get<std::string>());
+    }
+    std::cout << fmt::format("total: {} in {} files\n", s::human_bytes(doc["total_size_bytes"].get<std::uint64_t>()),
+                             doc["total_file_count"].get<std::uint64_t>());
+    co_return exit_ok;
+}
+
+}  // namespace
+
+boost::asio::awaitable<int> run_storage(invocation inv) {
+    if (inv.args.empty() || inv.args[0] == "--help" || inv.args[0] == "-h") {
+        const bool asked = !inv.args.empty();
+        (asked ? std::cout : std::cerr) << "usage: " << stats_usage << "\n\nsubcommands:\n"
+                                        << "  stats   per-provider and total usage from the catalog\n";
+        co_return asked ? exit_ok : exit_usage;
+    }
+    const std::string sub = inv.args[0];
+    std::vector<std::string> rest(inv.args.begin() + 1, inv.args.end());
+    if (sub != "stats") throw usage_error("unknown storage subcommand '" + sub + "'; usage: " + std::string(stats_usage));
+    const auto cfg = load_storage_config(rest, stats_specs);
+    if (cfg.enabled("help")) {
+        print_help(stats_usage,
+                   "Prints each provider's usage (bytes, files, available, percentage, full flag) and the totals,\n"
+                   "from the storage_stats table. --json prints {providers:[...],total_size_bytes,total_size_gb,\n"
+                   "total_file_count}; *_gb values are GiB (2^30 bytes) rounded to two decimals.",
+                   stats_specs);
+        co_return exit_ok;
+    }
+    expect_positionals(cfg, 0, stats_usage);
+    auto stats = run_storage_stats(std::move(inv), cfg);
+    co_return co_await std::move(stats);
+}
+
+boost::asio::awaitable<int> run_presign(invocation inv) {
+    const auto cfg = load_storage_config(inv.args, presign_specs);
+    if (cfg.enabled("help")) {
+        print_help(presign_usage,
+                   "Prints a presigned URL for an object of a configured provider (storage_providers). The\n"
+                   "default lifetime is one hour; more than 7 days is refused.",
+                   presign_specs);
+        co_return exit_ok;
+    }
+    expect_positionals(cfg, 2, presign_usage);
+    const auto& provider_name = cfg.positional()[0];
+    const auto& key = cfg.positional()[1];
+    if (auto why = s::invalid_key_reason(key)) throw usage_error("bad key: " + *why);
+
+    const auto expires_text = cfg.get_or("expires", "3600");
+    std::int64_t seconds = 0;
+    try {
+        std::size_t used = 0;
+        seconds = std::stoll(expires_text, &used);
+        if (used != expires_text.size()) throw std::invalid_argument("trailing characters");
+    } catch (const std::exception&) {
+        throw usage_error("--expires must be a number of seconds, got '" + expires_text + "'");
+    }
+    const auto expires = s::checked_presign_expiry(seconds);
+    if (!expires) throw usage_error("--expires: " + expires.error().message);
+    const auto method_text = cfg.get_or("method", "get");
+    if (method_text != "get" && method_text != "put") throw usage_error("--method must be get or put");
+    const auto method = method_text == "get" ? s::http_method::get : s::http_method::put;
+
+    const s::registry providers(s::provider_configs_from(cfg), inv.executor);
+    const auto* p = providers.find(provider_name);
+    if (!p) {
+        std::string names;
+        for (const auto& n : providers.names()) names += (names.empty() ? "" : ", ") + n;
+        throw failure("unknown storage provider '" + provider_name + "' (configured: " + names + ")");
+    }
+    std::string url;
+    try {
+        url = p->presign(method, key, *expires);
+    } catch (const s::error& e) {
+        throw failure(e.what());
+    }
+    if (cfg.enabled("json")) {
+        std::cout << nlohmann::json{{"provider", provider_name}, {"key", key}, {"method", method_text},
+                                    {"expires_in", expires->count()}, {"url", url}}
+                         .dump(2)
+                  << "\n";
+    } else {
+        std::cout << url << "\n";
+    }
+    co_return exit_ok;
+}
+
+}  // namespace wharfctl
