@@ -1,5 +1,6 @@
 // RESP framing with no sockets: the formatter against hiredis's, the reader on tricky replies
 // fed in every possible split.
+#include "wharf/redis/connection.hpp"
 #include "wharf/redis/detail/resp.hpp"
 
 #include <hiredis/hiredis.h>
@@ -183,6 +184,18 @@ TEST(resp_reader, size_limit) {
     EXPECT_FALSE(r.next().has_value());
     const std::string chunk(2000, 'x');
     EXPECT_THROW(r.feed(chunk.data(), chunk.size()), redis::error);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(redis_cmd, builds_commands_from_strings_views_and_integers) {
+    const std::string key = "wharf:{q}:stream";
+    const auto c = wharf::redis::cmd("XADD", key, std::string_view("*"), 42, std::int64_t{-7}, std::size_t{3});
+    EXPECT_EQ(c, (wharf::redis::command{"XADD", "wharf:{q}:stream", "*", "42", "-7", "3"}));
+    EXPECT_TRUE(wharf::redis::args().empty());
+    EXPECT_EQ(wharf::redis::args(key, 1), (std::vector<std::string>{key, "1"}));
 }
 
 }  // namespace

@@ -13,7 +13,6 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
-#include <concepts>
 #include <memory>
 #include <string>
 #include <string_view>
