@@ -111,12 +111,12 @@ asio::awaitable<void> runtime::impl::flush_acks(queue_state& q) {
         try {
             co_await q.ops.ack(batch);
         } catch (const redis::error& e) {
-            if (!e.retryable()) {
+            if (detail::closed(e)) {
                 q.ack_flushing = false;
                 throw;
             }
             failure = e.what();
-        } catch (const queue::error& e) {
+        } catch (const std::exception& e) {
             failure = e.what();
         }
         if (failure.empty()) {
@@ -137,6 +137,17 @@ asio::awaitable<void> runtime::impl::flush_acks(queue_state& q) {
         co_await sleep(timer, reconnect_policy.delay(failures, jitter_rng()));
     }
     q.ack_flushing = false;
+}
+
+asio::awaitable<bool> runtime::impl::already_final(const job_run& j) {
+    try {
+        const auto row = co_await pg::load_job(db, j.job_id);
+        co_return row && pg::is_final(row->status);
+    } catch (const std::exception& e) {
+        // Unknown: run it (at-least-once); the fenced writer still keeps the final state single.
+        spdlog::warn("reading the state of job {} failed: {}", j.job_id, redact(e.what()));
+        co_return false;
+    }
 }
 
 asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j, std::string reason) {
@@ -195,6 +206,16 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
                         .max_attempts = j->max_attempts, .api_key = e.api_key, .parent_id = e.parent_id,
                         .payload_json = e.payload_json});
         co_await dead_letter_now(j, reason);
+        co_return;
+    }
+
+    // ---- a take-over of a job whose earlier run finished but was not acknowledged (that worker
+    // died in between, or Redis lost the ack): acknowledge it instead of running it again. Only
+    // take-overs pay for this read.
+    if (d.delivery_count > 1 && co_await already_final(*j)) {
+        spdlog::info("job {} of {}: taken over but already finished; acknowledging", j->job_id, q.name);
+        release_slot(*j);
+        push_ack(*j, "");
         co_return;
     }
 
@@ -327,6 +348,13 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
         co_return;
     }
     if (*written == pg::write_result::stale) {
+        // Refused: either a newer owner holds the job (its entry is not ours to remove), or an
+        // earlier run already finished it and lost its ack (then nobody else will remove it).
+        if (co_await already_final(*j)) {
+            spdlog::info("job {} of {}: already finished by an earlier run; acknowledging", j->job_id, q.name);
+            push_ack(*j, "");
+            co_return;
+        }
         spdlog::info("job {} of {}: outcome refused (a newer owner holds it)", j->job_id, q.name);
         untrack(*j);
         co_return;

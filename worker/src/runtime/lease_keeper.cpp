@@ -30,9 +30,9 @@ asio::awaitable<void> runtime::impl::keep_leases() {
                 try {
                     lost = co_await q->ops.renew(options.consumer, chunk);
                 } catch (const redis::error& e) {
-                    if (!e.retryable()) throw;
+                    if (detail::closed(e)) throw;
                     failure = e.what();
-                } catch (const queue::error& e) {
+                } catch (const std::exception& e) {
                     failure = e.what();
                 }
                 if (!failure.empty()) {

@@ -38,9 +38,9 @@ asio::awaitable<void> runtime::impl::consume(detail::queue_state& q) {
             got = co_await queue::operations::read_new(*q.reader, q.ops.keys(), options.consumer, n, read_block);
         } catch (const redis::error& e) {
             if (stopping) break;  // request_stop() closed the reader to end the read
-            if (!e.retryable()) throw;
+            if (detail::closed(e)) throw;
             failure = e.what();
-        } catch (const queue::error& e) {
+        } catch (const std::exception& e) {
             failure = e.what();  // NOGROUP after Redis lost its data, LOADING while it starts...
         }
         if (!failure.empty()) {

@@ -27,6 +27,11 @@ namespace detail {
 
 struct queue_state;
 
+// Every Redis failure but our own close() is retried with backoff by the long-lived loops: not
+// only I/O errors and timeouts but also replies such as LOADING from a restarting server, which
+// the client may report as a protocol error. A loop that gave up would leave a zombie worker.
+inline bool closed(const redis::error& e) noexcept { return e.which() == redis::error::kind::closed; }
+
 // One delivery of one job, from the read until Redis no longer holds it for us (acked, delayed,
 // dead-lettered, or taken over by another worker).
 struct job_run {
@@ -93,6 +98,7 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     // job_runner.cpp
     void dispatch(detail::queue_state& q, queue::delivery d);
     boost::asio::awaitable<void> run_job(std::shared_ptr<detail::job_run> j);
+    boost::asio::awaitable<bool> already_final(const detail::job_run& j);
     boost::asio::awaitable<void> dead_letter_now(std::shared_ptr<detail::job_run> j, std::string reason);
     boost::asio::awaitable<std::optional<pg::write_result>> finish_durably(pg::job_outcome o);
     void release_slot(detail::job_run& j);
@@ -148,10 +154,11 @@ boost::asio::awaitable<bool> runtime::impl::with_redis_retry(const char* what, F
             co_await fn();
             co_return true;
         } catch (const redis::error& e) {
-            if (!e.retryable()) throw;  // closed (shutdown) or a protocol/auth bug: not ours to mask
+            if (detail::closed(e)) throw;  // we closed it: shutting down
             failure = e.what();
-        } catch (const queue::error& e) {
-            // Error replies are retried too: "-LOADING" while a restarted Redis reads its AOF.
+        } catch (const std::exception& e) {
+            // Error replies are retried too ("-LOADING" while a restarted Redis reads its AOF), and
+            // so is any other failure: the callers' work (an ack, a re-queue) must not be lost.
             failure = e.what();
         }
         if (give_up()) co_return false;

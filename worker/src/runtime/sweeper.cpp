@@ -38,9 +38,9 @@ asio::awaitable<void> runtime::impl::sweep() {
                         spdlog::info("pruned {} idle consumers of {}", pruned, q->name);
                 }
             } catch (const redis::error& e) {
-                if (!e.retryable()) throw;
+                if (detail::closed(e)) throw;
                 failure = e.what();
-            } catch (const queue::error& e) {
+            } catch (const std::exception& e) {
                 failure = e.what();
             }
             if (!failure.empty() && ++failures == 1) spdlog::warn("sweeping {} failed: {}", q->name, redact(failure));
@@ -59,9 +59,9 @@ asio::awaitable<void> runtime::impl::promote() {
             try {
                 more |= co_await q->ops.promote_due(promote_limit) == promote_limit;
             } catch (const redis::error& e) {
-                if (!e.retryable()) throw;
+                if (detail::closed(e)) throw;
                 failure = e.what();
-            } catch (const queue::error& e) {
+            } catch (const std::exception& e) {
                 failure = e.what();
             }
             if (!failure.empty() && ++failures == 1)

@@ -1,0 +1,312 @@
+// The runtime semantics of issue 2, each proved against a real redis-server and PostgreSQL with
+// real wharf-worker processes (killed, signalled and restarted like in production).
+#include "fleet.hpp"
+
+#include "wharf/core/backoff.hpp"
+#include "wharf/queue/envelope.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using wharf::test::fleet;
+
+namespace {
+
+// Prints the workers' logs when a test failed, so a CI failure explains itself.
+struct logs_on_failure {
+    fleet& f;
+    ~logs_on_failure() {
+        if (::testing::Test::HasFailure()) f.dump_logs();
+    }
+};
+
+std::string status_of(fleet& f, const std::string& id) {
+    const auto row = f.job(id);
+    return row ? row->status : "";
+}
+
+}  // namespace
+
+TEST(worker, kill_9_mid_job_another_worker_takes_it_over_and_finishes_it_once) {
+    fleet f;
+    logs_on_failure logs{f};
+    auto& first = f.start_worker({"--queues", "sleep=2", "--lease", "2s", "--sweep", "200ms"});
+    const auto entry = f.enqueue("sleep", {{"payload", {{"ms", 1'500}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, entry) == "running"; }, 20s));
+    first.kill_hard();
+    const auto killed_at = std::chrono::steady_clock::now();
+    f.start_worker({"--queues", "sleep=2", "--lease", "2s", "--sweep", "200ms"});
+
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, entry) == "succeeded"; }, 30s));
+    // Taken over within lease + one sweep (+ the 1.5 s run and some slack for process start-up).
+    EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 2s + 200ms + 1'500ms + 2s);
+    const auto row = f.job(entry);
+    EXPECT_EQ(row->attempts, 1);  // a take-over is not a new attempt...
+    EXPECT_EQ(row->epoch, 2);     // ...but a second holder of the job
+    EXPECT_EQ(f.stat("sleep", "succeeded"), 1);
+    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("sleep") == 0 && f.pending("sleep") == 0; }, 5s));
+}
+
+TEST(worker, two_workers_ten_thousand_jobs_each_succeeds_exactly_once) {
+    fleet f;
+    logs_on_failure logs{f};
+    constexpr std::size_t jobs = 10'000;
+    f.start_worker({"--queues", "noop=16"});
+    f.start_worker({"--queues", "noop=16"});
+    f.enqueue_many("noop", jobs, [](std::size_t i) { return json{{"payload", {{"n", i}}}}; });
+
+    ASSERT_TRUE(fleet::eventually(
+        [&] { return f.count("SELECT count(*) FROM jobs WHERE queue = 'noop' AND status = 'succeeded'") == jobs; },
+        120s))
+        << f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") << " succeeded";
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs"), jobs);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE attempts = 1 AND epoch = 1"), jobs);
+    EXPECT_EQ(f.count("SELECT count(DISTINCT payload->>'n') FROM jobs"), jobs);  // none lost, none doubled
+    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("noop") == 0 && f.pending("noop") == 0; }, 10s));
+    EXPECT_EQ(f.stat("noop", "succeeded"), static_cast<std::int64_t>(jobs));
+    // Both workers took part (each logs its own start of the queue; the rows do not say who).
+    EXPECT_EQ(f.cmd({"XINFO", "CONSUMERS", "wharf:{noop}:stream", "workers"}).size(), 2u);
+}
+
+TEST(worker, poison_messages_are_dead_lettered_with_readable_reasons_and_good_jobs_still_run) {
+    fleet f;
+    logs_on_failure logs{f};
+    auto& w = f.start_worker({"--queues", "noop=4"});
+    const auto bad_json = f.enqueue_raw("noop", "{not json");
+    const auto wrong_types = f.enqueue("noop", {{"payload", 5}, {"max_attempts", "three"}});
+    const auto wrong_queue = f.enqueue("noop", {{"type", "transcode"}, {"payload", json::object()}});
+    const auto no_job = f.cmd({"XADD", "wharf:{noop}:stream", "*", "data", "x"}).str();
+    std::vector<std::string> good;
+    for (int i = 0; i < 20; ++i) good.push_back(f.enqueue("noop", {{"payload", {{"i", i}}}}));
+
+    ASSERT_TRUE(fleet::eventually([&] { return f.dead_entries("noop").size() == 4; }, 20s));
+    ASSERT_TRUE(fleet::eventually(
+        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == 20; }, 20s));
+    std::map<std::string, std::string> reasons;
+    for (auto& e : f.dead_entries("noop")) reasons[e["id"]] = e["reason"];
+    for (const auto& id : {bad_json, wrong_types, wrong_queue, no_job}) {
+        ASSERT_TRUE(reasons.contains(id)) << id;
+        EXPECT_NE(reasons[id].find("malformed envelope"), std::string::npos) << reasons[id];
+        const auto row = f.job(id);
+        ASSERT_TRUE(row) << id;
+        EXPECT_EQ(row->status, "dead");
+        EXPECT_EQ(row->error.value_or(""), reasons[id]);
+    }
+    // Readable: each reason names what is wrong (the codec's words, not a stack trace).
+    EXPECT_NE(reasons[wrong_queue].find("transcode"), std::string::npos) << reasons[wrong_queue];
+    EXPECT_NE(reasons[wrong_types].find("payload"), std::string::npos) << reasons[wrong_types];
+    EXPECT_TRUE(w.running());
+    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("noop") == 0 && f.pending("noop") == 0; }, 5s));
+}
+
+TEST(worker, retries_back_off_with_full_jitter_and_dead_letter_after_the_last_attempt) {
+    fleet f;
+    logs_on_failure logs{f};
+    wharf::test::temp_dir dir{"wharf-retry"};
+    const auto record = (dir.path() / "attempts.txt").string();
+    f.start_worker({"--queues", "fail=2"});
+    // Fails every attempt: 4 attempts (the fail type's default), then dead.
+    const auto doomed =
+        f.enqueue("fail", {{"payload", {{"record", record}, {"message", "disk on fire"}}}});
+    // Fails twice, then succeeds on attempt 3.
+    const auto flaky = f.enqueue("fail", {{"id", "flaky-1"}, {"payload", {{"fail_attempts", 2}}}});
+
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, doomed) == "dead"; }, 30s));
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, "flaky-1") == "succeeded"; }, 30s));
+
+    const auto row = f.job(doomed);
+    EXPECT_EQ(row->attempts, 4);
+    EXPECT_EQ(row->epoch, 4);
+    EXPECT_NE(row->error.value_or("").find("disk on fire"), std::string::npos);
+    EXPECT_NE(row->error.value_or("").find("attempt 4 of 4, no attempts left"), std::string::npos);
+    const auto dead = f.dead_entries("fail");
+    ASSERT_EQ(dead.size(), 1u);
+    EXPECT_EQ(dead[0].at("id"), doomed);
+    EXPECT_EQ(dead[0].at("attempts"), "4");
+    EXPECT_EQ(dead[0].at("reason"), row->error.value_or(""));
+
+    const auto flaky_row = f.job("flaky-1");
+    EXPECT_EQ(flaky_row->attempts, 3);
+    EXPECT_EQ(flaky_row->result.value_or(""), R"({"attempt": 3})");
+
+    // The schedule: attempt k+1 starts within [0, min(2 s, 200 ms * 2^(k-1))] of attempt k's end,
+    // plus the promotion poll (50 ms) and some scheduling slack.
+    std::ifstream in(record);
+    std::vector<std::pair<int, std::int64_t>> attempts;
+    int a = 0;
+    std::int64_t at = 0;
+    while (in >> a >> at) attempts.emplace_back(a, at);
+    ASSERT_EQ(attempts.size(), 4u);
+    const wharf::backoff_policy policy{200ms, 2'000ms, 0};
+    for (std::size_t k = 1; k < attempts.size(); ++k) {
+        EXPECT_EQ(attempts[k].first, static_cast<int>(k + 1));
+        const auto gap = std::chrono::milliseconds(attempts[k].second - attempts[k - 1].second);
+        EXPECT_GE(gap, 0ms);
+        EXPECT_LE(gap, policy.delay_ceiling(static_cast<std::uint32_t>(k)) + 250ms) << "after attempt " << k;
+    }
+    EXPECT_EQ(f.stat("fail", "retried"), 3 + 2);
+    EXPECT_TRUE(fleet::eventually([&] { return f.delayed("fail") == 0 && f.stream_length("fail") == 0; }, 5s));
+}
+
+TEST(worker, a_permanent_error_is_dead_at_once) {
+    fleet f;
+    logs_on_failure logs{f};
+    f.start_worker({"--queues", "fail=1"});
+    const auto id = f.enqueue("fail", {{"payload", {{"permanent", true}, {"message", "bad input"}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, id) == "dead"; }, 20s));
+    const auto row = f.job(id);
+    EXPECT_EQ(row->attempts, 1);
+    EXPECT_NE(row->error.value_or("").find("bad input (permanent error"), std::string::npos) << *row->error;
+}
+
+TEST(worker, graceful_shutdown_lets_a_running_job_finish_within_the_grace_period) {
+    fleet f;
+    logs_on_failure logs{f};
+    auto& w = f.start_worker({"--queues", "sleep=1", "--grace", "10s"});
+    const auto id = f.enqueue("sleep", {{"payload", {{"ms", 1'500}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, id) == "running"; }, 20s));
+    w.signal(SIGTERM);
+    const auto status = w.wait(15s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 0);
+    const auto row = f.job(id);
+    EXPECT_EQ(row->status, "succeeded");  // finished and recorded before the process exited
+    EXPECT_EQ(f.stream_length("sleep"), 0);
+    EXPECT_EQ(f.pending("sleep"), 0);  // and acknowledged
+}
+
+TEST(worker, graceful_shutdown_hands_back_a_job_longer_than_the_grace_period) {
+    fleet f;
+    logs_on_failure logs{f};
+    // A long lease: the second worker can only get the job through the hand-back, not a take-over.
+    auto& w = f.start_worker({"--queues", "sleep=1", "--grace", "500ms", "--lease", "60s"});
+    const auto id = f.enqueue("sleep", {{"payload", {{"ms", 3'000}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, id) == "running"; }, 20s));
+    w.signal(SIGTERM);
+    const auto status = w.wait(10s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 0);
+    EXPECT_EQ(status_of(f, id), "queued");
+    EXPECT_EQ(f.pending("sleep"), 0);
+
+    const auto restarted = std::chrono::steady_clock::now();
+    f.start_worker({"--queues", "sleep=1", "--lease", "60s"});
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, id) == "succeeded"; }, 20s));
+    EXPECT_LT(std::chrono::steady_clock::now() - restarted, 3s + 3s);
+    const auto row = f.job(id);
+    EXPECT_EQ(row->attempts, 1);  // handing back does not use up an attempt
+    EXPECT_EQ(row->epoch, 2);
+}
+
+TEST(worker, the_same_id_twice_runs_once) {
+    fleet f;
+    logs_on_failure logs{f};
+    f.start_worker({"--queues", "sleep=4"});
+    const json job{{"id", "dup-1"}, {"payload", {{"ms", 800}}}};
+    f.enqueue("sleep", job);
+    f.enqueue("sleep", job);  // while the first is running: waits on it, then is acknowledged
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, "dup-1") == "succeeded"; }, 20s));
+    ASSERT_TRUE(fleet::eventually([&] { return f.stat("sleep", "duplicates") == 1; }, 10s));
+    f.enqueue("sleep", job);  // after it finished: acknowledged and noted, not run
+    ASSERT_TRUE(fleet::eventually([&] { return f.stat("sleep", "duplicates") == 2; }, 10s));
+    const auto row = f.job("dup-1");
+    EXPECT_EQ(row->status, "succeeded");
+    EXPECT_EQ(row->epoch, 1);  // started once
+    EXPECT_EQ(f.stat("sleep", "succeeded"), 1);
+    EXPECT_TRUE(fleet::eventually(
+        [&] { return f.stream_length("sleep") == 0 && f.pending("sleep") == 0 && f.delayed("sleep") == 0; }, 5s));
+}
+
+TEST(worker, a_job_past_its_timeout_is_cancelled_and_retried_then_dead) {
+    fleet f;
+    logs_on_failure logs{f};
+    f.start_worker({"--queues", "sleep=1"});
+    const auto started = std::chrono::steady_clock::now();
+    const auto id = f.enqueue("sleep", {{"timeout_s", 1}, {"max_attempts", 2}, {"payload", {{"ms", 60'000}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, id) == "dead"; }, 20s));
+    // Two 1 s attempts and one backoff (at most 1 s for sleep's defaults): the 60 s sleeps were cut.
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 6s);
+    const auto row = f.job(id);
+    EXPECT_EQ(row->attempts, 2);
+    EXPECT_NE(row->error.value_or("").find("timed out after 1s"), std::string::npos) << *row->error;
+}
+
+TEST(worker, a_future_run_at_waits_in_the_delayed_set) {
+    fleet f;
+    logs_on_failure logs{f};
+    f.start_worker({"--queues", "noop=1"});
+    const auto due = std::chrono::system_clock::now() + 1'500ms;
+    const auto entry = f.enqueue("noop", {{"id", "later-1"}, {"run_at", wharf::queue::format_rfc3339(due)},
+                                          {"payload", json::object()}});
+    (void)entry;
+    ASSERT_TRUE(fleet::eventually([&] { return f.delayed("noop") == 1; }, 5s));
+    EXPECT_EQ(status_of(f, "later-1"), "");
+    ASSERT_TRUE(fleet::eventually([&] { return status_of(f, "later-1") == "succeeded"; }, 10s));
+    EXPECT_GE(std::chrono::system_clock::now(), due);
+}
+
+TEST(worker, redis_restart_mid_run_loses_nothing) {
+    fleet f{{.appendonly = true}};
+    logs_on_failure logs{f};
+    constexpr std::size_t jobs = 10'000;
+    f.enqueue_many("sleep", jobs, [](std::size_t i) { return json{{"payload", {{"ms", 10}, {"n", i}}}}; });
+    f.start_worker({"--queues", "sleep=50", "--lease", "5s", "--sweep", "500ms"});
+    f.start_worker({"--queues", "sleep=50", "--lease", "5s", "--sweep", "500ms"});
+    ASSERT_TRUE(fleet::eventually(
+        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") >= 1'000; }, 60s));
+    f.redis().stop();
+    std::this_thread::sleep_for(1s);  // the workers notice, jobs in hand finish, acks pile up
+    f.redis().start();
+
+    ASSERT_TRUE(fleet::eventually(
+        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == jobs; }, 180s))
+        << f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") << " succeeded";
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs"), jobs);
+    EXPECT_EQ(f.count("SELECT count(DISTINCT payload->>'n') FROM jobs"), jobs);
+    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("sleep") == 0 && f.pending("sleep") == 0; }, 30s))
+        << "stream " << f.stream_length("sleep") << ", pending "
+        << f.cmd({"XPENDING", "wharf:{sleep}:stream", "workers", "-", "+", "5"}).debug_string() << ", first entries "
+        << f.cmd({"XRANGE", "wharf:{sleep}:stream", "-", "+", "COUNT", "3"}).debug_string();
+}
+
+TEST(worker, postgres_restart_mid_run_loses_nothing) {
+    fleet f;
+    logs_on_failure logs{f};
+    constexpr std::size_t jobs = 3'000;
+    f.enqueue_many("sleep", jobs, [](std::size_t i) { return json{{"payload", {{"ms", 5}, {"n", i}}}}; });
+    f.start_worker({"--queues", "sleep=20"});
+    ASSERT_TRUE(fleet::eventually(
+        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") >= 300; }, 60s));
+    f.postgres().restart();
+    ASSERT_TRUE(fleet::eventually(
+        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == jobs; }, 120s));
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs"), jobs);
+    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("sleep") == 0 && f.pending("sleep") == 0; }, 30s));
+}
+
+TEST(worker, bad_flags_and_unknown_queues_are_refused_with_one_line_and_status_2) {
+    const auto binary = (wharf::test::binary_dir() / "worker" / "wharf-worker").string();
+    const auto check = [&](std::vector<std::string> argv, const std::string& expected) {
+        argv.insert(argv.begin(), binary);
+        wharf::test::process_options opts;
+        opts.env["WHARF_DATABASE_URL"] = "postgresql://127.0.0.1:1/none";
+        const auto r = wharf::test::run(argv, opts, 10s);
+        EXPECT_EQ(r.status, 2) << r.output;
+        EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    };
+    check({"--queues", "nosuch=1", "--diagnostics"}, "no job type 'nosuch'");
+    check({"--queues", "noop=1"}, "need --diagnostics");
+    check({"--queues", "noop=x", "--diagnostics"}, "must be a whole number");
+    check({"--queues", "noop=1", "--diagnostics", "--bogus"}, "unknown flag --bogus");
+    check({"--queues", "noop=1", "--diagnostics", "--redis-url", "http://:pw@x"}, "--redis-url");
+    check({"--queues", "noop=1", "--diagnostics", "--grace", "soon"}, "--grace");
+}
