@@ -47,7 +47,7 @@ TEST(worker, kill_9_mid_job_another_worker_takes_it_over_and_finishes_it_once) {
 
     ASSERT_TRUE(fleet::eventually([&] { return status_of(f, entry) == "succeeded"; }, 30s));
     // Taken over within lease + one sweep (+ the 1.5 s run and some slack for process start-up).
-    EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 2s + 200ms + 1'500ms + 2s);
+    EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 2s + 200ms + 1'500ms + 4s);
     const auto row = f.job(entry);
     EXPECT_EQ(row->attempts, 1);  // a take-over is not a new attempt...
     EXPECT_EQ(row->epoch, 2);     // ...but a second holder of the job
@@ -138,7 +138,7 @@ TEST(worker, retries_back_off_with_full_jitter_and_dead_letter_after_the_last_at
     EXPECT_EQ(flaky_row->result.value_or(""), R"({"attempt": 3})");
 
     // The schedule: attempt k+1 starts within [0, min(2 s, 200 ms * 2^(k-1))] of attempt k's end,
-    // plus the promotion poll (50 ms) and some scheduling slack.
+    // plus the promotion poll (50 ms) and scheduling slack on a loaded machine.
     std::ifstream in(record);
     std::vector<std::pair<int, std::int64_t>> attempts;
     int a = 0;
@@ -150,7 +150,7 @@ TEST(worker, retries_back_off_with_full_jitter_and_dead_letter_after_the_last_at
         EXPECT_EQ(attempts[k].first, static_cast<int>(k + 1));
         const auto gap = std::chrono::milliseconds(attempts[k].second - attempts[k - 1].second);
         EXPECT_GE(gap, 0ms);
-        EXPECT_LE(gap, policy.delay_ceiling(static_cast<std::uint32_t>(k)) + 250ms) << "after attempt " << k;
+        EXPECT_LE(gap, policy.delay_ceiling(static_cast<std::uint32_t>(k)) + 500ms) << "after attempt " << k;
     }
     EXPECT_EQ(f.stat("fail", "retried"), 3 + 2);
     EXPECT_TRUE(fleet::eventually([&] { return f.delayed("fail") == 0 && f.stream_length("fail") == 0; }, 5s));
@@ -233,7 +233,7 @@ TEST(worker, a_job_past_its_timeout_is_cancelled_and_retried_then_dead) {
     const auto id = f.enqueue("sleep", {{"timeout_s", 1}, {"max_attempts", 2}, {"payload", {{"ms", 60'000}}}});
     ASSERT_TRUE(fleet::eventually([&] { return status_of(f, id) == "dead"; }, 20s));
     // Two 1 s attempts and one backoff (at most 1 s for sleep's defaults): the 60 s sleeps were cut.
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 6s);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 8s);
     const auto row = f.job(id);
     EXPECT_EQ(row->attempts, 2);
     EXPECT_NE(row->error.value_or("").find("timed out after 1s"), std::string::npos) << *row->error;
