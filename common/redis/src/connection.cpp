@@ -333,6 +333,12 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                     first_failure.emplace(error::kind::auth, "Redis at " + display +
                                                                  " requires a password (put it in the URL: "
                                                                  "redis://:password@host): " + r.str());
+                else if (r.str().starts_with("LOADING") || r.str().starts_with("BUSY") ||
+                         r.str().starts_with("MASTERDOWN"))
+                    // A server still loading its data set (after a restart), running a slow
+                    // script, or a replica without its primary: it will answer soon, so this is
+                    // worth a reconnect with backoff, like an I/O error.
+                    first_failure.emplace(error::kind::io, "Redis at " + display + " is not ready: " + r.str());
                 else
                     first_failure.emplace(error::kind::protocol, "Redis at " + display + " answered PING with " + r.str());
                 break;
