@@ -342,8 +342,10 @@ asio::awaitable<bool> alert_dispatcher::dispatch(full_crossing crossing) {
     }
     std::string failure;
     try {
-        auto send = offload<bool>(self->mail_thread, [self, &message] {
-            self->mailer.send(message);
+        // The frame's `self` keeps the mailer alive; the mail thread must not hold the last
+        // reference (it would have to join itself).
+        auto send = offload<bool>(self->mail_thread, [mailer = &self->mailer, &message] {
+            mailer->send(message);
             return true;
         });
         co_await std::move(send);
