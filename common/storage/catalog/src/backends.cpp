@@ -13,6 +13,10 @@
 #include "wharf/storage/local.hpp"
 #define WHARF_HAVE_LOCAL 1
 #endif
+#if __has_include("wharf/storage/azure.hpp")
+#include "wharf/storage/azure.hpp"
+#define WHARF_HAVE_AZURE 1
+#endif
 #if __has_include("wharf/storage/s3/provider.hpp")
 #include "wharf/storage/s3/provider.hpp"
 #define WHARF_HAVE_S3 1
@@ -102,6 +106,28 @@ provider_factories default_provider_factories() {
         if (auto verify = flag(pc, "verify_tls")) c.verify_tls = *verify;
         if (auto ca = text(pc, "ca_file")) c.ca_file = std::filesystem::path(*ca);
         return s3::make_provider(std::move(executor), std::move(c));
+    });
+#endif
+#ifdef WHARF_HAVE_AZURE
+    // {"kind":"azure", "account", "account_key"[_env], "container", "endpoint", "timeout": "30s",
+    //  "verify_tls": true, "ca_file"}
+    f.emplace("azure", [](const provider_config& pc, boost::asio::any_io_executor executor) -> std::unique_ptr<provider> {
+        azure::config c;
+        c.name = pc.name;
+        c.account = required(pc, "account");
+        c.key = secret(pc, "account_key").value_or("");
+        if (c.key.empty()) throw config_error(fmt::format("storage provider {}: \"account_key\" (or account_key_env) is required", pc.name));
+        c.container = required(pc, "container");
+        c.endpoint = text(pc, "endpoint").value_or("");
+        if (auto timeout = text(pc, "timeout")) {
+            auto parsed = parse_duration(*timeout);
+            if (!parsed || parsed->count() == 0)
+                throw config_error(fmt::format("storage provider {}: bad timeout \"{}\"", pc.name, *timeout));
+            c.timeout = *parsed;
+        }
+        if (auto verify = flag(pc, "verify_tls")) c.verify_tls = *verify;
+        if (auto ca = text(pc, "ca_file")) c.ca_file = std::filesystem::path(*ca);
+        return azure::make_provider(std::move(executor), std::move(c));
     });
 #endif
     return f;
