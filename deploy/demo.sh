@@ -26,7 +26,7 @@ step "Starting redis-server and PostgreSQL on loopback (data in .data/)"
 eval "$(deploy/local-servers.sh start)"
 echo "WHARF_REDIS_URL=$WHARF_REDIS_URL"
 echo "WHARF_DATABASE_URL=$WHARF_DATABASE_URL"
-export WHARF_STORAGE_ROOT=${WHARF_STORAGE_ROOT:-$here/.data/storage}
+
 
 step "Applying migrations"
 "$ctl" migrate
@@ -78,4 +78,4 @@ step "Queues and storage"
 
 step "Done"
 echo "Workers stop now (SIGTERM, graceful). Servers keep running: 'deploy/demo.sh --stop' stops them."
-echo "Logs: .data/logs/   Stored objects: $WHARF_STORAGE_ROOT"
+echo "Logs: .data/logs/   Stored objects: .data/storage/"

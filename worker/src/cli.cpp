@@ -3,14 +3,21 @@
 #include "wharf/core/log.hpp"
 #include "wharf/core/redact.hpp"
 #include "wharf/queue/keys.hpp"
+#include "wharf/pg/pool.hpp"
 #include "wharf/worker/runtime.hpp"
+#include "jobs/upload.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
+#include <optional>
 #include <cstdio>
 #include <thread>
 
@@ -20,7 +27,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr option_spec specs[] = {
+constexpr option_spec base_specs[] = {
     {"redis_url", "Redis URL: redis://[user:password@]host:port/db, rediss://..., unix:///path",
      false, "redis://127.0.0.1:6379/0"},
     {"database_url", "PostgreSQL URL (libpq), e.g. postgresql://user@host:5432/wharf"},
@@ -37,6 +44,16 @@ constexpr option_spec specs[] = {
     {"help", "print this help", true},
 };
 
+// The worker's own settings plus those of the job types it links (storage for `upload`).
+const std::vector<option_spec>& specs() {
+    static const std::vector<option_spec> all = [] {
+        std::vector<option_spec> v(std::begin(base_specs), std::end(base_specs));
+        for (const auto& s : upload_option_specs()) v.push_back(s);
+        return v;
+    }();
+    return all;
+}
+
 std::int64_t bounded(const config& cfg, std::string_view key, std::int64_t fallback, std::int64_t lo, std::int64_t hi) {
     const auto v = cfg.integer(key, fallback);
     if (v < lo || v > hi)
@@ -48,10 +65,16 @@ struct settings {
     runtime_options options;
     job_registry registry;
     std::size_t threads = 1;
+    std::optional<config> cfg;  // kept for the job types that build their services later
+    bool runs_upload = false;
 };
 
+bool names_queue(const std::vector<queue_spec>& queues, std::string_view name) {
+    return std::any_of(queues.begin(), queues.end(), [&](const queue_spec& q) { return q.name == name; });
+}
+
 settings load(int argc, const char* const* argv) {
-    const auto cfg = config::load(argc, argv, specs);
+    const auto cfg = config::load(argc, argv, specs());
     if (!cfg.positional().empty()) throw config_error("unexpected argument '" + cfg.positional().front() + "'");
     init_logging(cfg.get_or("log_level", "info"), cfg.get_or("log_format", "text"));
 
@@ -68,8 +91,11 @@ settings load(int argc, const char* const* argv) {
                            "': expected a postgresql:// URL or a libpq key=value string");
     s.options.queues = parse_queue_specs(cfg.required("queues"));
     if (cfg.enabled("diagnostics")) add_diagnostic_jobs(s.registry);
+    // `upload` needs PostgreSQL and the providers, so its services are built in worker_main, and
+    // only when this worker runs the upload queue.
+    s.runs_upload = names_queue(s.options.queues, "upload");
     for (const auto& q : s.options.queues) {
-        if (s.registry.find(q.name)) continue;
+        if (s.registry.find(q.name) || q.name == "upload") continue;
         auto known = s.registry.names();
         throw config_error(fmt::format("--queues: no job type '{}' in this worker (known: {}{})", q.name,
                                        known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")),
@@ -84,6 +110,7 @@ settings load(int argc, const char* const* argv) {
     s.threads = static_cast<std::size_t>(bounded(cfg, "threads", 1, 1, 256));
     s.options.consumer = cfg.get_or("consumer", "");
     if (s.options.consumer.empty()) s.options.consumer = default_consumer_name();
+    s.cfg = cfg;
     return s;
 }
 
@@ -94,7 +121,7 @@ int worker_main(int argc, const char* const* argv) {
     try {
         for (int i = 1; i < argc; ++i) {
             if (std::string_view{argv[i]} == "--help") {
-                std::fputs(("usage: wharf-worker --queues NAME=N[,NAME=N...] [options]\n" + config::usage(specs)).c_str(),
+                std::fputs(("usage: wharf-worker --queues NAME=N[,NAME=N...] [options]\n" + config::usage(specs())).c_str(),
                            stdout);
                 return 0;
             }
@@ -108,6 +135,23 @@ int worker_main(int argc, const char* const* argv) {
     int status = 0;
     try {
         asio::io_context io{static_cast<int>(s.threads)};
+        // Declared before the runtime, so destroyed after it: the upload job's services (and the
+        // pool their catalog writes through) outlive every job that uses them.
+        std::unique_ptr<pg::pool> storage_db;
+        std::shared_ptr<upload_services> uploads;
+        asio::cancellation_signal stop_sweeper;
+        if (s.runs_upload) {
+            try {
+                storage_db = std::make_unique<pg::pool>(io.get_executor(), s.options.database_url);
+                uploads = make_upload_services(*s.cfg, io.get_executor(), *storage_db);
+            } catch (const config_error& e) {
+                std::fprintf(stderr, "wharf-worker: %s\n", e.what());
+                return 2;
+            }
+            register_upload_job(s.registry, uploads);
+            asio::co_spawn(io.get_executor(), uploads->run_alert_sweeper(),
+                           asio::bind_cancellation_slot(stop_sweeper.slot(), asio::detached));
+        }
         runtime rt{io.get_executor(), std::move(s.options), std::move(s.registry)};
         asio::signal_set signals{io, SIGINT, SIGTERM};
         std::function<void()> on_signal = [&] {
@@ -129,6 +173,7 @@ int worker_main(int argc, const char* const* argv) {
                 }
             }
             signals.cancel();
+            stop_sweeper.emit(asio::cancellation_type::terminal);
             io.stop();  // jobs that ignored cancellation must not keep the process alive
         });
         std::vector<std::thread> extra;
