@@ -39,10 +39,17 @@ for svc in redis-server nginx postgresql; do
   fi
 done
 
-# Test servers that come from npm (Azurite), pinned by tests/servers/package-lock.json.
-if [ -f "$here/tests/servers/package.json" ] && [ ! -d "$here/tests/servers/node_modules" ]; then
-  echo "install-deps: npm ci in tests/servers"
-  (cd "$here/tests/servers" && npm ci --no-audit --no-fund --loglevel=error)
+# What the tests take from npm (Azurite; ioredis for the Node producer example), pinned by
+# tests/servers/package-lock.json; installed again whenever the lock file changes.
+servers=$here/tests/servers
+if [ -f "$servers/package-lock.json" ]; then
+  want=$(sha256sum "$servers/package-lock.json" | cut -d' ' -f1)
+  have=$(cat "$servers/node_modules/.wharf-lock-sha256" 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
+    echo "install-deps: npm ci in tests/servers"
+    (cd "$servers" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$servers/node_modules/.wharf-lock-sha256"
+  fi
 fi
 
 # moto (the S3 emulator) and botocore (the SigV4 oracle) are Python packages that Debian does not
