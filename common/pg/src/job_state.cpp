@@ -42,10 +42,13 @@ ON CONFLICT (id) DO UPDATE SET
     epoch = j.epoch + EXCLUDED.epoch,
     entry_ms = EXCLUDED.entry_ms, entry_seq = EXCLUDED.entry_seq, delivery = EXCLUDED.delivery,
     api_key = COALESCE(EXCLUDED.api_key, j.api_key), parent_id = COALESCE(EXCLUDED.parent_id, j.parent_id),
-    run_at = NULL, started_at = now(), updated_at = now()
+    run_at = NULL, started_at = now(), finished_at = NULL, updated_at = now()
 WHERE (j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
-  AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled')
+  AND j.status NOT IN ('succeeded', 'cancelled')
 )sql";
+// (A dead or failed job is reopened by a newer fence: that is `wharfctl dead retry`, which
+// re-enqueues it as a new stream entry. Nothing else delivers a newer entry for a finished id:
+// duplicates of a finished id are acknowledged without running.)
 
 // A start and the outcome of the same delivery (same fence) in one row version. Equivalent to
 // starts_sql followed by outcomes_sql for that row:
@@ -54,7 +57,8 @@ WHERE (j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry
 //  - the same stored fence, not final (the start was already written, e.g. by a flush retried
 //    after a lost COMMIT): the start is refused, the outcome applies -> written, epoch unchanged;
 //  - a larger stored fence, or a final job: both refused (a replayed final outcome with the same
-//    fence and status is reported applied, as in outcomes_sql).
+//    fence and status is reported applied, as in outcomes_sql) -- except that a dead or failed
+//    job is reopened by a newer fence, as in starts_sql.
 constexpr const char* combined_sql = R"sql(
 WITH t AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[],
@@ -83,8 +87,10 @@ WITH t AS (
         api_key = COALESCE(EXCLUDED.api_key, j.api_key), parent_id = COALESCE(EXCLUDED.parent_id, j.parent_id),
         error = COALESCE(EXCLUDED.error, j.error), result = COALESCE(EXCLUDED.result, j.result),
         run_at = EXCLUDED.run_at, finished_at = EXCLUDED.finished_at, updated_at = now()
-    WHERE (j.entry_ms, j.entry_seq, j.delivery) <= (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
-      AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled')
+    WHERE ((j.entry_ms, j.entry_seq, j.delivery) <= (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+           AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled'))
+       OR ((j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+           AND j.status IN ('failed', 'dead'))
     RETURNING j.id
 ), replayed AS (
     SELECT j.id FROM jobs j JOIN t ON j.id = t.id

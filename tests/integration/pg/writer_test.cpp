@@ -130,14 +130,53 @@ TEST_F(writer_fixture, a_final_state_is_written_once) {
     EXPECT_EQ(load("job-f")->finished_at, finished_at);
     // A different outcome under the same fence: refused.
     EXPECT_EQ(finish(outcome_of("job-f", f, pg::job_status::succeeded)), pg::write_result::stale);
-    // A later delivery may not restart a final job.
-    writer.started(start_of("job-f", {21, 0, 1}));
+    // A stale delivery (an older fence) may not restart it.
+    writer.started(start_of("job-f", {19, 0, 1}));
     barrier();
     auto row = load("job-f");
     EXPECT_EQ(row->status, pg::job_status::failed);
     EXPECT_EQ(row->error, "codec not supported");
     EXPECT_EQ(row->epoch, 1);
     EXPECT_EQ(row->finished_at, finished_at);
+}
+
+TEST_F(writer_fixture, a_succeeded_job_is_never_restarted) {
+    const pg::fence f{30, 0, 1};
+    writer.started(start_of("job-s", f));
+    EXPECT_EQ(finish(outcome_of("job-s", f)), pg::write_result::applied);
+    writer.started(start_of("job-s", {31, 0, 1}));  // even by a newer entry
+    barrier();
+    auto row = load("job-s");
+    EXPECT_EQ(row->status, pg::job_status::succeeded);
+    EXPECT_EQ(row->epoch, 1);
+}
+
+TEST_F(writer_fixture, a_dead_job_retried_on_purpose_runs_again_under_its_new_entry) {
+    // `wharfctl dead retry` re-enqueues a dead job as a new stream entry: a newer fence.
+    const pg::fence first{40, 0, 1}, retried{41, 0, 1};
+    writer.started(start_of("job-d", first));
+    auto dead = outcome_of("job-d", first, pg::job_status::dead);
+    dead.error = "attempts exhausted";
+    EXPECT_EQ(finish(dead), pg::write_result::applied);
+    writer.started(start_of("job-d", retried));
+    barrier();
+    auto row = load("job-d");
+    EXPECT_EQ(row->status, pg::job_status::running);
+    EXPECT_EQ(row->epoch, 2);
+    EXPECT_FALSE(row->finished_at);
+    // The old delivery cannot write over the new run; the new one finishes it.
+    EXPECT_EQ(finish(outcome_of("job-d", first)), pg::write_result::stale);
+    EXPECT_EQ(finish(outcome_of("job-d", retried)), pg::write_result::applied);
+    EXPECT_EQ(load("job-d")->status, pg::job_status::succeeded);
+
+    // The same when the retried run's start and outcome reach PostgreSQL in one flush.
+    const pg::fence first2{50, 0, 1}, retried2{51, 0, 1};
+    writer.started(start_of("job-d2", first2));
+    EXPECT_EQ(finish(outcome_of("job-d2", first2, pg::job_status::dead)), pg::write_result::applied);
+    writer.started(start_of("job-d2", retried2));
+    EXPECT_EQ(finish(outcome_of("job-d2", retried2)), pg::write_result::applied);
+    EXPECT_EQ(load("job-d2")->status, pg::job_status::succeeded);
+    EXPECT_EQ(load("job-d2")->epoch, 2);
 }
 
 TEST_F(writer_fixture, a_retry_keeps_the_error_and_counts_attempts) {
