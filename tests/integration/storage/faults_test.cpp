@@ -79,14 +79,17 @@ struct faults_fixture : ::testing::Test {
         o.parts_in_flight = 3;
         return io.run(p->put_file(key, src, o));
     }
-    void expect_stored_intact(const std::string& key, const put_result& r) {
+    // late_duplicates: uncommitted blocks that may be left by a request the network delivered
+    // after the client had given up on it (a stalled path that recovers). The blob is whole and
+    // correct regardless; Azure drops uncommitted blocks after a week.
+    void expect_stored_intact(const std::string& key, const put_result& r, std::size_t late_duplicates = 0) {
         EXPECT_EQ(r.sha256, sha256_hex(content));
         proxy.clear();
         const auto dest = dir.path() / "check.bin";
         io.run(p->get_to_file(key, dest, {}));  // verifies the stored SHA-256 too
         EXPECT_TRUE(slurp(dest) == content);
         const auto blocks = server.blocks("faults", key);
-        EXPECT_EQ(blocks.uncommitted, 0u);
+        EXPECT_LE(blocks.uncommitted, late_duplicates);
         EXPECT_EQ(blocks.committed, 6u);
     }
 };
@@ -114,7 +117,9 @@ TEST_F(faults_fixture, a_stall_past_the_deadline_is_a_timeout_and_retried) {
     proxy.fail_requests({2}, fault::stall_for(3s), is_put_block);
     const auto r = upload("stall.bin");
     EXPECT_EQ(proxy.faults_injected(), 1u);
-    expect_stored_intact("stall.bin", r);
+    // The proxy forwards the stalled request once the stall ends, whether or not the client still
+    // waits: on a slow machine its block can land after the commit.
+    expect_stored_intact("stall.bin", r, 1);
 }
 
 TEST_F(faults_fixture, the_block_list_commit_is_retried_after_a_503) {
@@ -211,7 +216,10 @@ struct s3_faults : ::testing::Test {
         o.parts_in_flight = 3;
         return io.run(p->put_file(key, src, o));
     }
-    void expect_stored_intact(const std::string& key, const put_result& r) {
+    // late_duplicates: uncommitted blocks that may be left by a request the network delivered
+    // after the client had given up on it (a stalled path that recovers). The blob is whole and
+    // correct regardless; Azure drops uncommitted blocks after a week.
+    void expect_stored_intact(const std::string& key, const put_result& r, std::size_t late_duplicates = 0) {
         EXPECT_EQ(r.sha256, sha256_hex(content));
         EXPECT_EQ(r.parts, 3u);
         proxy.clear();
