@@ -18,6 +18,7 @@
 
 #include <pqxx/pqxx>
 
+#include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -150,9 +151,14 @@ WITH t AS (
 SELECT id FROM updated UNION ALL SELECT id FROM inserted UNION ALL SELECT id FROM replayed
 )sql";
 
+// The statements are prepared once per connection (libpqxx re-prepares them on a new one, and
+// preparing the same definition again is a no-op): parsing and planning these CTEs on every flush
+// cost PostgreSQL more CPU than many of the rows they write.
 template <std::size_t N>
 pqxx::result exec_array_params(pqxx::work& tx, const char* sql, const std::array<std::string, N>& params) {
-    return std::apply([&](const auto&... p) { return tx.exec_params(sql, p...); }, params);
+    const std::string name = "wharf_job_state_" + std::to_string(reinterpret_cast<std::uintptr_t>(sql));
+    tx.conn().prepare(name, sql);
+    return std::apply([&](const auto&... p) { return tx.exec_prepared(name, p...); }, params);
 }
 
 // The caller of finished(), resumed on its own executor. Type-erased and move-only: Boost 1.81
