@@ -1,5 +1,5 @@
 // The migration runner against a real PostgreSQL: once, in order, concurrently, checksummed.
-#include "pg_env.hpp"
+#include "wharf/test/pg_env.hpp"
 
 #include "wharf/core/config.hpp"
 #include "wharf/pg/migrate.hpp"

@@ -1,6 +1,6 @@
 // The libpqxx thread pool: off the caller's thread, back on its executor, errors by kind,
 // reconnection after a server restart.
-#include "pg_env.hpp"
+#include "wharf/test/pg_env.hpp"
 
 #include "wharf/pg/pool.hpp"
 

@@ -1,5 +1,5 @@
 // The batched, fenced job-state writer against a real PostgreSQL.
-#include "pg_env.hpp"
+#include "wharf/test/pg_env.hpp"
 
 #include "wharf/pg/job_state.hpp"
 #include "wharf/pg/pool.hpp"

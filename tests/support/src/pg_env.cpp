@@ -1,5 +1,6 @@
-// One PostgreSQL for the binary, a fresh migrated database per test.
-#include "accounting_env.hpp"
+// One PostgreSQL per test binary (started on first use), a fresh database per test, and a helper
+// that runs a coroutine to completion.
+#include "wharf/test/pg_env.hpp"
 
 #include "wharf/pg/migrate.hpp"
 
@@ -18,16 +19,18 @@ postgres_server& shared_postgres() {
     return *server;
 }
 
-std::string migrated_database() {
+std::string fresh_database(const std::string& prefix) {
     static std::atomic<int> n{0};
-    const std::string name = "acct_" + std::to_string(++n);
+    const std::string name = prefix + "_" + std::to_string(++n);
     auto& server = shared_postgres();
-    {
-        pqxx::connection c(server.url("postgres"));
-        pqxx::nontransaction tx(c);
-        tx.exec0("CREATE DATABASE " + tx.quote_name(name));
-    }
-    const auto url = server.url(name);
+    pqxx::connection c(server.url("postgres"));
+    pqxx::nontransaction tx(c);
+    tx.exec0("CREATE DATABASE " + tx.quote_name(name));
+    return server.url(name);
+}
+
+std::string migrated_database() {
+    auto url = fresh_database("m");
     wharf::pg::migrate(url, wharf::pg::default_migrations_dir());
     return url;
 }

@@ -1,4 +1,5 @@
-// One PostgreSQL for the integration_pg binary, and a fresh database per test.
+// One PostgreSQL per test binary (started on first use), a fresh database per test, and a helper
+// that runs a coroutine to completion.
 #pragma once
 
 #include "wharf/test/postgres_server.hpp"
