@@ -86,9 +86,12 @@ def client_cmd(a, client, path, key):
     env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_CONFIG_FILE=a.aws_config,
                AWS_SHARED_CREDENTIALS_FILE=os.devnull)
     env.pop("AWS_CA_BUNDLE", None)  # rclone 1.60 refuses it ("unsupported transport"); unused over http
-    if client == "wharf":
+    if client in ("wharf", "wharf-md5"):
+        # wharf: x-amz-checksum-crc32 per part (the default of S3 profiles); wharf-md5: Content-MD5
+        # per part (what the r2 and gcs profiles send).
         return [a.upload_bench, "--endpoint", ep, "--file", path, "--bucket", "bench", "--key", key,
-                "--part-size-mib", "16", "--in-flight", "8"], env
+                "--part-size-mib", "16", "--in-flight", "8",
+                "--part-checksum", "md5" if client == "wharf-md5" else "crc32"], env
     if client == "awscli":
         return ["aws", "--endpoint-url", ep, "s3", "cp", path, f"s3://bench/{key}", "--no-progress"], env
     if client == "rclone":
@@ -132,7 +135,7 @@ def upload(a):
                      "sink_cpu_s": round(server, 2), "other_cpu_s": round(max(0.0, other), 2),
                      "contaminated": other > 0.1 * wall * os.cpu_count(),
                      "waited_s": waited, "pre_busy_cores": busy, "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-                if client == "wharf" and p.returncode == 0:
+                if client.startswith("wharf") and p.returncode == 0:
                     own = json.loads(p.stdout.strip().splitlines()[-1])
                     r["inner_seconds"] = round(own["seconds"], 3)
                     r["inner_MBps"] = round(own["MBps"], 1)

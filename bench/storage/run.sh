@@ -8,7 +8,7 @@
 #   QUICK=1 bench/storage/run.sh    # smoke: a 64 MiB file, 1 run
 #
 # Env: WHARF_BUILD_DIR (default <repo>/build-bench; upload_bench and sha256_bench are built there
-# when missing), RUNS, STAGES, CLIENTS (wharf,awscli,rclone), BENCH_DATA (where the random test
+# when missing), RUNS, STAGES, CLIENTS (wharf,awscli,rclone; also wharf-md5: Content-MD5 parts), BENCH_DATA (where the random test
 # files are kept between runs; default <repo>/.data/bench), QUIET_MAX.
 # Only loopback traffic; nginx is stopped by PID on exit. It asserts nothing about timings.
 set -euo pipefail
@@ -27,7 +27,7 @@ if [[ ,$CLIENTS, == *,rclone,* ]] && ! command -v rclone >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone
 fi
 targets=()
-if [[ ,$CLIENTS, == *,wharf,* && $STAGES == *" upload "* && ! -x $build/bench/upload_bench ]]; then
+if [[ ,$CLIENTS, == *,wharf* && $STAGES == *" upload "* && ! -x $build/bench/upload_bench ]]; then
   targets+=(upload_bench)
 fi
 [[ $STAGES == *" sha "* && ! -x $build/bench/sha256_bench ]] && targets+=(sha256_bench)

@@ -32,7 +32,7 @@ if up:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for fname in sorted({r["file"] for r in up}, key=lambda n: [r["bytes"] for r in up if r["file"] == n][0]):
         rows = {}
-        for client in ["wharf", "awscli", "rclone"]:
+        for client in ["wharf", "wharf-md5", "awscli", "rclone"]:
             rs = [r for r in up if r["file"] == fname and r["client"] == client and r["ok"]]
             if rs:
                 rows[client] = {"mbps": med([r["MBps"] for r in rs]), "lo": min(r["MBps"] for r in rs),
@@ -45,7 +45,7 @@ if up:
             rc = f"{v['cpu'] / aws['cpu']:.2f}x" if aws and aws["cpu"] else "–"
             print(f"| {fname} | {client} | {f(v['mbps'])} ({f(v['lo'])}–{f(v['hi'])}) | {f(v['cpu'], 2)} | "
                   f"{f(v['rss'])} | {f(v['sink'], 2)} | {rt} | {rc} |")
-    w = [r for r in up if r["client"] == "wharf" and "inner_MBps" in r]
+    w = [r for r in up if r["client"].startswith("wharf") and "inner_MBps" in r]
     if w:
         print()
         print("wharf upload_bench's own timing (from the provider call to its return, start-up excluded): " +

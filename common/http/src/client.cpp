@@ -14,6 +14,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <fcntl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <variant>
 
 namespace wharf::http {
@@ -286,6 +288,67 @@ struct client::impl {
         co_return c;
     }
 
+    // Plain TCP: sendfile() moves the region from the page cache to the socket without a copy
+    // through user space (the multipart engine has just read it, so it is cached: no disk wait on
+    // this thread). Returns the bytes sent, which is less than the region only when the file
+    // system cannot sendfile (then the caller sends the rest buffered).
+    awaitable<std::uint64_t> send_file_zero_copy(beast::tcp_stream& stream, int fd, const file_region& region,
+                                                 std::chrono::milliseconds timeout, const endpoint& to) {
+        using namespace net::experimental::awaitable_operators;
+        auto& socket = stream.socket();
+        boost::system::error_code ec;
+        socket.native_non_blocking(true, ec);
+        if (ec) fail(ec, phase::write, to);
+        std::uint64_t sent = 0;
+        while (sent < region.length) {
+            off_t at = static_cast<off_t>(region.offset + sent);
+            const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(region.length - sent, 1u << 30));
+            const ssize_t n = ::sendfile(socket.native_handle(), fd, &at, want);
+            if (n > 0) {
+                sent += static_cast<std::uint64_t>(n);
+                continue;
+            }
+            if (n == 0) throw error(error_kind::file, "cannot read " + region.path.string() + ": file shorter than expected");
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                net::steady_timer timer(executor, timeout);
+                auto waited = co_await (socket.async_wait(tcp::socket::wait_write, net::as_tuple(use_awaitable)) ||
+                                        timer.async_wait(use_awaitable));
+                if (waited.index() == 1) throw error(error_kind::timeout, "http " + to.origin() + ": write timed out");
+                if (auto [wec] = std::get<0>(waited); wec) fail(wec, phase::write, to);
+                continue;
+            }
+            if ((errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) && sent == 0) co_return 0;
+            if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN)
+                fail(boost::system::error_code(errno, boost::system::system_category()), phase::write, to);
+            throw error(error_kind::file, "cannot send " + region.path.string() + ": " + std::strerror(errno));
+        }
+        co_return sent;
+    }
+
+    // TLS (or a file system without sendfile): the region read in chunks and written through the
+    // stream. The chunk bounds the time this thread spends in pread (page-cache reads in practice).
+    template <class Stream>
+    awaitable<void> send_file_buffered(Stream& stream, int fd, const file_region& region, std::uint64_t sent,
+                                       std::chrono::milliseconds timeout, const endpoint& to) {
+        auto& lowest = beast::get_lowest_layer(stream);
+        std::vector<char> chunk(std::min<std::uint64_t>(region.length - sent, 1u << 20));
+        while (sent < region.length) {
+            const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), region.length - sent));
+            const ssize_t n = ::pread(fd, chunk.data(), want, static_cast<off_t>(region.offset + sent));
+            if (n <= 0) {
+                if (n < 0 && errno == EINTR) continue;
+                throw error(error_kind::file, "cannot read " + region.path.string() + ": " +
+                                                  (n == 0 ? std::string("file shorter than expected") : std::strerror(errno)));
+            }
+            lowest.expires_after(timeout);
+            auto [ec, m] = co_await net::async_write(stream, net::buffer(chunk.data(), static_cast<std::size_t>(n)),
+                                                     net::as_tuple(use_awaitable));
+            if (ec) fail(ec, phase::write, to);
+            sent += static_cast<std::uint64_t>(n);
+        }
+    }
+
     template <class Stream>
     awaitable<response> exchange(Stream& stream, connection& c, const request& req, const request_options& opt,
                                  phase& where, bool& keep_alive) {
@@ -308,27 +371,19 @@ struct client::impl {
         auto [wec, wn] = co_await bhttp::async_write(stream, serializer, net::as_tuple(use_awaitable));
         if (wec) fail(wec, where, req.to);
         if (req.body_file) {
-            fd_guard fd{::open(req.body_file->path.c_str(), O_RDONLY | O_CLOEXEC)};
-            if (fd.fd < 0)
-                throw error(error_kind::file, "cannot open " + req.body_file->path.string() + ": " + std::strerror(errno));
-            // Local file reads come from the page cache in practice; the chunk bounds the time the
-            // I/O thread spends in pread.
-            std::vector<char> chunk(std::min<std::uint64_t>(body_size, 1u << 20));
-            std::uint64_t sent = 0;
-            while (sent < body_size) {
-                const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), body_size - sent));
-                const ssize_t n = ::pread(fd.fd, chunk.data(), want, static_cast<off_t>(req.body_file->offset + sent));
-                if (n <= 0) {
-                    if (n < 0 && errno == EINTR) continue;
-                    throw error(error_kind::file, "cannot read " + req.body_file->path.string() + ": " +
-                                                      (n == 0 ? std::string("file shorter than expected") : std::strerror(errno)));
-                }
-                lowest.expires_after(opt.timeout);
-                auto [ec, m] = co_await net::async_write(stream, net::buffer(chunk.data(), static_cast<std::size_t>(n)),
-                                                         net::as_tuple(use_awaitable));
-                if (ec) fail(ec, where, req.to);
-                sent += static_cast<std::uint64_t>(n);
+            const file_region& region = *req.body_file;
+            fd_guard owned;
+            int fd = region.fd;
+            if (fd < 0) {
+                owned.fd = ::open(region.path.c_str(), O_RDONLY | O_CLOEXEC);
+                if (owned.fd < 0)
+                    throw error(error_kind::file, "cannot open " + region.path.string() + ": " + std::strerror(errno));
+                fd = owned.fd;
             }
+            std::uint64_t sent = 0;
+            if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
+                sent = co_await send_file_zero_copy(stream, fd, region, opt.timeout, req.to);
+            if (sent < body_size) co_await send_file_buffered(stream, fd, region, sent, opt.timeout, req.to);
         } else if (!req.body.empty()) {
             lowest.expires_after(opt.timeout);
             auto [ec, m] = co_await net::async_write(stream, net::buffer(req.body.data(), req.body.size()),

@@ -482,7 +482,8 @@ public:
         co_return;  // Azure has no "create upload": blocks attach to the blob name
     }
 
-    asio::awaitable<uploaded_part> upload_part(std::uint32_t number, std::span<const char> bytes, const std::string& md5) override {
+    asio::awaitable<uploaded_part> upload_part(std::uint32_t number, const part_body& body, const std::string& md5) override {
+        const std::span<const char> bytes = body.bytes;  // memory mode: accepts_file_parts() is false
         azure_provider::call c;
         c.method = http::verb::put;
         c.path = p_.blob_path(key_);
@@ -493,7 +494,7 @@ public:
         // One attempt: the engine retries parts (re-reading them from the file).
         const auto r = co_await p_.send_once(c);
         if (!r.ok()) throw_for(r, "azure Put Block " + std::to_string(number) + " of '" + key_ + "'");
-        co_return uploaded_part{number, bytes.size(), id};
+        co_return uploaded_part{.number = number, .size = bytes.size(), .etag = id, .checksum = md5};
     }
 
     asio::awaitable<std::string> complete(const std::vector<uploaded_part>& parts, const std::string& sha) override {

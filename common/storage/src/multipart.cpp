@@ -1,11 +1,14 @@
 // The parallel chunked upload engine (see multipart.hpp).
 //
-// Shape: N workers on one strand pull part numbers in order. Each takes its part's bytes from the
-// memory budget (FIFO, so a part holding memory implies every earlier part of the same upload got
-// memory first: the part the SHA-256 cursor waits for can always make progress), preads the part
-// and computes its MD5 on the blocking pool (parts in parallel), then feeds the whole-object
-// SHA-256 in part order (one part at a time, on the pool), then uploads. A failed attempt gives the
-// buffer back during its backoff and re-reads the part afterwards.
+// Shape: N workers on one strand pull part numbers in order. In memory mode each takes its part's
+// bytes from the memory budget (FIFO, so a part holding memory implies every earlier part of the
+// same upload got memory first: the part whose read turn it is can always make progress). Then it
+// reads the part on the blocking pool in cache-sized chunks, each feeding the part checksum and
+// the object's SHA-256 -- parts take turns, in order, because the SHA-256 needs them in order;
+// the next part is read while earlier ones upload. In file mode (a plain-TCP sink that sends parts
+// with sendfile) the chunks pass through a small scratch buffer instead and the part never sits
+// in memory. A failed attempt gives its buffer back during its backoff and re-reads the part
+// afterwards, checking that its checksum did not change.
 #include "wharf/storage/multipart.hpp"
 
 #include "blocking.hpp"
@@ -28,6 +31,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace wharf::storage {
 namespace asio = boost::asio;
@@ -86,6 +90,9 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds delay) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
+// Reads of a part go through chunks this big: each is hashed while it is still in the cache.
+constexpr std::uint64_t read_chunk = 256u << 10;
+
 struct upload_state {
     part_sink& sink;
     const std::string& key;
@@ -96,13 +103,14 @@ struct upload_state {
     memory_budget& budget;
     const backoff_policy& retry;
     const progress_fn& progress;
-    bool wants_md5;
+    checksum_kind checksum;
+    bool file_mode;  // parts go to the sink as file regions, not buffers
     bool need_sha;
     // Everything below is touched only on the workers' strand.
-    asio::steady_timer sha_turn;  // never expires; cancel() wakes every worker waiting for its turn
+    asio::steady_timer read_turn;  // never expires; cancel() wakes every worker waiting for its turn
     sha256 sha;
     std::uint32_t next_part = 1;
-    std::uint32_t sha_cursor = 1;
+    std::uint32_t read_cursor = 1;  // with need_sha, the part whose turn it is to be read
     bool failed = false;
     std::uint64_t done = 0;
     std::vector<uploaded_part> parts;
@@ -110,44 +118,81 @@ struct upload_state {
 
 struct part_buffer {
     memory_budget::lease lease;
-    std::unique_ptr<char[]> bytes;
+    std::unique_ptr<char[]> bytes;  // memory mode only
 };
 
-// Takes memory, reads the part and returns its MD5 (empty when the sink does not want it).
-asio::awaitable<std::string> read_part(upload_state& s, part_buffer& buf, std::uint64_t offset, std::uint64_t len) {
-    buf.lease = co_await s.budget.acquire(len);
-    buf.bytes = std::make_unique_for_overwrite<char[]>(std::max<std::uint64_t>(len, 1));
-    char* data = buf.bytes.get();
-    co_return co_await detail::offload([&s, data, offset, len] {
-        pread_full(s.fd, data, len, offset, s.path);
-        return s.wants_md5 ? md5_base64(std::span<const char>(data, len)) : std::string();
+// Reads [offset, offset+len) of the source in chunks, feeding the part checksum and, when `sha`
+// is set, the object's SHA-256. In memory mode the bytes land in `into`; in file mode they pass
+// through a small scratch buffer and only the digests remain. Blocking: runs on the pool.
+std::string read_and_digest(const upload_state& s, char* into, std::uint64_t offset, std::uint64_t len, sha256* sha) {
+    part_checksum sum(s.checksum);
+    std::unique_ptr<char[]> scratch;
+    if (!into) scratch = std::make_unique_for_overwrite<char[]>(read_chunk);
+    for (std::uint64_t at = 0; at < len;) {
+        const std::uint64_t n = std::min(read_chunk, len - at);
+        char* chunk = into ? into + at : scratch.get();
+        pread_full(s.fd, chunk, n, offset + at, s.path);
+        const std::span<const char> bytes(chunk, n);
+        sum.update(bytes);
+        if (sha) sha->update(bytes);
+        at += n;
+    }
+    return sum.finish_base64();
+}
+
+// Takes memory (memory mode), reads the part -- in part order when the object's SHA-256 is being
+// computed, in parallel otherwise -- and returns its checksum; nullopt when the upload was
+// abandoned (another part failed) while this one waited for its turn.
+asio::awaitable<std::optional<std::string>> read_part(upload_state& s, std::uint32_t number, part_buffer& buf, std::uint64_t offset,
+                                       std::uint64_t len, bool first_read) {
+    char* data = nullptr;
+    if (!s.file_mode) {
+        // Before the read turn: memory is granted FIFO, so the part whose turn it is always got
+        // its memory before any later part did, and can go on.
+        buf.lease = co_await s.budget.acquire(len);
+        buf.bytes = std::make_unique_for_overwrite<char[]>(std::max<std::uint64_t>(len, 1));
+        data = buf.bytes.get();
+    }
+    if (!(first_read && s.need_sha)) {
+        co_return co_await detail::offload([&s, data, offset, len] {
+            return read_and_digest(s, data, offset, len, nullptr);
+        });
+    }
+    while (s.read_cursor != number) {
+        if (s.failed) co_return std::nullopt;
+        co_await s.read_turn.async_wait(asio::as_tuple(asio::use_awaitable));  // woken by cancel()
+    }
+    std::string sum = co_await detail::offload([&s, data, offset, len] {
+        return read_and_digest(s, data, offset, len, &s.sha);
     });
+    ++s.read_cursor;
+    s.read_turn.cancel();
+    co_return sum;
 }
 
 asio::awaitable<void> run_part(upload_state& s, std::uint32_t number) {
     const std::uint64_t offset = std::uint64_t{number - 1} * s.plan.part_size;
     const std::uint64_t len = std::min(s.plan.part_size, s.size - offset);
     part_buffer buf;
-    const std::string md5 = co_await read_part(s, buf, offset, len);
-
-    if (s.need_sha) {
-        // Parts are read in parallel but the object's digest needs them in order.
-        while (s.sha_cursor != number) {
-            if (s.failed) co_return;
-            co_await s.sha_turn.async_wait(asio::as_tuple(asio::use_awaitable));  // woken by cancel()
-        }
-        const char* data = buf.bytes.get();
-        co_await detail::offload([&s, data, len] { s.sha.update(std::span<const char>(data, len)); });
-        ++s.sha_cursor;
-        s.sha_turn.cancel();
-    }
+    const std::optional<std::string> first = co_await read_part(s, number, buf, offset, len, true);
+    if (!first) co_return;
+    const std::string& sum = *first;
 
     for (std::uint32_t attempt = 1;; ++attempt) {
         std::string reason;
         try {
-            uploaded_part part = co_await s.sink.upload_part(number, std::span<const char>(buf.bytes.get(), len), md5);
+            part_body body;
+            body.size = len;
+            if (s.file_mode) {
+                body.fd = s.fd;
+                body.offset = offset;
+            } else {
+                body.bytes = std::span<const char>(buf.bytes.get(), len);
+            }
+            uploaded_part part = co_await s.sink.upload_part(number, body, sum);
             part.number = number;
             part.size = len;
+            part.checksum = sum;
             s.parts[number - 1] = std::move(part);
             break;
         } catch (const error& e) {
@@ -157,12 +202,13 @@ asio::awaitable<void> run_part(upload_state& s, std::uint32_t number) {
         const auto delay = s.retry.delay(attempt, jitter_rng());
         spdlog::warn("storage: part {} of {} of '{}' failed (attempt {}): {}; retrying in {} ms", number,
                      s.plan.part_count, s.key, attempt, reason, delay.count());
-        // Back off without holding the part's memory; the part is re-read afterwards.
+        // Back off without holding the part's memory; the part is re-read afterwards, and its
+        // checksum must not have changed (the SHA-256 already has these bytes).
         buf = part_buffer{};
         co_await sleep_for(delay);
         if (s.failed) co_return;
-        const std::string again = co_await read_part(s, buf, offset, len);
-        if (again != md5) throw error(errc::integrity, s.path.string() + " changed while it was being uploaded");
+        const std::optional<std::string> again = co_await read_part(s, number, buf, offset, len, false);
+        if (again != sum) throw error(errc::integrity, s.path.string() + " changed while it was being uploaded");
     }
 
     s.done += len;
@@ -182,7 +228,7 @@ asio::awaitable<void> worker(upload_state& s) {
             // Stop the other workers from starting parts and from waiting for a SHA turn that
             // may never come; parts already in flight finish (drain) before the abort.
             s.failed = true;
-            s.sha_turn.cancel();
+            s.read_turn.cancel();
             std::rethrow_exception(failure);
         }
     }
@@ -229,7 +275,7 @@ asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string ke
     auto strand = asio::make_strand(ex);
     upload_state s{sink, key, source, file.get(), plan, stamp.size,
                    limits.budget ? *limits.budget : memory_budget::process(), limits.retry, options.progress,
-                   sink.wants_content_md5(), !options.sha256,
+                   sink.checksum(), sink.accepts_file_parts(), !options.sha256,
                    asio::steady_timer(strand, asio::steady_timer::time_point::max()), sha256{}};
     s.parts.resize(plan.part_count);
 

@@ -202,8 +202,9 @@ TEST_F(azure_fixture, an_aborted_upload_leaves_no_uncommitted_blocks) {
     const put_options none;
     const std::span<const char> block(content.data(), 3 * MiB);
     const std::string md5 = md5_base64(block);
+    const part_body body{.bytes = block, .size = block.size()};
     io.run(sink->begin(key, none));
-    io.run(sink->upload_part(1, block, md5));
+    io.run(sink->upload_part(1, body, md5));
     EXPECT_EQ(server.blocks("media", "orphan.bin").uncommitted, 1u);
     EXPECT_EQ(io.run(p->list_incomplete("")).size(), 1u);
     io.run(sink->abort());

@@ -216,10 +216,7 @@ struct s3_faults : ::testing::Test {
         o.parts_in_flight = 3;
         return io.run(p->put_file(key, src, o));
     }
-    // late_duplicates: uncommitted blocks that may be left by a request the network delivered
-    // after the client had given up on it (a stalled path that recovers). The blob is whole and
-    // correct regardless; Azure drops uncommitted blocks after a week.
-    void expect_stored_intact(const std::string& key, const put_result& r, std::size_t late_duplicates = 0) {
+    void expect_stored_intact(const std::string& key, const put_result& r) {
         EXPECT_EQ(r.sha256, sha256_hex(content));
         EXPECT_EQ(r.parts, 3u);
         proxy.clear();

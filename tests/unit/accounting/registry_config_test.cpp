@@ -3,6 +3,7 @@
 
 #include "wharf/core/config.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
 namespace s = wharf::storage;
@@ -67,4 +68,29 @@ TEST(registry_config, mistakes_are_one_clear_line) {
     refuse(R"([{"name":"a","kind":"local","limit":0}])", "\"limit\" must be a positive size");
     refuse(R"([])", "no providers configured");
     refuse(R"({"provider":[]})", "expected {\"providers\"");
+}
+
+// The s3 factory's settings that are checked before any network call: part_checksum names and
+// the profiles that refuse x-amz-checksum-* (R2, GCS).
+TEST(registry_config, s3_part_checksum_setting) {
+    boost::asio::io_context io;
+    const auto factories = s::default_provider_factories();
+    auto build = [&](const char* json) {
+        const auto configs = s::parse_provider_configs(nlohmann::json::parse(json), "f.json");
+        return factories.at("s3")(configs.at(0), io.get_executor());
+    };
+    EXPECT_NO_THROW(build(R"([{"name":"a","kind":"s3","bucket":"b","endpoint":"http://127.0.0.1:1","part_checksum":"crc32c"}])"));
+    EXPECT_NO_THROW(build(R"([{"name":"a","kind":"s3","profile":"r2","bucket":"b","endpoint":"https://x.r2.example","part_checksum":"md5"}])"));
+    auto refuse = [&](const char* json, const char* expected) {
+        try {
+            build(json);
+            ADD_FAILURE() << "accepted " << json;
+        } catch (const wharf::config_error& e) {
+            EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+        }
+    };
+    refuse(R"([{"name":"a","kind":"s3","bucket":"b","endpoint":"http://127.0.0.1:1","part_checksum":"sha1"}])",
+           "unknown part_checksum \"sha1\"");
+    refuse(R"([{"name":"a","kind":"s3","profile":"gcs","bucket":"b","part_checksum":"crc32"}])",
+           "takes no x-amz-checksum-* headers");
 }

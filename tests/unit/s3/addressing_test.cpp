@@ -44,6 +44,29 @@ TEST(s3_addressing, profile_names) {
     EXPECT_FALSE(s3::parse_profile("azure"));
 }
 
+// Per-profile part checksums: CRC32 where S3's x-amz-checksum-* is taken, Content-MD5 on R2 and
+// GCS, which refuse a CRC asked for explicitly.
+TEST(s3_part_checksum, profile_defaults_and_refusals) {
+    s3::config c;
+    c.bucket = "b";
+    for (auto p : {s3::profile::aws, s3::profile::minio, s3::profile::generic}) {
+        c.profile = p;
+        EXPECT_EQ(s3::resolve_part_checksum(c), checksum_kind::crc32) << s3::to_string(p);
+        c.part_checksum = checksum_kind::crc32c;
+        EXPECT_EQ(s3::resolve_part_checksum(c), checksum_kind::crc32c);
+        c.part_checksum.reset();
+    }
+    for (auto p : {s3::profile::r2, s3::profile::gcs}) {
+        c.profile = p;
+        EXPECT_EQ(s3::resolve_part_checksum(c), checksum_kind::md5) << s3::to_string(p);
+        c.part_checksum = checksum_kind::none;
+        EXPECT_EQ(s3::resolve_part_checksum(c), checksum_kind::none);
+        c.part_checksum = checksum_kind::crc32;
+        EXPECT_THROW(s3::resolve_part_checksum(c), error);
+        c.part_checksum.reset();
+    }
+}
+
 TEST(http_endpoint, parses_scheme_host_port) {
     auto e = wharf::http::parse_endpoint("https://Example.COM/x?y");
     EXPECT_TRUE(e.tls);

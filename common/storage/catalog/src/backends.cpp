@@ -79,7 +79,7 @@ provider_factories default_provider_factories() {
 #ifdef WHARF_HAVE_S3
     // {"kind":"s3", "profile": "aws|minio|r2|gcs|generic", "endpoint", "region", "bucket",
     //  "path_style", "access_key_id"[_env], "secret_access_key"[_env], "session_token"[_env],
-    //  "timeout": "30s", "verify_tls": true, "ca_file"}
+    //  "timeout": "30s", "verify_tls": true, "ca_file", "part_checksum": "crc32|crc32c|md5|none"}
     f.emplace("s3", [](const provider_config& pc, boost::asio::any_io_executor executor) -> std::unique_ptr<provider> {
         s3::config c;
         c.name = pc.name;
@@ -105,6 +105,17 @@ provider_factories default_provider_factories() {
         }
         if (auto verify = flag(pc, "verify_tls")) c.verify_tls = *verify;
         if (auto ca = text(pc, "ca_file")) c.ca_file = std::filesystem::path(*ca);
+        if (auto sum = text(pc, "part_checksum")) {
+            c.part_checksum = parse_checksum_kind(*sum);
+            if (!c.part_checksum)
+                throw config_error(fmt::format("storage provider {}: unknown part_checksum \"{}\" (crc32, crc32c, md5, none)",
+                                               pc.name, *sum));
+        }
+        try {
+            (void)s3::resolve_part_checksum(c);
+        } catch (const error& e) {
+            throw config_error(e.what());
+        }
         return s3::make_provider(std::move(executor), std::move(c));
     });
 #endif

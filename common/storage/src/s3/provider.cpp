@@ -80,7 +80,23 @@ addressing resolve_addressing(const config& c) {
     return a;
 }
 
+checksum_kind resolve_part_checksum(const config& c) {
+    const bool md5_only = c.profile == profile::r2 || c.profile == profile::gcs;
+    const checksum_kind kind = c.part_checksum.value_or(md5_only ? checksum_kind::md5 : checksum_kind::crc32);
+    if (md5_only && (kind == checksum_kind::crc32 || kind == checksum_kind::crc32c))
+        throw error(errc::permanent, "s3 provider '" + c.name + "': profile " + std::string(to_string(c.profile)) +
+                                         " takes no x-amz-checksum-* headers; part_checksum must be md5 or none");
+    return kind;
+}
+
 namespace {
+
+// The x-amz-checksum-algorithm value and part header of a CRC kind.
+std::string_view checksum_algorithm(checksum_kind k) { return k == checksum_kind::crc32c ? "CRC32C" : "CRC32"; }
+std::string_view checksum_header(checksum_kind k) {
+    return k == checksum_kind::crc32c ? "x-amz-checksum-crc32c" : "x-amz-checksum-crc32";
+}
+bool is_crc(checksum_kind k) { return k == checksum_kind::crc32 || k == checksum_kind::crc32c; }
 
 std::string meta_prefix(profile p) { return p == profile::gcs ? "x-goog-meta-" : "x-amz-meta-"; }
 
@@ -137,10 +153,12 @@ class s3_part_sink final : public part_sink {
 public:
     s3_part_sink(s3_provider& p, std::string key) : provider_(p), key_(std::move(key)) {}
     awaitable<void> begin(const std::string& key, const put_options& options) override;
-    awaitable<uploaded_part> upload_part(std::uint32_t number, std::span<const char> bytes,
-                                         const std::string& md5_base64) override;
+    awaitable<uploaded_part> upload_part(std::uint32_t number, const part_body& body,
+                                         const std::string& checksum_value) override;
     awaitable<std::string> complete(const std::vector<uploaded_part>& parts, const std::string& sha256_hex) override;
     awaitable<void> abort() override;
+    checksum_kind checksum() const override;
+    bool accepts_file_parts() const override;
 
 private:
     s3_provider& provider_;
@@ -155,6 +173,7 @@ public:
         : config_(std::move(c)),
           where_(resolve_addressing(config_)),
           endpoint_(http::parse_endpoint(where_.origin)),
+          part_checksum_(resolve_part_checksum(config_)),
           http_(std::make_shared<http::client>(
               ex, http::client_options{.verify_peer = config_.verify_tls, .ca_file = config_.ca_file})),
           signer_(config_.credentials, sigv4::scope{where_.region, "s3"}) {}
@@ -338,7 +357,7 @@ public:
             const std::span<const char> bytes(body.data(), body.size());
             auto errors = co_await with_retry("delete-many", "", [&]() -> awaitable<std::vector<std::string>> {
                 http::header_list h;
-                h.emplace_back("Content-MD5", sigv4::md5_base64(bytes));
+                h.emplace_back("Content-MD5", md5_base64(bytes));
                 h.emplace_back("Content-Type", "application/xml");
                 auto r = co_await call(http::verb::post, bucket_root(), kv("delete", ""), std::move(h), bytes,
                                        sigv4::sha256_hex(bytes), "delete-many", "");
@@ -425,11 +444,14 @@ public:
     std::string bucket_root() const { return where_.path_style ? where_.bucket_path : "/"; }
     const config& cfg() const noexcept { return config_; }
     const addressing& where() const noexcept { return where_; }
+    checksum_kind part_checksum() const noexcept { return part_checksum_; }
+    bool plain_tcp() const noexcept { return !endpoint_.tls; }
 
 private:
     config config_;
     addressing where_;
     http::endpoint endpoint_;
+    checksum_kind part_checksum_;
     std::shared_ptr<http::client> http_;
     sigv4::signer signer_;
 };
@@ -438,6 +460,7 @@ awaitable<void> s3_part_sink::begin(const std::string& key, const put_options& o
     key_ = key;
     const std::string path = provider_.where().object_path(key_);
     auto headers = provider_.object_headers(options, options.sha256);
+    if (is_crc(checksum())) headers.emplace_back("x-amz-checksum-algorithm", std::string(checksum_algorithm(checksum())));
     // Retried here (the engine does not retry begin): a lost reply may leave an orphan upload,
     // which list_incomplete/abort_incomplete (or a bucket lifecycle rule) clean up.
     upload_id_ = co_await provider_.with_retry("create-multipart", key_, [&]() -> awaitable<std::string> {
@@ -450,26 +473,35 @@ awaitable<void> s3_part_sink::begin(const std::string& key, const put_options& o
     });
 }
 
-awaitable<uploaded_part> s3_part_sink::upload_part(std::uint32_t number, std::span<const char> bytes,
-                                                   const std::string& md5_base64) {
+checksum_kind s3_part_sink::checksum() const { return provider_.part_checksum(); }
+bool s3_part_sink::accepts_file_parts() const { return provider_.plain_tcp(); }
+
+awaitable<uploaded_part> s3_part_sink::upload_part(std::uint32_t number, const part_body& body,
+                                                   const std::string& checksum_value) {
     const std::string path = provider_.where().object_path(key_);
     http::header_list headers;
-    if (!md5_base64.empty()) headers.emplace_back("Content-MD5", md5_base64);
-    // UNSIGNED-PAYLOAD: Content-MD5 protects the part; signing it would hash every byte again.
+    if (!checksum_value.empty()) {
+        if (checksum() == checksum_kind::md5) headers.emplace_back("Content-MD5", checksum_value);
+        else if (is_crc(checksum())) headers.emplace_back(std::string(checksum_header(checksum())), checksum_value);
+    }
+    // UNSIGNED-PAYLOAD: the part checksum protects the part; signing it would hash every byte again.
     // (Built before the co_await: GCC 12 miscompiles braced lists inside co_await expressions.)
     sigv4::param_list query = kv("partNumber", std::to_string(number));
     query.emplace_back("uploadId", upload_id_);
-    auto r = co_await provider_.call(http::verb::put, path, std::move(query), std::move(headers), bytes, std::string(sigv4::unsigned_payload), "upload-part", key_);
+    std::optional<http::file_region> file;
+    if (body.in_file()) file = http::file_region{.path = {}, .offset = body.offset, .length = body.size, .fd = body.fd};
+    auto r = co_await provider_.call(http::verb::put, path, std::move(query), std::move(headers), body.bytes,
+                                     std::string(sigv4::unsigned_payload), "upload-part", key_, {}, std::move(file));
     if (!r.ok()) throw reply_error("upload-part " + std::to_string(number) + " of", key_, r.status, r.body);
     auto etag = r.header("etag");
     if (!etag || etag->empty()) throw error(errc::transient, "upload-part " + std::to_string(number) + " of " + key_ + ": no ETag in reply");
-    co_return uploaded_part{.number = number, .size = bytes.size(), .etag = unquote(*etag)};
+    co_return uploaded_part{.number = number, .size = body.size, .etag = unquote(*etag), .checksum = checksum_value};
 }
 
 awaitable<std::string> s3_part_sink::complete(const std::vector<uploaded_part>& parts, const std::string& sha256_hex) {
     (void)sha256_hex;  // S3 cannot add metadata at complete; put_options.sha256 went in at begin when known
     const std::string path = provider_.where().object_path(key_);
-    const std::string body = complete_body(parts);
+    const std::string body = complete_body(parts, checksum());
     const std::span<const char> bytes(body.data(), body.size());
     const bool retried = complete_tried_;
     complete_tried_ = true;
@@ -482,6 +514,19 @@ awaitable<std::string> s3_part_sink::complete(const std::vector<uploaded_part>& 
             throw error(classify(200, result.error->code), "complete-multipart " + key_ + ": 200 with " + result.error->code +
                                                                " (" + result.error->message + ")");
         if (!result.etag) throw error(errc::transient, "complete-multipart " + key_ + ": reply has no ETag");
+        // The server's checksum of the object, computed from the parts it stored, must be ours.
+        const auto& theirs = checksum() == checksum_kind::crc32c ? result.checksum_crc32c : result.checksum_crc32;
+        if (is_crc(checksum()) && theirs && !theirs->empty()) {
+            std::vector<std::string> values;
+            values.reserve(parts.size());
+            for (const auto& p : parts) values.push_back(p.checksum);
+            const auto ours = composite_checksum(checksum(), values);
+            // Some servers omit the "-<parts>" suffix; compare the CRC itself.
+            const std::string_view their_crc = std::string_view(*theirs).substr(0, theirs->find('-'));
+            if (ours && ours->substr(0, ours->find('-')) != their_crc)
+                throw error(errc::integrity, "complete-multipart " + key_ + ": the server's checksum " + *theirs +
+                                                 " is not the parts' " + *ours);
+        }
         co_return *result.etag;
     }
     auto err = reply_error("complete-multipart", key_, r.status, r.body);

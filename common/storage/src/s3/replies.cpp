@@ -98,6 +98,8 @@ static result_or_error parse_result(std::string_view body) {
         return r;
     }
     if (auto etag = xml::text(body, "ETag")) r.etag = unquote(*etag);
+    r.checksum_crc32 = xml::text(body, "ChecksumCRC32");
+    r.checksum_crc32c = xml::text(body, "ChecksumCRC32C");
     return r;
 }
 
@@ -148,12 +150,18 @@ std::vector<std::string> parse_delete_errors(std::string_view body) {
     return keys;
 }
 
-std::string complete_body(const std::vector<uploaded_part>& parts) {
+std::string complete_body(const std::vector<uploaded_part>& parts, checksum_kind checksum) {
+    const char* element = checksum == checksum_kind::crc32    ? "ChecksumCRC32"
+                          : checksum == checksum_kind::crc32c ? "ChecksumCRC32C"
+                                                              : nullptr;
     std::string out = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
-    out.reserve(out.size() + parts.size() * 96);
+    out.reserve(out.size() + parts.size() * 140);
     for (const auto& p : parts) {
         out += "<Part><PartNumber>" + std::to_string(p.number) + "</PartNumber><ETag>&quot;" + xml::escape(unquote(p.etag)) +
-               "&quot;</ETag></Part>";
+               "&quot;</ETag>";
+        if (element && !p.checksum.empty())
+            out += std::string("<") + element + ">" + xml::escape(p.checksum) + "</" + element + ">";
+        out += "</Part>";
     }
     out += "</CompleteMultipartUpload>";
     return out;

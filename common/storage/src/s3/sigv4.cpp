@@ -106,13 +106,6 @@ std::string sha256_hex(std::span<const char> bytes) {
     return hex(digest);
 }
 
-std::string md5_base64(std::span<const char> bytes) {
-    std::array<unsigned char, 16> digest{};
-    unsigned int len = 0;
-    if (!EVP_Digest(bytes.data(), bytes.size(), digest.data(), &len, EVP_md5(), nullptr)) throw std::runtime_error("MD5 failed");
-    return base64(digest);
-}
-
 std::string amz_date(std::chrono::system_clock::time_point t) {
     const std::tm tm = utc(t);
     char buf[32];

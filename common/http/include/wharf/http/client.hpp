@@ -47,11 +47,13 @@ endpoint parse_endpoint(std::string_view url);
 using header_list = std::vector<std::pair<std::string, std::string>>;
 std::optional<std::string_view> find_header(const header_list& headers, std::string_view name) noexcept;
 
-// A byte range of a file sent as the request body (single PUT from a file without loading it).
+// A byte range of a file sent as the request body without loading it: over plain TCP with
+// sendfile() (no copy through user space), over TLS read in chunks.
 struct file_region {
-    std::filesystem::path path;
+    std::filesystem::path path;  // opened for the request; only named in errors when fd is set
     std::uint64_t offset = 0;
     std::uint64_t length = 0;
+    int fd = -1;                 // an already open descriptor, borrowed for the request
 };
 
 struct request {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "wharf/core/backoff.hpp"
+#include "wharf/storage/checksum.hpp"
 #include "wharf/storage/memory_budget.hpp"
 #include "wharf/storage/provider.hpp"
 
@@ -40,6 +41,18 @@ struct uploaded_part {
     std::uint32_t number = 0;  // 1-based
     std::uint64_t size = 0;
     std::string etag;          // S3 ETag, or the Azure block id
+    std::string checksum;      // the part checksum sent with it (base64; empty for none)
+};
+
+// One part's bytes: in memory, or -- for a sink that accepts_file_parts() -- a region of the open
+// source file, which a plain-TCP transport sends with sendfile() without copying it through user
+// space. The engine has just read (and hashed) that region, so it is in the page cache.
+struct part_body {
+    std::span<const char> bytes;  // memory mode
+    int fd = -1;                  // file mode: the source, borrowed for the call
+    std::uint64_t offset = 0;     // file mode: where the part starts in it
+    std::uint64_t size = 0;       // both modes
+    bool in_file() const noexcept { return fd >= 0; }
 };
 
 // What a backend implements for the engine. Each call is one network operation with its own
@@ -49,17 +62,19 @@ class part_sink {
 public:
     virtual ~part_sink() = default;
     virtual boost::asio::awaitable<void> begin(const std::string& key, const put_options& options) = 0;
-    // `md5_base64` is the Content-MD5 of `bytes` (computed by the engine; empty when
-    // wants_content_md5() is false).
-    virtual boost::asio::awaitable<uploaded_part> upload_part(std::uint32_t number, std::span<const char> bytes,
-                                                              const std::string& md5_base64) = 0;
+    // `checksum` is the checksum() of the part's bytes, base64 (computed by the engine; empty for
+    // checksum_kind::none).
+    virtual boost::asio::awaitable<uploaded_part> upload_part(std::uint32_t number, const part_body& body,
+                                                              const std::string& checksum) = 0;
     // sha256_hex of the whole object, to store with it (metadata). Returns the object's ETag.
     // The engine retries it on transient errors, so it must be idempotent.
     virtual boost::asio::awaitable<std::string> complete(const std::vector<uploaded_part>& parts,
                                                          const std::string& sha256_hex) = 0;
     virtual boost::asio::awaitable<void> abort() = 0;
-    // Backends with another per-part checksum (R2, GCS CRC32C) turn MD5 off: it costs ~1.2 CPU-s/GB.
-    virtual bool wants_content_md5() const { return true; }
+    // The per-part checksum the backend sends (Content-MD5, x-amz-checksum-crc32...).
+    virtual checksum_kind checksum() const { return checksum_kind::md5; }
+    // Whether upload_part() takes part_body in file mode (the transport can send from a file).
+    virtual bool accepts_file_parts() const { return false; }
     // The smallest part the backend accepts (but the last). Azure blocks may be any size.
     virtual std::uint64_t min_part_size() const { return storage::min_part_size; }
 };
@@ -71,7 +86,9 @@ struct engine_limits {
 };
 
 // Uploads `source` through `sink`. The SHA-256 comes from options.sha256 when the caller has it
-// (computed once, carried), else it is computed while the parts are read. Progress is reported
+// (computed once, carried), else it is computed while the parts are read: then each part is read
+// once, in order, in cache-sized chunks that feed both the object's SHA-256 and the part's
+// checksum. Without it, parts are read and checksummed in parallel. Progress is reported
 // through options.progress as parts finish. Throws storage::error: integrity when the file
 // changed while it was read, the error of the first failed part otherwise (the upload has then
 // been aborted).

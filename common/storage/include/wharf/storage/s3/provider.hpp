@@ -26,10 +26,13 @@ namespace wharf::storage::s3 {
 //   aws     virtual-hosted by default, endpoint https://s3.<region>.amazonaws.com
 //   minio   path-style; endpoint required
 //   r2      region "auto", path-style; parts of equal size (the engine plans them so) and no
-//           x-amz-checksum-* headers (wharf never sends them); endpoint required
+//           x-amz-checksum-* headers (parts carry Content-MD5); endpoint required
 //   gcs     endpoint https://storage.googleapis.com, region "auto", path-style; metadata as
-//           x-goog-meta-*, ETags and x-goog-hash (crc32c, md5) parsed from replies
+//           x-goog-meta-*, ETags and x-goog-hash (crc32c, md5) parsed from replies; parts carry
+//           Content-MD5
 //   generic path-style; endpoint required
+// Parts of aws, minio and generic carry x-amz-checksum-crc32 (the AWS SDKs' default, which
+// S3-compatible stores accept) unless part_checksum says otherwise.
 enum class profile { aws, minio, r2, gcs, generic };
 std::optional<profile> parse_profile(std::string_view name) noexcept;
 std::string_view to_string(profile p) noexcept;
@@ -50,7 +53,14 @@ struct config {
     std::optional<std::filesystem::path> ca_file;
     // Sign single-PUT payloads with their SHA-256 (which wharf computes anyway), so S3 checks it.
     bool sign_payload = true;
+    // The checksum on every multipart part; empty: the profile's (crc32, or md5 for r2 and gcs).
+    // crc32/crc32c are refused for r2 and gcs.
+    std::optional<checksum_kind> part_checksum;
 };
+
+// The part checksum a config resolves to. Throws storage::error(permanent) for a combination the
+// provider does not take (x-amz-checksum-* on r2 or gcs).
+checksum_kind resolve_part_checksum(const config& c);
 
 // Where requests for a bucket go: the resolved profile defaults. Pure; for tests and presign.
 struct addressing {

@@ -47,6 +47,9 @@ std::optional<std::string> parse_upload_id(std::string_view body);
 struct result_or_error {
     std::optional<std::string> etag;  // unquoted
     std::optional<error_reply> error;
+    // Complete: the object's checksum when the upload declared an algorithm, e.g. the value of
+    // <ChecksumCRC32> ("base64-<parts>" for a composite one).
+    std::optional<std::string> checksum_crc32, checksum_crc32c;
 };
 result_or_error parse_complete(std::string_view body);
 result_or_error parse_copy(std::string_view body);
@@ -64,7 +67,9 @@ uploads_page parse_list_uploads(std::string_view body);
 // DeleteObjects (quiet mode): the keys reported in <Error> entries.
 std::vector<std::string> parse_delete_errors(std::string_view body);
 
-std::string complete_body(const std::vector<uploaded_part>& parts);
+// The Complete request; with a CRC kind every part carries its <ChecksumCRC32[C]> (S3 requires them
+// when the upload was created with x-amz-checksum-algorithm).
+std::string complete_body(const std::vector<uploaded_part>& parts, checksum_kind checksum = checksum_kind::none);
 std::string delete_body(const std::vector<std::string>& keys);  // <= 1000 keys, Quiet
 
 // `"abc"` -> `abc`; GCS and others sometimes omit the quotes.

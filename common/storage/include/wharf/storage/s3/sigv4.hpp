@@ -36,7 +36,6 @@ inline std::string sha256_hex(std::string_view s) { return sha256_hex(std::span<
 inline std::string sha256_hex(const std::string& s) { return sha256_hex(std::string_view(s)); }
 std::string hex(std::span<const unsigned char> bytes);
 std::string base64(std::span<const unsigned char> bytes);
-std::string md5_base64(std::span<const char> bytes);
 
 // "20130524T000000Z" and "20130524" for a UTC time.
 std::string amz_date(std::chrono::system_clock::time_point t);
