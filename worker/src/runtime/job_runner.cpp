@@ -2,6 +2,7 @@
 // coroutine under a timeout, then the outcome -- written to PostgreSQL first, acknowledged in
 // Redis second, so a crash in between re-delivers the job instead of losing it.
 #include "runtime_impl.hpp"
+#include "wharf/worker/read_ahead.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -24,7 +25,7 @@ void runtime::impl::dispatch(queue_state& q, queue::delivery d) {
     if (q.tracked.contains(d.entry_id)) return;
     auto j = std::make_shared<job_run>(q, std::move(d), strand);
     q.tracked.emplace(j->delivery.entry_id, j);
-    ++q.running;
+    ++q.held;
     auto& slot_owner = *j;
     asio::co_spawn(strand, run_job(std::move(j)),
                    asio::bind_cancellation_slot(slot_owner.cancel.slot(), [](std::exception_ptr e) {
@@ -38,11 +39,49 @@ void runtime::impl::dispatch(queue_state& q, queue::delivery d) {
                    }));
 }
 
+// Waits (parked on the job's own timer, which the handler's timeout uses only later) until a
+// slot is handed over by release_slot(), or the job is stopped meanwhile (shutdown, lease lost).
+asio::awaitable<void> runtime::impl::acquire_slot(std::shared_ptr<job_run> j) {
+    auto& q = j->queue;
+    if (q.executing < q.concurrency && q.slot_queue.empty()) {
+        j->holds_slot = true;
+        ++q.executing;
+        co_return;
+    }
+    if (stopping) {  // shutting down: a job that would have to wait is handed back instead
+        j->stopped = run_end::handed_back;
+        co_return;
+    }
+    q.slot_queue.push_back(j);
+    j->waiting_for_slot = true;
+    while (!j->holds_slot && !j->stopped) {
+        j->timer.expires_at(std::chrono::steady_clock::time_point::max());
+        co_await j->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    j->waiting_for_slot = false;
+    if (!j->holds_slot) std::erase(q.slot_queue, j);
+}
+
+// The job's handler phase is over (or it ended without one): its place in `held`, and its slot,
+// go to the next job.
 void runtime::impl::release_slot(job_run& j) {
-    if (!j.holds_slot) return;
-    j.holds_slot = false;
-    --j.queue.running;
-    j.queue.slot_freed.cancel();
+    auto& q = j.queue;
+    if (j.in_hand) {
+        j.in_hand = false;
+        --q.held;
+        q.slot_freed.cancel();  // the reader may take more
+    }
+    if (j.holds_slot) {
+        j.holds_slot = false;
+        --q.executing;
+        while (q.executing < q.concurrency && !q.slot_queue.empty()) {
+            auto next = std::move(q.slot_queue.front());
+            q.slot_queue.pop_front();
+            next->holds_slot = true;
+            ++q.executing;
+            next->timer.cancel();
+        }
+    }
     if (stopping) wake();
 }
 
@@ -60,6 +99,7 @@ void runtime::impl::stop_job(job_run& j, run_end why) {
     if (!j.stopped) j.stopped = why;
     // Cancel only the handler: the runtime's own Redis/PostgreSQL calls around it must finish.
     if (j.handler_running) j.cancel.emit(asio::cancellation_type::terminal);
+    if (j.waiting_for_slot) j.timer.cancel();  // it never starts: handed back or dropped
 }
 
 asio::awaitable<std::optional<pg::write_result>> runtime::impl::finish_durably(pg::job_outcome o) {
@@ -252,7 +292,8 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
         }
     }
 
-    // ---- run
+    // ---- run, once a slot is free
+    if (!j->stopped && !j->holds_slot) co_await acquire_slot(j);
     run_end end = run_end::succeeded;
     std::string error;
     nlohmann::json result;
@@ -288,6 +329,7 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
                 }
             });
             j->handler_running = true;
+            const auto began = std::chrono::steady_clock::now();
             try {
                 result = co_await q.type.handler(j->context);
             } catch (const permanent_error& ex) {
@@ -302,6 +344,10 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
             }
             j->handler_running = false;
             j->timer.cancel();
+            const double took_us =
+                std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count();
+            q.mean_run_us = next_mean_run_us(q.mean_run_us, q.runs, took_us);
+            ++q.runs;
             // The handler's cancellation must not leak into our own writes below.
             co_await asio::this_coro::reset_cancellation_state();
             // A stop that the handler ignored and finished anyway: its result stands, unless the

@@ -43,7 +43,8 @@ asio::awaitable<void> runtime::impl::keep_leases() {
                 failures = 0;
                 for (const auto& id : lost) {
                     const auto it = q->tracked.find(id);
-                    if (it == q->tracked.end() || !it->second->handler_running) continue;  // acked meanwhile
+                    // Acked meanwhile, or past its handler: nothing to stop.
+                    if (it == q->tracked.end() || !(it->second->handler_running || it->second->waiting_for_slot)) continue;
                     spdlog::warn("job {} of {} (entry {}) was taken over by another worker: cancelling it here",
                                  it->second->job_id, q->name, id);
                     stop_job(*it->second, run_end::lease_lost);

@@ -1,6 +1,8 @@
 // One queue's reader: a blocking XREADGROUP on its own connection, asking for no more entries
-// than there are free slots, so the process never holds more jobs than it can run.
+// than there are free slots (plus a read-ahead while the queue's jobs are short), so the process
+// never holds more jobs than it can run soon.
 #include "runtime_impl.hpp"
+#include "wharf/worker/read_ahead.hpp"
 
 namespace wharf::worker {
 
@@ -12,13 +14,18 @@ namespace {
 constexpr std::chrono::milliseconds read_block{2'000};
 }  // namespace
 
+std::size_t runtime::impl::prefetch(const detail::queue_state& q) const {
+    return read_ahead(q.concurrency, q.runs, q.mean_run_us);  // see read_ahead.hpp
+}
+
 std::size_t runtime::impl::free_slots(const detail::queue_state& q) const {
-    if (q.running >= q.concurrency) return 0;
+    const std::size_t limit = q.concurrency + prefetch(q);
+    if (q.held >= limit) return 0;
     // Entries whose handler is done but whose outcome is not yet written and acknowledged are
     // cheap, but bounded too: while PostgreSQL or Redis is down they must not pile up unboundedly.
-    const std::size_t backlog_cap = q.concurrency + std::max<std::size_t>(options.batch, 1'024);
+    const std::size_t backlog_cap = limit + std::max<std::size_t>(options.batch, 1'024);
     if (q.tracked.size() >= backlog_cap) return 0;
-    return std::min({q.concurrency - q.running, backlog_cap - q.tracked.size(), options.batch});
+    return std::min({limit - q.held, backlog_cap - q.tracked.size(), options.batch});
 }
 
 asio::awaitable<void> runtime::impl::consume(detail::queue_state& q) {

@@ -121,7 +121,7 @@ void runtime::impl::request_stop() {
         if (self->stopping) return;
         self->stopping = true;
         std::size_t running = 0;
-        for (auto& q : self->queues) running += q->running;
+        for (auto& q : self->queues) running += q->executing;
         spdlog::info("stop requested: no new jobs; {} running, grace {}", running,
                      format_duration(self->options.grace));
         for (auto& q : self->queues) {

@@ -14,6 +14,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -49,7 +50,9 @@ struct job_run {
     boost::asio::steady_timer timer;           // the per-job timeout
     boost::asio::cancellation_signal cancel;   // stops the job's coroutine tree
     bool handler_running = false;              // only then may `cancel` be emitted
-    bool holds_slot = true;                    // counted in queue_state::running
+    bool in_hand = true;                       // counted in queue_state::held
+    bool holds_slot = false;                   // counted in queue_state::executing
+    bool waiting_for_slot = false;             // parked on `timer` in queue_state::slot_queue
     std::optional<run_end> stopped;            // why the runtime stopped it, if it did
 };
 
@@ -65,12 +68,20 @@ struct queue_state {
     queue::operations ops;
     std::unique_ptr<redis::connection> reader;  // the blocking XREADGROUP connection, nothing else
 
-    std::size_t running = 0;  // jobs holding a slot (between read and the handler's end)
+    // Jobs taken from the stream whose handler has not ended yet (read, waiting for a slot, or
+    // running); at most concurrency + prefetch(). Of them, `executing` hold one of the
+    // `concurrency` slots; the others wait in `slot_queue`, first come first served.
+    std::size_t held = 0;
+    std::size_t executing = 0;
+    std::deque<std::shared_ptr<job_run>> slot_queue;
+    // Handler run time, exponentially averaged: prefetching pays only for short jobs.
+    double mean_run_us = 0;
+    std::uint64_t runs = 0;
     // Entries Redis holds for us, by entry id: renewed by the lease keeper until released.
     std::unordered_map<std::string, std::shared_ptr<job_run>> tracked;
     std::vector<queue::operations::ack_item> acks;  // waiting for the next batched ack
     bool ack_flushing = false;
-    boost::asio::steady_timer slot_freed;  // the consumer sleeps on it while every slot is taken
+    boost::asio::steady_timer slot_freed;  // the consumer sleeps on it while it holds all it may
 };
 
 }  // namespace detail
@@ -94,6 +105,7 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     // queue_consumer.cpp
     boost::asio::awaitable<void> consume(detail::queue_state& q);
     std::size_t free_slots(const detail::queue_state& q) const;
+    std::size_t prefetch(const detail::queue_state& q) const;
 
     // job_runner.cpp
     void dispatch(detail::queue_state& q, queue::delivery d);
@@ -101,6 +113,7 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     boost::asio::awaitable<bool> already_final(const detail::job_run& j);
     boost::asio::awaitable<void> dead_letter_now(std::shared_ptr<detail::job_run> j, std::string reason);
     boost::asio::awaitable<std::optional<pg::write_result>> finish_durably(pg::job_outcome o);
+    boost::asio::awaitable<void> acquire_slot(std::shared_ptr<detail::job_run> j);
     void release_slot(detail::job_run& j);
     void untrack(detail::job_run& j);
     void push_ack(detail::job_run& j, std::string outcome);

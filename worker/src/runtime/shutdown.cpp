@@ -1,6 +1,7 @@
-// Graceful shutdown: no new jobs; running ones get the grace period; the rest are cancelled and
-// handed back (re-queued at once, same attempt) so another worker starts them right away; then
-// every outcome is written and acknowledged before the process exits.
+// Graceful shutdown: no new jobs; jobs read ahead but not started are handed back at once; running
+// ones get the grace period; the rest are cancelled and handed back (re-queued at once, same
+// attempt) so another worker starts them right away; then every outcome is written and
+// acknowledged before the process exits.
 #include "runtime_impl.hpp"
 
 namespace wharf::worker {
@@ -16,9 +17,10 @@ constexpr std::chrono::seconds flush_limit{10};
 
 asio::awaitable<void> runtime::impl::drain() {
     auto self = shared_from_this();
+    // Jobs in hand whose handler has not ended (waiting ones are stopped below, and end at once).
     const auto running = [this] {
         std::size_t n = 0;
-        for (const auto& q : queues) n += q->running;
+        for (const auto& q : queues) n += q->held;
         return n;
     };
     const auto tracked = [this] {
@@ -28,6 +30,12 @@ asio::awaitable<void> runtime::impl::drain() {
     };
     using clock = std::chrono::steady_clock;
 
+    {
+        std::vector<std::shared_ptr<detail::job_run>> waiting;  // stop_job must not run mid-iteration
+        for (auto& q : queues) waiting.insert(waiting.end(), q->slot_queue.begin(), q->slot_queue.end());
+        if (!waiting.empty()) spdlog::info("handing back {} jobs read ahead but not started", waiting.size());
+        for (auto& job : waiting) stop_job(*job, run_end::handed_back);
+    }
     if (!co_await wait_until([&] { return running() == 0; }, clock::now() + options.grace)) {
         spdlog::warn("{} jobs still running after the grace period of {}: cancelling and handing them back",
                      running(), format_duration(options.grace));
