@@ -183,6 +183,23 @@ boost::asio::awaitable<std::vector<delivery>> operations::reclaim(const std::str
     co_return out;
 }
 
+boost::asio::awaitable<std::vector<delivery>> operations::own_pending(const std::string& consumer, std::size_t count) {
+    std::vector<delivery> out;
+    if (count == 0) co_return out;
+    std::vector<std::string> keys{keys_.stream};
+    std::vector<std::string> args{consumer, std::to_string(count)};
+    const redis::reply r = co_await redis_.eval(scripts::own_pending(), std::move(keys), std::move(args));
+    if (is_missing_group(r)) co_return out;
+    checked(r, "own_pending");
+    if (!r.is_array() || r.size() % 3 != 0) unexpected("own_pending", r);
+    for (std::size_t i = 0; i < r.size(); i += 3) {
+        if (!r[i].is_string() || !r[i + 1].is_integer()) unexpected("own_pending", r);
+        out.push_back(make_delivery(r[i].str(), static_cast<std::int32_t>(r[i + 1].integer()),
+                                    r[i + 2].is_string() ? r[i + 2].str() : std::string{}));
+    }
+    co_return out;
+}
+
 boost::asio::awaitable<std::vector<std::string>> operations::renew(const std::string& consumer,
                                                                    const std::vector<std::string>& entry_ids) {
     std::vector<std::string> lost;

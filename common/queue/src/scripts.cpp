@@ -113,6 +113,32 @@ return out
     return s;
 }
 
+// KEYS: stream   ARGV: consumer, count. The entries `consumer` holds (its pending list), with
+// their delivery counts and bodies, in the shape of reclaim(): {id, deliveries, job|false}...
+// An entry deleted from the stream but still pending has no body (false).
+const redis::script& own_pending() {
+    static const redis::script s{R"lua(
+local p = redis.call('XPENDING', KEYS[1], 'workers', '-', '+', tonumber(ARGV[2]), ARGV[1])
+local out = {}
+for _, e in ipairs(p) do
+  local id = e[1]
+  local job = false
+  local r = redis.call('XRANGE', KEYS[1], id, id)
+  if r[1] and type(r[1][2]) == 'table' then
+    local fields = r[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'job' then job = fields[i + 1] end
+    end
+  end
+  out[#out + 1] = id
+  out[#out + 1] = e[4]
+  out[#out + 1] = job
+end
+return out
+)lua"};
+    return s;
+}
+
 // KEYS: stream   ARGV: consumer, entry ids...   Returns the ids the consumer no longer owns.
 // XCLAIM with min-idle 0 and JUSTID resets the idle time without bumping the delivery count.
 const redis::script& renew() {

@@ -12,6 +12,7 @@ const redis::script& ack();
 const redis::script& promote_due();
 const redis::script& reclaim();
 const redis::script& renew();
+const redis::script& own_pending();
 const redis::script& claim_id();
 const redis::script& prune_consumers();
 const redis::script& dead_requeue();

@@ -206,6 +206,34 @@ TEST(worker, graceful_shutdown_hands_back_a_job_longer_than_the_grace_period) {
     EXPECT_EQ(row->epoch, 2);
 }
 
+// Short jobs are read ahead of free slots (read_ahead.hpp). A SIGTERM in the middle of a stream of
+// them hands the read-ahead ones back at once; with another worker they all run exactly once.
+TEST(worker, shutdown_hands_back_jobs_read_ahead_and_none_is_lost_or_doubled) {
+    fleet f;
+    logs_on_failure logs{f};
+    constexpr std::size_t jobs = 3'000;
+    // A long lease: a job left pending instead of handed back would not come back in time.
+    auto& w = f.start_worker({"--queues", "sleep=4", "--grace", "10s", "--lease", "60s"});
+    f.enqueue_many("sleep", jobs, [](std::size_t i) { return json{{"payload", {{"ms", 0}, {"n", i}}}}; });
+    ASSERT_TRUE(fleet::eventually(
+        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") >= 200; }, 60s));
+    w.signal(SIGTERM);
+    const auto status = w.wait(20s);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(*status, 0);
+    EXPECT_EQ(f.pending("sleep"), 0) << "every job in hand was finished or handed back";
+
+    f.start_worker({"--queues", "sleep=4", "--lease", "60s"});
+    ASSERT_TRUE(fleet::eventually(
+        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == jobs; }, 120s))
+        << f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") << " succeeded";
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs"), jobs);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE attempts = 1"), jobs);  // a hand-back uses no attempt
+    EXPECT_EQ(f.count("SELECT count(DISTINCT payload->>'n') FROM jobs"), jobs);
+    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("sleep") == 0 && f.pending("sleep") == 0; }, 10s));
+    EXPECT_EQ(f.stat("sleep", "succeeded"), static_cast<std::int64_t>(jobs));
+}
+
 TEST(worker, the_same_id_twice_runs_once) {
     fleet f;
     logs_on_failure logs{f};

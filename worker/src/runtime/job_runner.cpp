@@ -20,14 +20,14 @@ namespace {
 constexpr std::size_t ack_batch_max = 256;
 }  // namespace
 
-void runtime::impl::dispatch(queue_state& q, queue::delivery d) {
+std::shared_ptr<job_run> runtime::impl::dispatch(queue_state& q, queue::delivery d) {
     // A take-over of our own entry (a renewal failed while Redis was away): we run it already.
-    if (q.tracked.contains(d.entry_id)) return;
+    if (q.tracked.contains(d.entry_id)) return nullptr;
     auto j = std::make_shared<job_run>(q, std::move(d), strand);
     q.tracked.emplace(j->delivery.entry_id, j);
     ++q.held;
     auto& slot_owner = *j;
-    asio::co_spawn(strand, run_job(std::move(j)),
+    asio::co_spawn(strand, run_job(j),
                    asio::bind_cancellation_slot(slot_owner.cancel.slot(), [](std::exception_ptr e) {
                        // run_job contains handler failures itself; anything here is a runtime bug.
                        if (!e) return;
@@ -37,6 +37,7 @@ void runtime::impl::dispatch(queue_state& q, queue::delivery d) {
                            spdlog::error("job coroutine failed: {}", redact(ex.what()));
                        }
                    }));
+    return j;
 }
 
 // Waits (parked on the job's own timer, which the handler's timeout uses only later) until a

@@ -108,7 +108,8 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     std::size_t prefetch(const detail::queue_state& q) const;
 
     // job_runner.cpp
-    void dispatch(detail::queue_state& q, queue::delivery d);
+    // Starts a job run; null when the entry is in hand already.
+    std::shared_ptr<detail::job_run> dispatch(detail::queue_state& q, queue::delivery d);
     boost::asio::awaitable<void> run_job(std::shared_ptr<detail::job_run> j);
     boost::asio::awaitable<bool> already_final(const detail::job_run& j);
     boost::asio::awaitable<void> dead_letter_now(std::shared_ptr<detail::job_run> j, std::string reason);

@@ -29,6 +29,7 @@ asio::awaitable<void> runtime::impl::drain() {
         return n;
     };
     using clock = std::chrono::steady_clock;
+    const auto started = clock::now();
 
     {
         std::vector<std::shared_ptr<detail::job_run>> waiting;  // stop_job must not run mid-iteration
@@ -46,6 +47,25 @@ asio::awaitable<void> runtime::impl::drain() {
         for (auto& job : to_stop) stop_job(*job, run_end::handed_back);
         if (!co_await wait_until([&] { return running() == 0; }, clock::now() + unwind_limit))
             spdlog::error("{} jobs ignored cancellation; leaving them pending for another worker", running());
+    }
+    // A read cut short by the stop may have been served by Redis with its reply lost: those entries
+    // are ours but were never dispatched. Hand them back too, rather than leave them to a take-over
+    // a lease later.
+    for (auto& q : queues) {
+        std::vector<queue::delivery> orphans;
+        co_await with_redis_retry(
+            "listing the entries this worker holds",
+            [&]() -> asio::awaitable<void> { orphans = co_await q->ops.own_pending(options.consumer, 10'000); },
+            [&] { return clock::now() > started + flush_limit; });
+        std::size_t handed = 0;
+        for (auto& d : orphans) {
+            if (q->tracked.contains(d.entry_id)) continue;
+            if (auto j = dispatch(*q, std::move(d))) {
+                stop_job(*j, run_end::handed_back);
+                ++handed;
+            }
+        }
+        if (handed > 0) spdlog::info("handing back {} jobs of {} read as the worker stopped", handed, q->name);
     }
     if (!co_await wait_until([&] { return tracked() == 0; }, clock::now() + flush_limit)) {
         spdlog::error("{} outcomes could not be written or acknowledged in time; they stay pending", tracked());

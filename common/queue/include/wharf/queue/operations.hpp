@@ -50,6 +50,10 @@ public:
     boost::asio::awaitable<std::vector<delivery>> reclaim(const std::string& consumer, std::chrono::milliseconds lease,
                                                           std::size_t count);
 
+    // The entries `consumer` holds, up to `count`: at shutdown, the ones a cancelled read had
+    // delivered without the reply reaching us, to hand back instead of leaving them to a take-over.
+    boost::asio::awaitable<std::vector<delivery>> own_pending(const std::string& consumer, std::size_t count);
+
     // Lease renewal: resets the idle time of the given entries that `consumer` still owns.
     // Returns the entry ids it no longer owns (taken over): their jobs must be stopped.
     boost::asio::awaitable<std::vector<std::string>> renew(const std::string& consumer,
