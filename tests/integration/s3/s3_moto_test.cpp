@@ -224,12 +224,41 @@ TEST_F(s3_moto, multipart_parts_carry_crc_checksums_that_the_server_agrees_with)
         ASSERT_EQ(res.status, 0) << res.output;
         ASSERT_NE(res.output.find("CHECKSUM "), std::string::npos) << res.output;
         EXPECT_EQ(res.output.find("CHECKSUM none"), std::string::npos) << "the algorithm was not declared: " << res.output;
-        if (server_checks)
+        if (server_checks) {
             EXPECT_NE(res.output.find("CHECKSUM " + expected + "\n"), std::string::npos)
                 << res.output << " expected " << expected;
+        }
         auto got = run(io_, s3->get_to_file(key, dir_.path() / "crc.out"));
         EXPECT_EQ(got.sha256, put.sha256);
     }
+}
+
+// Above copy_part_threshold (5 GiB in production, where CopyObject stops) copy() is a multipart
+// copy: UploadPartCopy of ranges, with the source's content type and metadata (the sha256).
+TEST_F(s3_moto, a_copy_above_the_threshold_is_a_multipart_copy_that_keeps_bytes_and_metadata) {
+    auto c = config();
+    c.copy_part_threshold = 8ull << 20;
+    c.copy_part_size = 5ull << 20;
+    auto s3 = s3::make_provider(io_.get_executor(), c);
+    const std::string data = random_bytes(13ull << 20, 21);
+    write_file(dir_.path() / "src.bin", data);
+    put_options o;
+    o.content_type = "video/mp4";
+    o.sha256 = sha256_hex(data);  // known up front: it goes into the metadata at Create
+    auto put = run(io_, s3->put_file("copy/src.mp4", dir_.path() / "src.bin", o));
+    run(io_, s3->copy("copy/src.mp4", "copy/dst.mp4"));
+    auto h = run(io_, s3->head("copy/dst.mp4"));
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->size, data.size());
+    EXPECT_TRUE(h->etag.ends_with("-3")) << "three 5 MiB part copies: " << h->etag;
+    EXPECT_EQ(h->sha256, put.sha256);
+    auto got = run(io_, s3->get_to_file("copy/dst.mp4", dir_.path() / "dst.bin"));
+    EXPECT_EQ(got.sha256, put.sha256);
+    EXPECT_TRUE(read_file(dir_.path() / "dst.bin") == data);
+    EXPECT_TRUE(run(io_, s3->list_incomplete("copy/")).empty());
+    // A missing source fails cleanly and leaves nothing behind.
+    EXPECT_THROW(run(io_, s3->copy("copy/none.mp4", "copy/x.mp4")), error);
+    EXPECT_FALSE(run(io_, s3->head("copy/x.mp4")));
 }
 
 namespace {

@@ -10,6 +10,8 @@
 #include "wharf/storage/sha256.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -159,9 +161,17 @@ public:
     awaitable<void> abort() override;
     checksum_kind checksum() const override;
     bool accepts_file_parts() const override;
+    // For a multipart copy: Create with these headers (no part checksums: S3 copies the bytes it
+    // has), and UploadPartCopy of source bytes [first, last].
+    awaitable<void> begin_with(const std::string& key, http::header_list headers);
+    awaitable<uploaded_part> copy_part(std::uint32_t number, const std::string& source, std::uint64_t first,
+                                       std::uint64_t last);
 
 private:
+    awaitable<void> create(http::header_list headers);
+
     s3_provider& provider_;
+    bool copying_ = false;
     std::string key_;
     std::string upload_id_;
     bool complete_tried_ = false;
@@ -381,22 +391,92 @@ public:
         });
     }
 
+    // CopyObject up to copy_part_threshold (S3 refuses it above 5 GiB); above, a multipart copy:
+    // UploadPartCopy of byte ranges, parts_in_flight at a time, with the source's content type and
+    // metadata (sha256 included) set at Create, since a multipart copy does not carry them over.
     awaitable<void> copy(std::string source_key, std::string destination_key) override {
         check_key(source_key);
         check_key(destination_key);
-        const std::string path = where_.object_path(destination_key);
-        // x-amz-copy-source is "/bucket/key", URL-encoded; metadata (incl. sha256) is copied.
+        // x-amz-copy-source is "/bucket/key", URL-encoded.
         const std::string source = "/" + sigv4::uri_encode(config_.bucket, false) + "/" + sigv4::uri_encode(source_key, true);
+        const std::string what = "copy " + source_key + " -> " + destination_key;
+        auto head = co_await with_retry("copy", source_key, [&]() -> awaitable<http::response> {
+            auto r = co_await call(http::verb::head, where_.object_path(source_key), {}, {}, {},
+                                   std::string(sigv4::empty_payload_sha256), "copy", source_key);
+            if (!r.ok()) throw reply_error("copy", source_key, r.status, r.body);
+            co_return r;
+        });
+        const std::uint64_t size = info_from_headers(source_key, head).size;
+        if (size > config_.copy_part_threshold) {
+            co_await copy_in_parts(source, size, head, destination_key, what);
+            co_return;
+        }
+        const std::string path = where_.object_path(destination_key);
         co_await with_retry("copy", destination_key, [&]() -> awaitable<void> {
             auto r = co_await call(http::verb::put, path, {}, kv("x-amz-copy-source", source), {},
                                    std::string(sigv4::empty_payload_sha256), "copy", destination_key);
             if (!r.ok()) throw reply_error("copy", source_key + " -> " + destination_key, r.status, r.body);
             // CopyObject may answer 200 and fail in its body.
             auto result = parse_copy(r.body);
-            if (result.error) throw error(classify(200, result.error->code), "copy " + source_key + " -> " + destination_key +
-                                                                                 ": " + result.error->code + " (" +
-                                                                                 result.error->message + ")");
+            if (result.error)
+                throw error(classify(200, result.error->code), what + ": " + result.error->code + " (" + result.error->message + ")");
         });
+    }
+
+    awaitable<void> copy_in_parts(const std::string& source, std::uint64_t size, const http::response& head,
+                                  const std::string& destination_key, const std::string& what) {
+        const part_plan plan = plan_parts(size, config_.copy_part_size);
+        // The source's type and user metadata, as CopyObject would have kept them.
+        http::header_list headers;
+        const std::string prefix = meta_prefix(config_.profile);
+        for (const auto& [name, value] : head.headers) {
+            std::string lower = name;
+            std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+            if (lower == "content-type" || lower.starts_with(prefix)) headers.emplace_back(lower, value);
+        }
+        s3_part_sink sink(*this, destination_key);
+        co_await sink.begin_with(destination_key, std::move(headers));
+        std::vector<uploaded_part> parts(plan.part_count);
+        std::uint32_t next = 1;
+        std::exception_ptr failure;
+        // Copy workers on one strand pull part numbers; the first failure stops new parts.
+        auto worker = [&]() -> awaitable<void> {
+            while (!failure && next <= plan.part_count) {
+                const std::uint32_t n = next++;
+                const std::uint64_t first = std::uint64_t{n - 1} * plan.part_size;
+                const std::uint64_t last = std::min(size, first + plan.part_size) - 1;
+                try {
+                    parts[n - 1] = co_await with_retry("copy part", destination_key, [&]() -> awaitable<uploaded_part> {
+                        co_return co_await sink.copy_part(n, source, first, last);
+                    });
+                } catch (...) {
+                    if (!failure) failure = std::current_exception();
+                }
+            }
+        };
+        auto ex = co_await net::this_coro::executor;
+        const std::size_t workers = std::clamp<std::size_t>(config_.copy_parts_in_flight, 1, plan.part_count);
+        using op_type = decltype(net::co_spawn(ex, worker(), net::deferred));
+        std::vector<op_type> ops;
+        for (std::size_t i = 0; i < workers; ++i) ops.push_back(net::co_spawn(ex, worker(), net::deferred));
+        co_await net::experimental::make_parallel_group(std::move(ops))
+            .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
+        if (!failure) {
+            try {
+                co_await with_retry("complete copy", destination_key, [&]() -> awaitable<std::string> {
+                    co_return co_await sink.complete(parts, {});
+                });
+                co_return;
+            } catch (...) {
+                failure = std::current_exception();
+            }
+        }
+        try {
+            co_await sink.abort();
+        } catch (const std::exception& e) {
+            spdlog::error("s3 {}: aborting the multipart {} failed too: {}", config_.name, what, e.what());
+        }
+        std::rethrow_exception(failure);
     }
 
     std::string presign(http_method method, const std::string& key, std::chrono::seconds expires) const override {
@@ -458,9 +538,19 @@ private:
 
 awaitable<void> s3_part_sink::begin(const std::string& key, const put_options& options) {
     key_ = key;
-    const std::string path = provider_.where().object_path(key_);
     auto headers = provider_.object_headers(options, options.sha256);
     if (is_crc(checksum())) headers.emplace_back("x-amz-checksum-algorithm", std::string(checksum_algorithm(checksum())));
+    co_await create(std::move(headers));
+}
+
+awaitable<void> s3_part_sink::begin_with(const std::string& key, http::header_list headers) {
+    key_ = key;
+    copying_ = true;
+    co_await create(std::move(headers));
+}
+
+awaitable<void> s3_part_sink::create(http::header_list headers) {
+    const std::string path = provider_.where().object_path(key_);
     // Retried here (the engine does not retry begin): a lost reply may leave an orphan upload,
     // which list_incomplete/abort_incomplete (or a bucket lifecycle rule) clean up.
     upload_id_ = co_await provider_.with_retry("create-multipart", key_, [&]() -> awaitable<std::string> {
@@ -473,7 +563,26 @@ awaitable<void> s3_part_sink::begin(const std::string& key, const put_options& o
     });
 }
 
-checksum_kind s3_part_sink::checksum() const { return provider_.part_checksum(); }
+awaitable<uploaded_part> s3_part_sink::copy_part(std::uint32_t number, const std::string& source, std::uint64_t first,
+                                                 std::uint64_t last) {
+    const std::string path = provider_.where().object_path(key_);
+    http::header_list headers = kv("x-amz-copy-source", source);
+    headers.emplace_back("x-amz-copy-source-range", "bytes=" + std::to_string(first) + "-" + std::to_string(last));
+    sigv4::param_list query = kv("partNumber", std::to_string(number));
+    query.emplace_back("uploadId", upload_id_);
+    auto r = co_await provider_.call(http::verb::put, path, std::move(query), std::move(headers), {},
+                                     std::string(sigv4::empty_payload_sha256), "upload-part-copy", key_);
+    if (!r.ok()) throw reply_error("upload-part-copy " + std::to_string(number) + " of", key_, r.status, r.body);
+    // Like CopyObject, it may answer 200 and fail in its body.
+    auto result = parse_copy(r.body);
+    if (result.error)
+        throw error(classify(200, result.error->code), "upload-part-copy " + std::to_string(number) + " of " + key_ + ": " +
+                                                           result.error->code + " (" + result.error->message + ")");
+    if (!result.etag) throw error(errc::transient, "upload-part-copy " + std::to_string(number) + " of " + key_ + ": no ETag");
+    co_return uploaded_part{.number = number, .size = last - first + 1, .etag = *result.etag, .checksum = {}};
+}
+
+checksum_kind s3_part_sink::checksum() const { return copying_ ? checksum_kind::none : provider_.part_checksum(); }
 bool s3_part_sink::accepts_file_parts() const { return provider_.plain_tcp(); }
 
 awaitable<uploaded_part> s3_part_sink::upload_part(std::uint32_t number, const part_body& body,

@@ -53,6 +53,10 @@ struct config {
     std::optional<std::filesystem::path> ca_file;
     // Sign single-PUT payloads with their SHA-256 (which wharf computes anyway), so S3 checks it.
     bool sign_payload = true;
+    // copy() above this size is a multipart copy (UploadPartCopy): S3 refuses CopyObject above 5 GiB.
+    std::uint64_t copy_part_threshold = 5ull << 30;
+    std::uint64_t copy_part_size = 512ull << 20;  // raised as needed to stay within 10,000 parts
+    std::size_t copy_parts_in_flight = 4;
     // The checksum on every multipart part; empty: the profile's (crc32, or md5 for r2 and gcs).
     // crc32/crc32c are refused for r2 and gcs.
     std::optional<checksum_kind> part_checksum;
