@@ -1,8 +1,12 @@
-// Queue commands: enqueue, queues, dead list|retry|purge (Redis only).
+// Queue commands: enqueue (Redis, plus the job's 'queued' row when a database is configured),
+// queues, dead list|retry|purge (Redis only).
 #include "commands.hpp"
 
 #include "wharf/core/backoff.hpp"
 #include "wharf/core/duration.hpp"
+#include "wharf/core/redact.hpp"
+#include "wharf/pg/job_state.hpp"
+#include "wharf/pg/pool.hpp"
 #include "wharf/queue/operations.hpp"
 #include "wharf/redis/connection.hpp"
 
@@ -40,6 +44,7 @@ constexpr std::string_view enqueue_usage =
 
 constexpr wharf::option_spec enqueue_specs[] = {
     redis_url_option,
+    database_url_option,
     {"payload", "the job's payload: a JSON object (required)"},
     {"id", "idempotency id, 1-128 characters of [A-Za-z0-9._:-] (default: the stream entry id)"},
     {"api_key", "the tenant the job belongs to"},
@@ -116,6 +121,30 @@ boost::asio::awaitable<int> run_enqueue(invocation inv) {
     redis->close();
 
     const std::string job_id = e.id.value_or(entry);
+    // With a database configured, the job gets its 'queued' row now, so `wharfctl status` shows it
+    // before a worker starts it. The job is enqueued either way: a failure here is a warning.
+    if (auto url = cfg.get("database_url"); url && !url->empty()) {
+        wharf::pg::job_enqueued row{.id = job_id,
+                                    .queue = queue,
+                                    .fence = std::nullopt,
+                                    .max_attempts = e.max_attempts.value_or(0),
+                                    .api_key = e.api_key,
+                                    .parent_id = e.parent_id,
+                                    .payload_json = e.payload_json,
+                                    .run_at_ms = std::nullopt};
+        if (const auto dash = entry.find('-'); dash != std::string::npos)
+            row.fence = wharf::pg::fence{std::stoll(entry.substr(0, dash)), std::stoll(entry.substr(dash + 1)), 0};
+        if (delayed)
+            row.run_at_ms = duration_cast<milliseconds>(e.run_at->time_since_epoch()).count();
+        try {
+            auto db = open_database(inv.executor, cfg);
+            co_await wharf::pg::record_enqueued(*db, std::move(row));
+            db->shutdown();
+        } catch (const std::exception& ex) {
+            std::cerr << "wharfctl: warning: job " << job_id << " is enqueued, but its 'queued' row was not written: "
+                      << wharf::redact(ex.what()) << "\n";
+        }
+    }
     if (cfg.enabled("json")) {
         json out{{"queue", queue}, {"job_id", job_id}, {"entry_id", nullptr}, {"run_at", nullptr}};
         if (!entry.empty()) out["entry_id"] = entry;

@@ -488,4 +488,23 @@ FROM jobs WHERE id = $1)sql",
     co_return co_await db.run(std::move(read));  // named: see pool::run
 }
 
+asio::awaitable<bool> record_enqueued(pool& db, job_enqueued job) {
+    if (!detail::is_storable_json(job.payload_json)) job.payload_json = "{}";  // as started() does
+    auto write = [job = std::move(job)](pqxx::connection& c) -> bool {
+        pqxx::work tx(c);
+        const std::int64_t ms = job.fence ? job.fence->entry_ms : 0, seq = job.fence ? job.fence->entry_seq : 0;
+        const auto r = tx.exec_params(R"sql(
+INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, entry_ms, entry_seq, delivery, api_key, parent_id,
+                  payload, run_at, created_at, updated_at)
+VALUES ($1, $2, 'queued', 0, $3, 0, $4, $5, 0, $6, $7, $8::jsonb, to_timestamp($9::bigint / 1000.0), now(), now())
+ON CONFLICT (id) DO NOTHING
+RETURNING id)sql",
+                                      detail::sanitize_text(job.id), job.queue, job.max_attempts, ms, seq, job.api_key,
+                                      job.parent_id, job.payload_json, job.run_at_ms);
+        tx.commit();
+        return !r.empty();
+    };
+    co_return co_await db.run(std::move(write), true);  // named: see pool::run
+}
+
 }  // namespace wharf::pg

@@ -284,6 +284,70 @@ TEST_F(wharfctl, status_shows_the_jobs_row) {
     EXPECT_TRUE(doc["error"].is_null());
 }
 
+// With a database configured, enqueue writes the job's 'queued' row, so status sees it before a
+// worker starts it; the worker's first start (delivery 1 of that entry) then takes the row over.
+TEST_F(wharfctl, an_enqueued_job_is_queued_in_status_until_a_worker_starts_it) {
+    const auto e = ctl({"enqueue", "cli-q", "--payload", R"({"n":1})", "--id", "queued-1", "--api-key", "t7",
+                        "--max-attempts", "3", "--json"});
+    ASSERT_EQ(e.status, 0) << e.err;
+    EXPECT_TRUE(e.err.empty()) << e.err;
+    const std::string entry = json::parse(e.out)["entry_id"];
+    auto s = ctl({"status", "queued-1", "--json"});
+    ASSERT_EQ(s.status, 0) << s.err;
+    json doc = json::parse(s.out);
+    EXPECT_EQ(doc["status"], "queued");
+    EXPECT_EQ(doc["queue"], "cli-q");
+    EXPECT_EQ(doc["attempts"], 0);
+    EXPECT_EQ(doc["max_attempts"], 3);
+    EXPECT_EQ(doc["epoch"], 0);
+    EXPECT_EQ(doc["api_key"], "t7");
+    EXPECT_TRUE(doc["started_at"].is_null());
+
+    // The same id again: the row stays as it is (the duplicate will not run either).
+    EXPECT_EQ(ctl({"enqueue", "cli-q", "--payload", "{}", "--id", "queued-1"}).status, 0);
+
+    wharf::pg::pool db{io_.get_executor(), postgres_->url()};
+    {
+        wharf::pg::job_state_writer writer{io_.get_executor(), db};
+        wharf::pg::job_start start;
+        start.id = "queued-1";
+        start.queue = "cli-q";
+        start.fence = {std::stoll(entry.substr(0, entry.find('-'))), std::stoll(entry.substr(entry.find('-') + 1)), 1};
+        start.max_attempts = 3;
+        writer.started(start);
+        wharf::pg::job_outcome o;
+        o.id = "queued-1";
+        o.queue = "cli-q";
+        o.fence = start.fence;
+        o.status = wharf::pg::job_status::succeeded;
+        EXPECT_EQ(run(writer.finished(o)), wharf::pg::write_result::applied);
+        run(writer.drain());
+    }
+    db.shutdown();
+    doc = json::parse(ctl({"status", "queued-1", "--json"}).out);
+    EXPECT_EQ(doc["status"], "succeeded");
+    EXPECT_EQ(doc["attempts"], 1);
+    EXPECT_EQ(doc["epoch"], 1);
+
+    // A delayed job is queued with its run_at.
+    const auto d = ctl({"enqueue", "cli-q", "--payload", "{}", "--delay", "1h", "--json"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    doc = json::parse(ctl({"status", json::parse(d.out)["job_id"].get<std::string>(), "--json"}).out);
+    EXPECT_EQ(doc["status"], "queued");
+    EXPECT_TRUE(doc["run_at"].is_string());
+
+    // Without a database the job is still enqueued (Redis is the queue); with an unreachable one,
+    // too, with a warning.
+    const auto no_db = ctl({"enqueue", "cli-q", "--payload", "{}"}, {{"WHARF_DATABASE_URL", ""}});
+    EXPECT_EQ(no_db.status, 0) << no_db.err;
+    EXPECT_TRUE(no_db.err.empty()) << no_db.err;
+    const auto down = ctl({"enqueue", "cli-q", "--payload", "{}"},
+                          {{"WHARF_DATABASE_URL", "postgresql://wharf@127.0.0.1:1/wharf?connect_timeout=2"}});
+    EXPECT_EQ(down.status, 0) << down.err;
+    EXPECT_NE(down.err.find("is enqueued, but its 'queued' row was not written"), std::string::npos) << down.err;
+    EXPECT_NE(down.out.find("enqueued job "), std::string::npos) << down.out;
+}
+
 TEST_F(wharfctl, dead_list_retry_and_purge) {
     q::operations ops{conn(), "cli-f"};
     run(ops.ensure_group());

@@ -102,4 +102,20 @@ struct job_row {
 };
 boost::asio::awaitable<std::optional<job_row>> load_job(pool& db, std::string id);
 
+// A job just added to a queue by wharfctl (producers that XADD directly write no row; the first
+// start writes it): status queued, attempts 0, epoch 0, with the stream entry as its fence (delivery
+// 0, so the first start takes it over), or no fence when it waits in the delayed set. An id that
+// has a row already keeps it. Returns whether a row was written.
+struct job_enqueued {
+    std::string id;
+    std::string queue;
+    std::optional<pg::fence> fence;  // entry ms/seq, delivery 0; none while delayed
+    std::int32_t max_attempts = 1;
+    std::optional<std::string> api_key;
+    std::optional<std::string> parent_id;
+    std::string payload_json = "{}";
+    std::optional<std::int64_t> run_at_ms;  // Unix ms, when delayed
+};
+boost::asio::awaitable<bool> record_enqueued(pool& db, job_enqueued job);
+
 }  // namespace wharf::pg
