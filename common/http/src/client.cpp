@@ -165,6 +165,10 @@ enum class phase { connect, write, read_header, read_body };
     throw error(error_kind::reset, what);
 }
 
+// Streamed bodies move in chunks of this size: large enough for few hops to the caller's
+// thread pool, small enough to bound the memory of each exchange.
+constexpr std::size_t stream_chunk = 1u << 20;
+
 bool is_ip_literal(const std::string& host) {
     boost::system::error_code ec;
     net::ip::make_address(host, ec);
@@ -355,12 +359,15 @@ struct client::impl {
         auto& lowest = beast::get_lowest_layer(stream);
 
         // The head is serialized by Beast with an empty body and an explicit Content-Length; the
-        // body is then written straight from the caller's buffer (or the file), never copied.
+        // body is then written straight from the caller's buffer (or the file, or the caller's
+        // chunks), never copied.
         bhttp::request<bhttp::empty_body> head{beast_verb(req.method), req.target, 11};
         head.set(bhttp::field::host, req.to.host_header());
         head.set(bhttp::field::user_agent, options.user_agent);
         for (const auto& [k, v] : req.headers) head.insert(k, v);
-        const std::uint64_t body_size = req.body_file ? req.body_file->length : req.body.size();
+        const std::uint64_t body_size = req.body_file       ? req.body_file->length
+                                        : req.streamed_body ? req.streamed_body->size
+                                                            : req.body.size();
         if (body_size > 0 || req.method == verb::put || req.method == verb::post)
             head.set(bhttp::field::content_length, std::to_string(body_size));
         head.keep_alive(true);
@@ -384,6 +391,19 @@ struct client::impl {
             if constexpr (std::is_same_v<Stream, beast::tcp_stream>)
                 sent = co_await send_file_zero_copy(stream, fd, region, opt.timeout, req.to);
             if (sent < body_size) co_await send_file_buffered(stream, fd, region, sent, opt.timeout, req.to);
+        } else if (req.streamed_body) {
+            // One chunk at a time: the caller's read (off this thread) bounds the memory, and no
+            // socket deadline runs while it works.
+            std::vector<char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(body_size, stream_chunk)));
+            for (std::uint64_t sent = 0; sent < body_size;) {
+                const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), body_size - sent));
+                const std::span<char> part(chunk.data(), n);
+                co_await req.streamed_body->read(sent, part);
+                lowest.expires_after(opt.timeout);
+                auto [ec, m] = co_await net::async_write(stream, net::buffer(chunk.data(), n), net::as_tuple(use_awaitable));
+                if (ec) fail(ec, where, req.to);
+                sent += n;
+            }
         } else if (!req.body.empty()) {
             lowest.expires_after(opt.timeout);
             auto [ec, m] = co_await net::async_write(stream, net::buffer(req.body.data(), req.body.size()),
@@ -404,19 +424,16 @@ struct client::impl {
         for (const auto& field : parser.get()) res.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
 
         where = phase::read_body;
-        const bool to_file = opt.body_to_file && res.ok() && req.method != verb::head;
-        fd_guard out;
-        if (to_file) {
-            out.fd = ::open(opt.body_to_file->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-            if (out.fd < 0)
-                throw error(error_kind::file, "cannot create " + opt.body_to_file->string() + ": " + std::strerror(errno));
-        } else if (auto len = parser.content_length(); len && !parser.is_done()) {
-            if (*len > opt.body_limit)
-                throw error(error_kind::body_too_large, "http " + req.to.origin() + ": body of " + std::to_string(*len) +
-                                                            " bytes exceeds the limit of " + std::to_string(opt.body_limit));
-            res.body.reserve(static_cast<std::size_t>(*len));
+        const bool to_sink = opt.body_sink && res.ok() && req.method != verb::head;
+        if (!to_sink) {
+            if (auto len = parser.content_length(); len && !parser.is_done()) {
+                if (*len > opt.body_limit)
+                    throw error(error_kind::body_too_large, "http " + req.to.origin() + ": body of " + std::to_string(*len) +
+                                                                " bytes exceeds the limit of " + std::to_string(opt.body_limit));
+                res.body.reserve(static_cast<std::size_t>(*len));
+            }
         }
-        std::vector<char> chunk(to_file ? (1u << 20) : (64u << 10));
+        std::vector<char> chunk(to_sink ? stream_chunk : (64u << 10));
         while (!parser.is_done()) {
             parser.get().body().data = chunk.data();
             parser.get().body().size = chunk.size();
@@ -427,17 +444,9 @@ struct client::impl {
             const std::size_t got = chunk.size() - parser.get().body().size;
             if (got == 0) continue;
             res.body_size += got;
-            if (to_file) {
-                std::size_t done = 0;
-                while (done < got) {
-                    const ssize_t w = ::write(out.fd, chunk.data() + done, got - done);
-                    if (w < 0) {
-                        if (errno == EINTR) continue;
-                        throw error(error_kind::file, "cannot write " + opt.body_to_file->string() + ": " + std::strerror(errno));
-                    }
-                    done += static_cast<std::size_t>(w);
-                }
-                if (opt.on_body_chunk) opt.on_body_chunk(std::span<const char>(chunk.data(), got));
+            if (to_sink) {
+                const std::span<const char> part(chunk.data(), got);
+                co_await opt.body_sink(part);
             } else {
                 if (res.body.size() + got > opt.body_limit)
                     throw error(error_kind::body_too_large, "http " + req.to.origin() + ": body exceeds the limit of " +
@@ -445,8 +454,6 @@ struct client::impl {
                 res.body.append(chunk.data(), got);
             }
         }
-        if (to_file && ::fsync(out.fd) != 0)
-            throw error(error_kind::file, "cannot sync " + opt.body_to_file->string() + ": " + std::strerror(errno));
         keep_alive = parser.keep_alive();
         co_return res;
     }

@@ -2,6 +2,7 @@
 #include "wharf/storage/azure.hpp"
 
 #include "blocking.hpp"
+#include "file_io.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/http/client.hpp"
 #include "wharf/storage/azure_auth.hpp"
@@ -11,9 +12,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <openssl/evp.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -80,36 +78,6 @@ object_info info_from(const std::string& key, const http::response& r) {
     return o;
 }
 
-std::string temp_name_for(const std::filesystem::path& dest) {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(rng()));
-    return ".wharf-tmp-" + std::string(hex, 12) + "-" + dest.filename().string();
-}
-
-// (SHA-256 unless carried, Content-MD5) of a file's first `size` bytes, in one streamed read.
-std::pair<std::string, std::string> hash_for_put(const std::filesystem::path& file, std::uint64_t size,
-                                                 const std::optional<std::string>& carried) {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md5(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    if (!md5 || EVP_DigestInit_ex(md5.get(), EVP_md5(), nullptr) != 1) throw std::bad_alloc();
-    std::optional<sha256> sha;
-    if (!carried) sha.emplace();
-    std::unique_ptr<FILE, decltype(&std::fclose)> f(std::fopen(file.c_str(), "rb"), std::fclose);
-    if (!f) throw error(errno == ENOENT ? errc::not_found : errc::permanent, "cannot open " + file.string());
-    std::vector<char> buf(std::min<std::uint64_t>(std::max<std::uint64_t>(size, 1), 4 << 20));
-    for (std::uint64_t left = size; left > 0;) {
-        const std::size_t n = std::fread(buf.data(), 1, std::min<std::uint64_t>(buf.size(), left), f.get());
-        if (n == 0) throw error(errc::integrity, file.string() + " shrank while it was being uploaded");
-        EVP_DigestUpdate(md5.get(), buf.data(), n);
-        if (sha) sha->update(std::span<const char>(buf.data(), n));
-        left -= n;
-    }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(md5.get(), digest, &len);
-    return {carried ? *carried : sha->finish_hex(), base64_encode(std::string_view(reinterpret_cast<const char*>(digest), len))};
-}
-
 }  // namespace
 
 class azure_provider final : public storage::provider {
@@ -154,8 +122,8 @@ public:
         query_list query;
         http::header_list headers;
         std::span<const char> body;
-        std::optional<http::file_region> body_file;
-        std::optional<std::filesystem::path> body_to_file;
+        const detail::source_file* body_file = nullptr;  // instead of `body`, read off the I/O thread
+        detail::download_file* body_to = nullptr;         // a 2xx body goes here; emptied before each attempt
         std::uint64_t body_limit = 8ull << 20;
     };
 
@@ -170,17 +138,20 @@ public:
         req.headers = c.headers;
         req.headers.emplace_back("x-ms-date", http_date(std::chrono::system_clock::now()));
         req.headers.emplace_back("x-ms-version", std::string(api_version));
-        const std::uint64_t length = c.body_file ? c.body_file->length : c.body.size();
+        const std::uint64_t length = c.body_file ? c.body_file->size() : c.body.size();
         shared_key_request sk{std::string(http::to_string(c.method)), c.path, c.query, req.headers};
         // The client sets Content-Length itself; it is signed all the same.
         sk.headers.emplace_back("content-length", std::to_string(length));
         req.headers.emplace_back("Authorization", shared_key_authorization(config_.account, key_, sk));
         req.body = c.body;
-        req.body_file = c.body_file;
+        if (c.body_file) req.streamed_body = c.body_file->body();
         http::request_options opts;
         opts.timeout = config_.timeout;
         opts.body_limit = c.body_limit;
-        opts.body_to_file = c.body_to_file;
+        if (c.body_to) {
+            co_await c.body_to->restart();
+            opts.body_sink = c.body_to->sink();
+        }
         opts.expect_no_body = c.method == http::verb::head;
         try {
             co_return co_await http_->send(std::move(req), std::move(opts));
@@ -221,7 +192,7 @@ public:
     }
 
     asio::awaitable<put_result> put_blob(const std::string& key, std::span<const char> body,
-                                         std::optional<http::file_region> file, const put_options& o,
+                                         const detail::source_file* file, const put_options& o,
                                          const std::string& sha, const std::string& md5) {
         call c;
         c.method = http::verb::put;
@@ -230,10 +201,10 @@ public:
         c.headers.emplace_back("x-ms-blob-type", "BlockBlob");
         c.headers.emplace_back("Content-MD5", md5);
         c.body = body;
-        c.body_file = std::move(file);
+        c.body_file = file;
         const auto r = co_await send(c, "Put Blob '" + key + "'");
         if (!r.ok()) throw_for(r, "azure Put Blob '" + key + "'");
-        const std::uint64_t size = c.body_file ? c.body_file->length : body.size();
+        const std::uint64_t size = file ? file->size() : body.size();
         if (o.progress) o.progress(size, size);
         co_return put_result{key, size, strip_quotes(r.header("etag").value_or("")), sha, 1};
     }
@@ -245,8 +216,7 @@ public:
             const std::span<const char> bytes(data.data(), data.size());
             return std::pair{o.sha256 ? *o.sha256 : sha256_hex(bytes), md5_base64(bytes)};
         });
-        std::optional<http::file_region> no_file;  // named: no non-trivial temporaries inside co_await (GCC 12)
-        co_return co_await put_blob(key, std::span<const char>(data.data(), data.size()), std::move(no_file), o, sha, md5);
+        co_return co_await put_blob(key, std::span<const char>(data.data(), data.size()), nullptr, o, sha, md5);
     }
 
     asio::awaitable<put_result> put_file(std::string key, std::filesystem::path source, put_options o) override;
@@ -254,10 +224,11 @@ public:
     asio::awaitable<object_info> get_to_file(std::string key, std::filesystem::path dest,
                                              std::optional<byte_range> range) override {
         check_key(key);
-        const auto tmp = (dest.has_parent_path() ? dest.parent_path() : std::filesystem::path(".")) / temp_name_for(dest);
+        // Streamed into a temp file beside the destination, written and hashed off the I/O thread.
+        detail::download_file file = co_await detail::download_file::create(dest);
         call c;
         c.path = blob_path(key);
-        c.body_to_file = tmp;
+        c.body_to = &file;
         if (range) {
             std::string value = "bytes=" + std::to_string(range->first) + "-";
             if (range->last) value += std::to_string(*range->last);
@@ -269,23 +240,17 @@ public:
             const auto r = co_await send(c, "Get Blob '" + key + "'");
             if (!r.ok()) throw_for(r, "azure Get Blob '" + key + "'");
             info = info_from(key, r);
-            const bool whole = r.status == 200;
-            co_await detail::offload([&] {
-                if (whole && info.sha256) {
-                    const auto actual = sha256_file_hex(tmp);
-                    if (actual != *info.sha256)
-                        throw error(errc::integrity, "object '" + key + "' is corrupt: SHA-256 " + actual + ", stored " + *info.sha256);
-                }
-                std::filesystem::rename(tmp, dest);
-            });
+            if (r.status == 200 && info.sha256) {  // the whole blob, and it carries its digest
+                const auto actual = file.sha256_hex();
+                if (actual != *info.sha256)
+                    throw error(errc::integrity, "object '" + key + "' is corrupt: SHA-256 " + actual + ", stored " + *info.sha256);
+            }
+            co_await file.commit();
         } catch (...) {
             failure = std::current_exception();
         }
         if (failure) {
-            co_await detail::offload([&] {
-                std::error_code ignored;
-                std::filesystem::remove(tmp, ignored);
-            });
+            co_await file.discard();
             std::rethrow_exception(failure);
         }
         co_return info;
@@ -534,22 +499,16 @@ azure_provider& as_azure(storage::provider& p) {
 asio::awaitable<put_result> azure_provider::put_file(std::string key, std::filesystem::path source, put_options o) {
     check_key(key);
     if (o.sha256 && !is_sha256_hex(*o.sha256)) throw error(errc::permanent, "put_options.sha256 is not 64 lowercase hex characters");
-    const auto size = co_await detail::offload([&] {
-        struct stat st {};
-        if (::stat(source.c_str(), &st) != 0)
-            throw error(errno == ENOENT ? errc::not_found : errc::permanent, "cannot stat " + source.string());
-        return static_cast<std::uint64_t>(st.st_size);
-    });
-    if (size > config_.single_put_max) {
+    // Opened and stat'ed on the blocking pool; the engine opens the file itself for blocks.
+    detail::source_file file = co_await detail::source_file::open(source);
+    if (file.size() > config_.single_put_max) {
         block_sink sink(*this, key);
         co_return co_await upload_file_in_parts(sink, key, source, o, config_.engine);
     }
-    // Small: SHA-256 and MD5 in one streamed read (off the I/O thread), then one Put Blob that
-    // sends the file region (the bytes are never all in memory).
-    std::pair<std::string, std::string> digests = co_await detail::offload([&] { return hash_for_put(source, size, o.sha256); });
-    // Built before the co_await: GCC 12 destroys braced temporaries inside co_await twice.
-    std::optional<http::file_region> region = http::file_region{source, 0, size};
-    co_return co_await put_blob(key, {}, std::move(region), o, digests.first, digests.second);
+    // Small: SHA-256 and MD5 in one streamed read, then one Put Blob that sends the file in
+    // chunks, both off the I/O thread (the bytes are never all in memory).
+    const detail::source_file::digests digests = co_await file.digest(o.sha256, true);
+    co_return co_await put_blob(key, {}, &file, o, digests.sha256_hex, digests.md5_base64);
 }
 
 std::unique_ptr<storage::provider> make_provider(asio::any_io_executor executor, config c) {

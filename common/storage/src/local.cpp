@@ -2,6 +2,7 @@
 #include "wharf/storage/local.hpp"
 
 #include "blocking.hpp"
+#include "file_io.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/storage/sha256.hpp"
 
@@ -15,14 +16,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 namespace wharf::storage {
 
 namespace {
 
-constexpr std::string_view temp_prefix = ".wharf-tmp-";
-constexpr std::size_t temp_overhead = temp_prefix.size() + 12 + 1;  // prefix, 12 hex, '-'
+using detail::temp_overhead;
+using detail::temp_prefix;
 constexpr const char* sha_xattr = "user.wharf.sha256";
 constexpr std::size_t copy_chunk = 4 << 20;
 
@@ -82,18 +82,6 @@ std::vector<std::string> checked_segments(std::string_view key) {
         throw error(errc::invalid_key, "invalid key: the last path segment is longer than " +
                                            std::to_string(255 - temp_overhead) + " bytes");
     return segments;
-}
-
-std::string random_hex12() {
-    thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string s(12, '0');
-    auto v = rng();
-    for (auto& c : s) {
-        c = digits[v & 0xf];
-        v >>= 4;
-    }
-    return s;
 }
 
 // Opens the folder that holds the last segment, one component at a time with O_NOFOLLOW from the
@@ -228,7 +216,7 @@ std::chrono::system_clock::time_point mtime_of(const struct stat& st) {
 // A temp file next to `leaf` in `dir`, unlinked on destruction unless committed.
 class temp_file {
 public:
-    temp_file(int dir, const std::string& leaf) : dir_(dir), name_(std::string(temp_prefix) + random_hex12() + "-" + leaf) {
+    temp_file(int dir, const std::string& leaf) : dir_(dir), name_(detail::temp_file_name(leaf)) {
         fd_ = unique_fd(::openat(dir, name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
         if (!fd_) fail(errno, "create temp file in the target folder");
     }

@@ -1,6 +1,6 @@
 // The HTTP client against scripted loopback servers (keep-alive, deadlines, limits, truncation,
-// stale pooled connections, bodies from files and to files) and a real TLS server (openssl
-// s_server) for certificate verification.
+// stale pooled connections, bodies from file regions, bodies streamed in and out in bounded
+// chunks) and a real TLS server (openssl s_server) for certificate verification.
 #include "wharf/http/client.hpp"
 #include "wharf/test/process.hpp"
 
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <thread>
@@ -24,6 +25,28 @@ namespace http = wharf::http;
 using namespace std::chrono_literals;
 
 namespace {
+
+// A streamed request body served from memory; records the chunks asked for.
+net::awaitable<void> read_from(const std::string& data, std::vector<std::pair<std::uint64_t, std::size_t>>& reads,
+                               std::uint64_t offset, std::span<char> buffer) {
+    reads.emplace_back(offset, buffer.size());
+    std::memcpy(buffer.data(), data.data() + offset, buffer.size());
+    co_return;
+}
+
+// A response body sink that collects the chunks (and throws once `fail_after` bytes arrived).
+struct collected {
+    std::string bytes;
+    std::size_t chunks = 0, largest = 0;
+    std::size_t fail_after = SIZE_MAX;
+};
+net::awaitable<void> collect(collected& c, std::span<const char> chunk) {
+    c.bytes.append(chunk.data(), chunk.size());
+    ++c.chunks;
+    c.largest = std::max(c.largest, chunk.size());
+    if (c.bytes.size() >= c.fail_after) throw std::runtime_error("the sink gave up");
+    co_return;
+}
 
 template <class T>
 T run(net::io_context& io, net::awaitable<T> op) {
@@ -139,7 +162,7 @@ TEST(http_client, keep_alive_reuses_one_connection) {
     EXPECT_EQ(client.idle_connections(), 1u);
 }
 
-TEST(http_client, request_bodies_from_memory_and_from_a_file_region_arrive_intact) {
+TEST(http_client, request_bodies_from_memory_a_file_region_and_a_streamed_source_arrive_intact) {
     std::vector<std::string> received;
     std::mutex m;
     scripted_server server([&](int fd) {
@@ -156,6 +179,7 @@ TEST(http_client, request_bodies_from_memory_and_from_a_file_region_arrive_intac
     std::string file_data(3 << 20, '\0');
     for (std::size_t i = 0; i < file_data.size(); ++i) file_data[i] = static_cast<char>(i * 7 + i / 1000);
     std::ofstream(dir.path() / "f.bin", std::ios::binary) << file_data;
+    const std::string streamed = file_data.substr(0, (2u << 20) + 1000);
     net::io_context io;
     http::client client(io.get_executor());
     const std::string mem = "in memory body";
@@ -167,9 +191,20 @@ TEST(http_client, request_bodies_from_memory_and_from_a_file_region_arrive_intac
     r2.method = http::verb::put;
     r2.body_file = http::file_region{dir.path() / "f.bin", 1000, 2u << 20};
     EXPECT_EQ(run(io, client.send(r2)).status, 200u);
-    ASSERT_EQ(received.size(), 2u);
+    std::vector<std::pair<std::uint64_t, std::size_t>> reads;
+    auto r3 = get(server);
+    r3.method = http::verb::put;
+    r3.streamed_body = http::body_source{streamed.size(), [&](std::uint64_t offset, std::span<char> buffer) {
+                                             return read_from(streamed, reads, offset, buffer);
+                                         }};
+    EXPECT_EQ(run(io, client.send(r3)).status, 200u);
+    ASSERT_EQ(received.size(), 3u);
     EXPECT_EQ(received[0], mem);
     EXPECT_TRUE(received[1] == file_data.substr(1000, 2u << 20));
+    EXPECT_TRUE(received[2] == streamed);
+    // Streamed in order, in chunks of at most 1 MiB: the caller's memory per request stays bounded.
+    const std::vector<std::pair<std::uint64_t, std::size_t>> expected{{0, 1u << 20}, {1u << 20, 1u << 20}, {2u << 20, 1000}};
+    EXPECT_EQ(reads, expected);
 }
 
 TEST(http_client, a_silent_server_times_out_within_the_deadline) {
@@ -253,8 +288,9 @@ TEST(http_client, a_pooled_connection_closed_by_the_server_is_replaced_transpare
     EXPECT_EQ(server.accepted.load(), 2);
 }
 
-TEST(http_client, a_2xx_body_streams_to_a_file_and_an_error_body_stays_in_memory) {
-    const std::string payload(5 << 20, 'z');
+TEST(http_client, a_2xx_body_streams_to_the_sink_in_bounded_chunks_and_an_error_body_stays_in_memory) {
+    std::string payload(5 << 20, '\0');
+    for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 13 + i / 4096);
     scripted_server server([&](int fd) {
         std::string body;
         while (read_request(fd, body)) {
@@ -264,26 +300,45 @@ TEST(http_client, a_2xx_body_streams_to_a_file_and_an_error_body_stays_in_memory
                 send_all(fd, ok(payload));
         }
     });
-    wharf::test::temp_dir dir;
     net::io_context io;
     http::client client(io.get_executor());
+    collected got;
     http::request_options o;
-    o.body_to_file = dir.path() / "out";
-    std::uint64_t seen = 0;
-    o.on_body_chunk = [&](std::span<const char> c) { seen += c.size(); };
+    o.body_sink = [&](std::span<const char> chunk) { return collect(got, chunk); };
     auto res = run(io, client.send(get(server), o));
     EXPECT_EQ(res.status, 200u);
     EXPECT_TRUE(res.body.empty());
     EXPECT_EQ(res.body_size, payload.size());
-    EXPECT_EQ(seen, payload.size());
-    EXPECT_EQ(std::filesystem::file_size(dir.path() / "out"), payload.size());
+    EXPECT_TRUE(got.bytes == payload);
+    EXPECT_LE(got.largest, 1u << 20);
+    EXPECT_GE(got.chunks, 5u);
     const std::string fail = "fail";
     auto r = get(server);
     r.method = http::verb::post;
     r.body = std::span<const char>(fail.data(), fail.size());
+    const auto before = got.chunks;
     auto err = run(io, client.send(r, o));
     EXPECT_EQ(err.status, 404u);
     EXPECT_EQ(err.body, "<Error>");
+    EXPECT_EQ(got.chunks, before) << "an error body never reaches the sink";
+}
+
+TEST(http_client, what_the_sink_throws_ends_the_exchange_and_the_connection_is_not_reused) {
+    const std::string payload(3 << 20, 'q');
+    scripted_server server([&](int fd) {
+        std::string body;
+        while (read_request(fd, body)) send_all(fd, ok(payload));
+    });
+    net::io_context io;
+    http::client client(io.get_executor());
+    collected got;
+    got.fail_after = 1;
+    http::request_options o;
+    o.body_sink = [&](std::span<const char> chunk) { return collect(got, chunk); };
+    EXPECT_THROW(run(io, client.send(get(server), o)), std::runtime_error);
+    EXPECT_EQ(client.idle_connections(), 0u) << "a connection with unread body bytes must not go back to the pool";
+    EXPECT_EQ(run(io, client.send(get(server))).body, payload);
+    EXPECT_EQ(server.accepted.load(), 2);
 }
 
 TEST(http_client_tls, certificates_are_verified_against_the_configured_ca) {

@@ -3,6 +3,7 @@
 #include "wharf/storage/s3/provider.hpp"
 
 #include "blocking.hpp"
+#include "file_io.hpp"
 #include "wharf/core/backoff.hpp"
 #include "wharf/http/client.hpp"
 #include "wharf/storage/s3/replies.hpp"
@@ -17,11 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <random>
 
 namespace wharf::storage::s3 {
 
@@ -123,25 +120,12 @@ object_info info_from_headers(const std::string& key, const http::response& r) {
     return info;
 }
 
-std::string random_suffix() {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-    std::string s(10, 'x');
-    for (auto& ch : s) ch = alphabet[rng() % (sizeof alphabet - 1)];
-    return s;
-}
-
 // One name/value pair as a list (brace-initialising a vector of pairs from string literals is ambiguous).
 std::vector<std::pair<std::string, std::string>> kv(std::string k, std::string v) {
     std::vector<std::pair<std::string, std::string>> out;
     out.emplace_back(std::move(k), std::move(v));
     return out;
 }
-
-// Hashes a file; spawned on the blocking pool so the I/O thread never reads the whole file.
-// (A plain coroutine rather than detail::offload's lambda: GCC 12 double-destroys the captured
-// path of that lambda's temporary inside the co_await expression.)
-awaitable<std::string> hash_file(std::filesystem::path file) { co_return sha256_file_hex(file); }
 
 void check_key(std::string_view key) {
     if (auto reason = invalid_key_reason(key)) throw error(errc::invalid_key, "invalid key '" + std::string(key) + "': " + *reason);
@@ -197,7 +181,8 @@ public:
     awaitable<http::response> call(http::verb method, std::string path, sigv4::param_list query,
                                    http::header_list headers, std::span<const char> body,
                                    std::string payload_hash, std::string_view operation, std::string_view key,
-                                   http::request_options options = {}, std::optional<http::file_region> file = {}) {
+                                   http::request_options options = {}, std::optional<http::file_region> file = {},
+                                   std::optional<http::body_source> streamed = {}) {
         sigv4::request_to_sign r;
         r.method = std::string(http::to_string(method));
         r.canonical_uri = path.empty() ? "/" : path;
@@ -214,6 +199,7 @@ public:
         req.headers = std::move(headers);
         req.body = body;
         req.body_file = std::move(file);
+        req.streamed_body = std::move(streamed);
         options.timeout = config_.timeout;
         try {
             co_return co_await http_->send(std::move(req), std::move(options));
@@ -250,12 +236,15 @@ public:
         return h;
     }
 
-    awaitable<put_result> put_single(std::string key, std::span<const char> body, std::optional<http::file_region> file,
+    // One PUT of `body`, or of `file` when given (read chunk by chunk off the I/O thread).
+    awaitable<put_result> put_single(std::string key, std::span<const char> body, const detail::source_file* file,
                                      std::uint64_t size, std::string sha, const put_options& options) {
         const std::string path = where_.object_path(key);
         const std::string payload = config_.sign_payload ? sha : std::string(sigv4::unsigned_payload);
+        std::optional<http::body_source> streamed;
+        if (file) streamed = file->body();
         auto res = co_await with_retry("put", key, [&]() -> awaitable<http::response> {
-            auto r = co_await call(http::verb::put, path, {}, object_headers(options, sha), body, payload, "put", key, {}, file);
+            auto r = co_await call(http::verb::put, path, {}, object_headers(options, sha), body, payload, "put", key, {}, {}, streamed);
             if (!r.ok()) throw reply_error("put", key, r.status, r.body);
             co_return r;
         });
@@ -265,24 +254,15 @@ public:
 
     awaitable<put_result> put_file(std::string key, std::filesystem::path source, put_options options) override {
         check_key(key);
-        std::error_code ec;
-        const auto size = std::filesystem::file_size(source, ec);
-        if (ec) throw error(errc::permanent, "put '" + key + "': cannot stat " + source.string() + ": " + ec.message());
-        if (size > config_.multipart_threshold) {
+        // Opened and stat'ed on the blocking pool; the engine opens the file itself for parts.
+        detail::source_file file = co_await detail::source_file::open(source);
+        if (file.size() > config_.multipart_threshold) {
             // R2's equal-size parts hold by construction: the engine plans one part size per upload.
             s3_part_sink sink(*this, key);
             co_return co_await upload_file_in_parts(sink, key, source, std::move(options), config_.engine);
         }
-        // (An if, not ?:, around co_await: GCC 12 mishandles temporaries of co_await in a conditional.)
-        std::string sha;
-        if (options.sha256) {
-            sha = *options.sha256;
-        } else {
-            sha = co_await net::co_spawn(detail::blocking_pool(), hash_file(source), net::use_awaitable);
-        }
-        // Built before the co_await: GCC 12 destroys braced temporaries inside co_await twice.
-        std::optional<http::file_region> region = http::file_region{source, 0, size};
-        co_return co_await put_single(key, {}, std::move(region), size, std::move(sha), options);
+        const detail::source_file::digests digests = co_await file.digest(options.sha256, false);
+        co_return co_await put_single(key, {}, &file, file.size(), digests.sha256_hex, options);
     }
 
     awaitable<put_result> put_bytes(std::string key, std::string data, put_options options) override {
@@ -296,46 +276,46 @@ public:
                                        std::optional<byte_range> range) override {
         check_key(key);
         const std::string path = where_.object_path(key);
-        auto dir = destination.parent_path();
-        if (dir.empty()) dir = ".";
-        const auto temp = dir / ("." + destination.filename().string() + ".wharf-" + random_suffix());
         http::header_list headers;
         if (range) {
             std::string r = "bytes=" + std::to_string(range->first) + "-";
             if (range->last) r += std::to_string(*range->last);
             headers.emplace_back("Range", r);
         }
+        // Streamed into a temp file beside the destination, written and hashed off the I/O thread.
+        detail::download_file file = co_await detail::download_file::create(destination);
+        std::exception_ptr failure;
+        object_info info;
         try {
-            auto info = co_await with_retry("get", key, [&]() -> awaitable<object_info> {
-                auto hasher = std::make_shared<sha256>();
+            info = co_await with_retry("get", key, [&]() -> awaitable<object_info> {
+                co_await file.restart();  // a retried attempt starts over
                 http::request_options opt;
-                opt.body_to_file = temp;
-                // Hashing on the I/O thread as chunks arrive costs ~0.5 ms per MiB with SHA-NI and
-                // saves reading the file a second time.
-                opt.on_body_chunk = [hasher](std::span<const char> chunk) { hasher->update(chunk); };
+                opt.body_sink = file.sink();
                 auto r = co_await call(http::verb::get, path, {}, headers, {}, std::string(sigv4::empty_payload_sha256),
                                        "get", key, std::move(opt));
                 if (r.status != 200 && r.status != 206) throw reply_error("get", key, r.status, r.body);
-                object_info info = info_from_headers(key, r);
+                object_info got = info_from_headers(key, r);
                 if (r.status == 200) {  // the whole object (a server may ignore Range)
-                    const std::string actual = hasher->finish_hex();
-                    if (info.sha256 && *info.sha256 != actual)
-                        throw error(errc::integrity, "get '" + key + "': SHA-256 mismatch (stored " + *info.sha256 +
+                    const std::string actual = file.sha256_hex();
+                    if (got.sha256 && *got.sha256 != actual)
+                        throw error(errc::integrity, "get '" + key + "': SHA-256 mismatch (stored " + *got.sha256 +
                                                          ", received " + actual + ")");
-                    info.sha256 = actual;  // carried: a downloaded file already has its digest
-                    if (info.size != r.body_size)
-                        throw error(errc::integrity, "get '" + key + "': received " + std::to_string(r.body_size) +
-                                                         " bytes, object has " + std::to_string(info.size));
+                    got.sha256 = actual;  // carried: a downloaded file already has its digest
+                    if (got.size != file.size())
+                        throw error(errc::integrity, "get '" + key + "': received " + std::to_string(file.size()) +
+                                                         " bytes, object has " + std::to_string(got.size));
                 }
-                co_return info;
+                co_return got;
             });
-            std::filesystem::rename(temp, destination);
-            co_return info;
+            co_await file.commit();
         } catch (...) {
-            std::error_code ignore;
-            std::filesystem::remove(temp, ignore);
-            throw;
+            failure = std::current_exception();
         }
+        if (failure) {
+            co_await file.discard();
+            std::rethrow_exception(failure);
+        }
+        co_return info;
     }
 
     awaitable<std::optional<object_info>> head(std::string key) override {

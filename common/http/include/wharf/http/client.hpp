@@ -56,6 +56,15 @@ struct file_region {
     int fd = -1;                 // an already open descriptor, borrowed for the request
 };
 
+// A request body the caller produces in chunks (a file read on a blocking pool, say), so the
+// client itself never touches the filesystem. `read(offset, buffer)` must fill the whole buffer
+// with the body's bytes at `offset`, or throw; the client calls it with chunks of at most 1 MiB,
+// in order, and again from offset 0 if it re-sends the request on a fresh connection.
+struct body_source {
+    std::uint64_t size = 0;
+    std::function<boost::asio::awaitable<void>(std::uint64_t offset, std::span<char> buffer)> read;
+};
+
 struct request {
     verb method = verb::get;
     endpoint to;
@@ -63,7 +72,8 @@ struct request {
     header_list headers;       // Host, Content-Length and User-Agent are set by the client
     // The body is sent from the caller's memory without a copy; it must outlive send().
     std::span<const char> body;
-    std::optional<file_region> body_file;  // instead of `body`
+    std::optional<file_region> body_file;      // instead of `body`
+    std::optional<body_source> streamed_body;  // instead of `body`
 };
 
 struct response {
@@ -85,11 +95,11 @@ struct request_options {
     std::chrono::milliseconds timeout{30'000};
     // Bodies read into memory larger than this fail with error_kind::body_too_large.
     std::uint64_t body_limit = 8ull << 20;
-    // When set and the status is 2xx, the body is written to this file (created or truncated)
-    // instead of memory; error bodies still come back in memory (bounded) for their XML.
-    std::optional<std::filesystem::path> body_to_file;
-    // Called with each chunk streamed to body_to_file, e.g. to hash it while it arrives.
-    std::function<void(std::span<const char>)> on_body_chunk;
+    // When set and the status is 2xx, the body is handed to this in chunks of at most 1 MiB
+    // instead of being kept in memory (the chunk stays valid until the returned awaitable
+    // completes; no socket deadline runs meanwhile). Error bodies still come back in memory
+    // (bounded) for their XML. What the sink throws ends the exchange and reaches the caller.
+    std::function<boost::asio::awaitable<void>(std::span<const char>)> body_sink;
     // HEAD responses carry a Content-Length but no body: set for HEAD automatically.
     bool expect_no_body = false;
 };

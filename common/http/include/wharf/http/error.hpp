@@ -16,7 +16,7 @@ enum class error_kind {
     tls,             // handshake or certificate verification failed
     body_too_large,  // the response body exceeded the caller's limit
     protocol,        // the peer did not speak valid HTTP/1.1
-    file,            // reading the request body file or writing the response file failed
+    file,            // reading or sending the request body's file region failed
 };
 
 std::string_view to_string(error_kind kind) noexcept;
