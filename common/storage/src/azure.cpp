@@ -6,6 +6,7 @@
 #include "wharf/core/log.hpp"
 #include "wharf/http/client.hpp"
 #include "wharf/storage/azure_auth.hpp"
+#include "wharf/storage/azure_batch.hpp"
 #include "wharf/storage/s3/xml.hpp"
 #include "wharf/storage/sha256.hpp"
 
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <span>
 
 namespace wharf::storage::azure {
 namespace asio = boost::asio;
@@ -49,6 +51,13 @@ std::chrono::system_clock::time_point parse_http_date(std::string_view text) {
     return std::chrono::system_clock::from_time_t(::timegm(&tm));
 }
 
+errc status_errc(unsigned status) {
+    if (status == 404) return errc::not_found;
+    if (status == 401 || status == 403) return errc::access_denied;
+    if (status >= 500 || status == 408 || status == 429) return errc::transient;
+    return errc::permanent;
+}
+
 // Status -> storage error, with Azure's error code and message for the reader.
 [[noreturn]] void throw_for(const http::response& r, const std::string& what) {
     std::string code(r.header("x-ms-error-code").value_or(""));
@@ -57,10 +66,15 @@ std::chrono::system_clock::time_point parse_http_date(std::string_view text) {
     std::string text = what + ": HTTP " + std::to_string(r.status);
     if (!code.empty()) text += " " + code;
     if (!message.empty()) text += " (" + message.substr(0, message.find('\n')) + ")";
-    if (r.status == 404) throw error(errc::not_found, text);
-    if (r.status == 401 || r.status == 403) throw error(errc::access_denied, text);
-    if (r.status >= 500 || r.status == 408 || r.status == 429) throw error(errc::transient, text);
-    throw error(errc::permanent, text);
+    throw error(status_errc(r.status), text);
+}
+
+// A unique token for multipart boundaries.
+std::string random_token() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(rng()), static_cast<unsigned long long>(rng()));
+    return hex;
 }
 
 object_info info_from(const std::string& key, const http::response& r) {
@@ -278,21 +292,78 @@ public:
         if (!r.ok()) throw_for(r, "azure Delete Blob '" + key + "'");
     }
 
+    // Blob Batch: up to 256 Delete Blob subrequests per request, each signed on its own; a
+    // missing blob counts as deleted. Invalid keys are reported without being sent.
     asio::awaitable<std::vector<std::string>> remove_many(std::vector<std::string> keys) override {
-        // Sequential Delete Blob: Blob Batch (multipart/mixed) is not worth its parser here.
-        std::vector<std::string> failed;
+        std::vector<std::string> failed, valid;
         for (auto& key : keys) {
-            std::string reason;
-            try {
-                co_await remove(key);
-            } catch (const error& e) {
-                reason = e.what();
-            }
-            if (!reason.empty()) {
-                spdlog::warn("storage: azure delete of '{}' failed: {}", key, reason);
+            if (auto reason = invalid_key_reason(key)) {
+                spdlog::warn("storage: azure delete of '{}' refused: invalid key: {}", key, *reason);
                 failed.push_back(std::move(key));
+            } else {
+                valid.push_back(std::move(key));
             }
         }
+        for (std::size_t first = 0; first < valid.size(); first += max_batch_subrequests) {
+            const std::span<const std::string> batch(valid.data() + first, std::min(max_batch_subrequests, valid.size() - first));
+            const auto not_deleted = co_await delete_batch(batch);
+            failed.insert(failed.end(), not_deleted.begin(), not_deleted.end());
+        }
+        co_return failed;
+    }
+
+    // One Blob Batch request of Delete Blob subrequests; returns the keys it did not delete.
+    asio::awaitable<std::vector<std::string>> delete_batch(std::span<const std::string> keys) {
+        const std::string date = http_date(std::chrono::system_clock::now());
+        std::vector<batch_subrequest> subrequests;
+        subrequests.reserve(keys.size());
+        for (const auto& key : keys) {
+            batch_subrequest sub{"DELETE", blob_path(key), {}};
+            sub.headers.emplace_back("x-ms-date", date);
+            sub.headers.emplace_back("x-ms-delete-snapshots", "include");
+            sub.headers.emplace_back("Content-Length", "0");
+            const shared_key_request to_sign{sub.method, sub.path, {}, sub.headers};
+            sub.headers.emplace_back("Authorization", shared_key_authorization(config_.account, key_, to_sign));
+            subrequests.push_back(std::move(sub));
+        }
+        const std::string boundary = "batch_" + random_token();
+        const std::string body = batch_body(boundary, subrequests);
+        call c;
+        c.method = http::verb::post;
+        c.path = container_path_;
+        c.query = {{"restype", "container"}, {"comp", "batch"}};
+        c.headers.emplace_back("Content-Type", "multipart/mixed; boundary=" + boundary);
+        c.body = std::span<const char>(body.data(), body.size());
+        const std::string what = "Blob Batch of " + std::to_string(keys.size()) + " deletes";
+        // Retried as a whole on 5xx and transport failures: deleting again is harmless (404 is "deleted").
+        const auto r = co_await send(c, what);
+        if (!r.ok()) throw_for(r, "azure " + what);
+        const auto replies = parse_batch_reply(r.header("content-type").value_or(""), r.body);
+        std::vector<bool> answered(keys.size(), false);
+        std::vector<std::string> failed;
+        std::string first_reason;  // one log line per batch, not one per key
+        for (const auto& sub : replies) {
+            if (!sub.content_id) {  // an answer for the batch as a whole: it was refused
+                throw error(status_errc(sub.status), "azure " + what + " refused: HTTP " + std::to_string(sub.status) + " " +
+                                                         sub.error_code + " (" + sub.message + ")");
+            }
+            const std::size_t id = *sub.content_id;
+            if (id >= keys.size() || answered[id])
+                throw error(errc::permanent, "azure " + what + ": the reply answers subrequest " + std::to_string(id) +
+                                                 " unexpectedly");
+            answered[id] = true;
+            if ((sub.status >= 200 && sub.status < 300) || sub.status == 404) continue;  // deleted, or already gone
+            if (failed.empty())
+                first_reason = "'" + keys[id] + "': HTTP " + std::to_string(sub.status) + " " + sub.error_code + " (" + sub.message + ")";
+            failed.push_back(keys[id]);
+        }
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            if (answered[i]) continue;
+            if (failed.empty()) first_reason = "'" + keys[i] + "': no answer in the batch reply";
+            failed.push_back(keys[i]);
+        }
+        if (!failed.empty())
+            spdlog::warn("storage: azure {}: {} not deleted, the first {}", what, failed.size(), first_reason);
         co_return failed;
     }
 

@@ -1,14 +1,17 @@
 // The Azure Blob provider against a real Azurite (which verifies SharedKey and SAS signatures):
 // Put Block / Put Block List of a 20 MiB file in 4 MiB blocks, SAS read and write with curl, a
-// wrong key refused, ranged get, list with markers, copy, delete.
+// wrong key refused, ranged get, list with markers, copy, delete, and batch delete (Blob Batch,
+// which Azurite implements: 256 signed Delete Blob subrequests per request).
 #include "wharf/storage/azure.hpp"
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/azurite_server.hpp"
+#include "wharf/test/fault_proxy.hpp"
 #include "wharf/test/io_thread.hpp"
 #include "wharf/test/process.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -210,4 +213,57 @@ TEST_F(azure_fixture, an_aborted_upload_leaves_no_uncommitted_blocks) {
     io.run(sink->abort());
     EXPECT_FALSE(server.blocks("media", "orphan.bin").found);
     EXPECT_TRUE(io.run(p->list_incomplete("")).empty());
+}
+
+namespace {
+
+std::vector<std::string> all_keys(wharf::test::io_thread& io, provider& p, const std::string& prefix) {
+    std::vector<std::string> keys;
+    std::optional<std::string> marker;
+    do {
+        auto page = io.run(p.list(prefix, marker, 1000));
+        for (const auto& o : page.objects) keys.push_back(o.key);
+        marker = page.next;
+    } while (marker);
+    return keys;
+}
+
+}  // namespace
+
+TEST_F(azure_fixture, remove_many_deletes_300_blobs_in_two_blob_batches_and_missing_ones_count_as_deleted) {
+    // 300 keys, every tenth never stored, some with spaces (percent-encoded in the subrequests).
+    std::vector<std::string> keys;
+    for (int i = 0; i < 300; ++i) {
+        char name[40];
+        std::snprintf(name, sizeof name, "batch/%03d%s", i, i % 25 == 0 ? " with space.bin" : ".bin");
+        keys.emplace_back(name);
+        if (i % 10 != 3) io.run(p->put_bytes(keys.back(), keys.back(), {}));
+    }
+    io.run(p->put_bytes("kept/one.bin", "stays", {}));
+    ASSERT_EQ(all_keys(io, *p, "batch/").size(), 270u);
+    keys.push_back("../bad");
+
+    // Counted through the proxy: one request per 256 deletes.
+    wharf::test::fault_proxy proxy(server.port());
+    auto c = config();
+    c.endpoint = server.endpoint(proxy.port());
+    const auto via = azure::make_provider(io.executor(), c);
+    EXPECT_TRUE(io.run(via->remove_many({})).empty());
+    EXPECT_EQ(proxy.requests(), 0u);
+    const auto failed = io.run(via->remove_many(keys));
+    EXPECT_EQ(failed, std::vector<std::string>{"../bad"}) << "an invalid key is reported, not sent";
+    EXPECT_EQ(proxy.requests(), 2u) << "256 + 44 deletes: two Blob Batch requests";
+
+    EXPECT_TRUE(all_keys(io, *p, "batch/").empty());
+    EXPECT_EQ(all_keys(io, *p, "kept/"), std::vector<std::string>{"kept/one.bin"});
+    // Again: every blob is already gone, which is what delete wants.
+    EXPECT_TRUE(io.run(via->remove_many(std::vector<std::string>(keys.begin(), keys.end() - 1))).empty());
+}
+
+TEST_F(azure_fixture, a_blob_the_batch_cannot_delete_is_reported_by_key_and_the_others_are_deleted) {
+    for (const char* key : {"lease/free.bin", "lease/held.bin"}) io.run(p->put_bytes(key, key, {}));
+    server.acquire_lease("media", "lease/held.bin");  // Delete Blob without the lease id: 412
+    const auto failed = io.run(p->remove_many({"lease/free.bin", "lease/held.bin", "lease/absent.bin"}));
+    EXPECT_EQ(failed, std::vector<std::string>{"lease/held.bin"});
+    EXPECT_EQ(all_keys(io, *p, "lease/"), std::vector<std::string>{"lease/held.bin"});
 }

@@ -38,21 +38,40 @@ std::string azurite_server::endpoint(std::uint16_t via_port) const {
     return "http://127.0.0.1:" + std::to_string(via_port) + "/" + account;
 }
 
-azurite_server::block_list azurite_server::blocks(const std::string& container, const std::string& blob) const {
+http::response azurite_server::signed_request(http::verb method, const std::string& path,
+                                              std::vector<std::pair<std::string, std::string>> query,
+                                              http::header_list headers) const {
     namespace az = wharf::storage::azure;
     boost::asio::io_context io;
     http::client client(io.get_executor());
     http::request req;
+    req.method = method;
     req.to = http::parse_endpoint("http://127.0.0.1:" + std::to_string(port_));
-    const std::string path = std::string("/") + account + "/" + container + "/" + az::uri_encode(blob, true);
-    req.target = path + "?comp=blocklist&blocklisttype=all";
-    req.headers = {{"x-ms-date", az::http_date(std::chrono::system_clock::now())}, {"x-ms-version", std::string(az::api_version)}};
-    az::shared_key_request sk{"GET", path, {{"comp", "blocklist"}, {"blocklisttype", "all"}}, req.headers};
+    req.target = path;
+    for (std::size_t i = 0; i < query.size(); ++i) req.target += (i ? "&" : "?") + query[i].first + "=" + query[i].second;
+    req.headers = std::move(headers);
+    req.headers.emplace_back("x-ms-date", az::http_date(std::chrono::system_clock::now()));
+    req.headers.emplace_back("x-ms-version", std::string(az::api_version));
+    az::shared_key_request sk{std::string(http::to_string(method)), path, std::move(query), req.headers};
     req.headers.emplace_back("Authorization", az::shared_key_authorization(account, *storage::base64_decode(key), sk));
     auto fut = boost::asio::co_spawn(io, client.send(std::move(req)), boost::asio::use_future);
     // Not io.run(): the client's pool may keep an idle connection (and its timer) alive.
     while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
-    const auto r = fut.get();
+    return fut.get();
+}
+
+void azurite_server::acquire_lease(const std::string& container, const std::string& blob) const {
+    namespace az = wharf::storage::azure;
+    http::header_list headers{{"x-ms-lease-action", "acquire"}, {"x-ms-lease-duration", "-1"}};
+    const auto r = signed_request(http::verb::put, std::string("/") + account + "/" + container + "/" + az::uri_encode(blob, true),
+                                  {{"comp", "lease"}}, std::move(headers));
+    if (!r.ok()) throw std::runtime_error("Lease Blob: HTTP " + std::to_string(r.status) + " " + r.body);
+}
+
+azurite_server::block_list azurite_server::blocks(const std::string& container, const std::string& blob) const {
+    namespace az = wharf::storage::azure;
+    const auto r = signed_request(http::verb::get, std::string("/") + account + "/" + container + "/" + az::uri_encode(blob, true),
+                                  {{"comp", "blocklist"}, {"blocklisttype", "all"}}, {});
     block_list out;
     if (r.status == 404) return out;
     if (!r.ok()) throw std::runtime_error("Get Block List: HTTP " + std::to_string(r.status) + " " + r.body);

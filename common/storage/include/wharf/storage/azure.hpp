@@ -5,6 +5,8 @@
 //   as metadata x-ms-meta-sha256 and verified by get_to_file.
 // - get (ranged, x-ms-range), head (Get Blob Properties), delete, list (prefix, marker), copy
 //   (Copy Blob within the account, x-ms-copy-source; a pending copy is polled to its end).
+// - batch delete: Blob Batch, up to 256 Delete Blob subrequests per request (azure_batch.hpp);
+//   202 and 404 count as deleted, any other status is reported by key.
 // - presign: a blob service SAS ("r" for GET, "cw" for PUT: the writer must send
 //   x-ms-blob-type: BlockBlob), expiry clamped to [1 s, 7 days], start 5 minutes back for skew.
 // - abort / incomplete uploads: Azure has no upload object. A blob that has only uncommitted

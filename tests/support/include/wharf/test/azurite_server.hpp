@@ -2,11 +2,14 @@
 // in memory, for the lifetime of the object.
 #pragma once
 
+#include "wharf/http/client.hpp"
 #include "wharf/test/process.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace wharf::test {
 
@@ -34,7 +37,15 @@ public:
     };
     block_list blocks(const std::string& container, const std::string& blob) const;
 
+    // Lease Blob (acquire, infinite), signed with the well-known key; blocking. A leased blob
+    // refuses a Delete Blob that names no lease (412 LeaseIdMissing).
+    void acquire_lease(const std::string& container, const std::string& blob) const;
+
 private:
+    // One request signed with the well-known key, on a private io_context; blocking.
+    http::response signed_request(http::verb method, const std::string& path,
+                                  std::vector<std::pair<std::string, std::string>> query, http::header_list headers) const;
+
     std::uint16_t port_ = 0;
     std::unique_ptr<temp_dir> dir_;
     std::unique_ptr<process> process_;
