@@ -8,46 +8,22 @@
 #include "wharf/test/fault_proxy.hpp"
 #include "wharf/test/io_thread.hpp"
 #include "wharf/test/process.hpp"
+#include "wharf/test/storage_data.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <random>
 
 namespace fs = std::filesystem;
 using namespace wharf::storage;
 using wharf::test::azurite_server;
+using wharf::test::code_of;
+using wharf::test::random_bytes;
+using wharf::test::slurp;
 
 namespace {
 
 constexpr std::uint64_t MiB = 1ull << 20;
-
-std::string random_bytes(std::size_t n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-        const auto v = rng();
-        std::memcpy(&s[i], &v, 8);
-    }
-    return s;
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-errc code_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "no storage::error thrown";
-    return errc::permanent;
-}
 
 struct azure_fixture : ::testing::Test {
     wharf::test::io_thread io;

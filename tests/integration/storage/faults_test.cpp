@@ -10,12 +10,11 @@
 #include "wharf/test/io_thread.hpp"
 #include "wharf/test/moto_server.hpp"
 #include "wharf/test/process.hpp"
+#include "wharf/test/storage_data.hpp"
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <fstream>
-#include <random>
 
 namespace fs = std::filesystem;
 using namespace wharf::storage;
@@ -23,26 +22,13 @@ using namespace std::chrono_literals;
 using wharf::test::azurite_server;
 using wharf::test::fault;
 using wharf::test::fault_proxy;
+using wharf::test::random_bytes;
 using wharf::test::request_info;
+using wharf::test::slurp;
 
 namespace {
 
 constexpr std::uint64_t MiB = 1ull << 20;
-
-std::string random_bytes(std::size_t n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::string s(n, '\0');
-    for (std::size_t i = 0; i + 8 <= n; i += 8) {
-        const auto v = rng();
-        std::memcpy(&s[i], &v, 8);
-    }
-    return s;
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 bool is_put_block(const request_info& r) { return r.method == "PUT" && r.target.find("comp=block&") != std::string::npos; }
 bool is_get_blob(const request_info& r) { return r.method == "GET" && r.target.find('?') == std::string::npos; }

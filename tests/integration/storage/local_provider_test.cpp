@@ -3,6 +3,7 @@
 #include "wharf/storage/local.hpp"
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/process.hpp"
+#include "wharf/test/storage_data.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,6 +19,8 @@
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using namespace wharf::storage;
+using wharf::test::code_of;
+using wharf::test::slurp;
 
 namespace {
 
@@ -29,22 +32,7 @@ T run(asio::awaitable<T> op) {
     return fut.get();
 }
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
-
-errc code_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const error& e) {
-        return e.code();
-    }
-    ADD_FAILURE() << "no storage::error thrown";
-    return errc::permanent;
-}
 
 std::vector<std::string> temp_files(const fs::path& root) {
     std::vector<std::string> out;
