@@ -1,6 +1,8 @@
 // Request bodies read from files and downloads written to files, off the I/O threads (see file_io.hpp).
 #include "file_io.hpp"
 
+#include "wharf/storage/checksum.hpp"
+
 #include "blocking.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/storage/error.hpp"
@@ -188,6 +190,7 @@ struct download_file::state {
     bool finished = false;  // committed or discarded: the temp file is no longer ours to remove
     std::uint64_t size = 0;
     sha256 hash;
+    std::uint32_t crc = 0;  // CRC32C, for providers that state one (GCS's x-goog-hash): ~0.03 s/GiB
     std::optional<std::string> digest;
 
     state() = default;
@@ -239,10 +242,11 @@ asio::awaitable<download_file> download_file::create(std::filesystem::path desti
 namespace {
 
 asio::awaitable<void> append_chunk(int fd, const std::filesystem::path& temp, std::uint64_t& size, sha256& hash,
-                                   std::span<const char> chunk) {
+                                   std::uint32_t& crc, std::span<const char> chunk) {
     co_await offload([&] {
         pwrite_full(fd, chunk.data(), chunk.size(), size, temp);
         hash.update(chunk);
+        crc = crc32c(crc, chunk);
         size += chunk.size();
     });
 }
@@ -251,13 +255,16 @@ asio::awaitable<void> append_chunk(int fd, const std::filesystem::path& temp, st
 
 std::function<asio::awaitable<void>(std::span<const char>)> download_file::sink() {
     state* st = s_.get();
-    return [st](std::span<const char> chunk) { return append_chunk(st->fd, st->temp, st->size, st->hash, chunk); };
+    return [st](std::span<const char> chunk) {
+        return append_chunk(st->fd, st->temp, st->size, st->hash, st->crc, chunk);
+    };
 }
 
 asio::awaitable<void> download_file::restart() {
     state& st = *s_;
     st.digest.reset();
     st.hash = sha256{};
+    st.crc = 0;
     if (st.size == 0) co_return;  // nothing written yet: no trip to the pool
     co_await offload([&] {
         if (::ftruncate(st.fd, 0) != 0) fail(errc::permanent, "cannot truncate", st.temp, errno);
@@ -266,6 +273,7 @@ asio::awaitable<void> download_file::restart() {
 }
 
 std::uint64_t download_file::size() const noexcept { return s_ ? s_->size : 0; }
+std::uint32_t download_file::crc32c() const noexcept { return s_ ? s_->crc : 0; }
 
 std::string download_file::sha256_hex() {
     if (!s_->digest) s_->digest = s_->hash.finish_hex();

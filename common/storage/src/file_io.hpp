@@ -81,6 +81,7 @@ public:
     boost::asio::awaitable<void> restart();
 
     std::uint64_t size() const noexcept;  // bytes written since the last restart
+    std::uint32_t crc32c() const noexcept;  // CRC32C of those bytes
     // SHA-256 of the bytes written since the last restart; once per attempt.
     std::string sha256_hex();
 

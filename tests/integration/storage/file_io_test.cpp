@@ -14,6 +14,8 @@
 #include "wharf/test/process.hpp"
 #include "wharf/test/storage_data.hpp"
 
+#include "wharf/storage/checksum.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -178,6 +180,28 @@ TEST_P(file_io, a_download_that_does_not_match_its_stored_sha256_is_refused_and_
     const auto dest = dir.path() / "corrupt.bin";
     EXPECT_EQ(code_of([&] { io.run(p->get_to_file("corrupt.bin", dest, {})); }), errc::integrity);
     EXPECT_FALSE(fs::exists(dest));
+    EXPECT_TRUE(leftovers(dir.path()).empty());
+}
+
+// GCS states every object's CRC32C in x-goog-hash (composite objects too, which have no MD5):
+// the download is checked against it. moto does not send the header; the proxy adds it.
+TEST_P(file_io, a_download_is_checked_against_the_crc32c_a_provider_states) {
+    if (GetParam() != backend::s3) GTEST_SKIP() << "x-goog-hash is GCS's, through the S3 provider";
+    const std::string content = random_bytes(3 * MiB + 5, 25);
+    io.run(p->put_bytes("goog.bin", content, {}));
+    const std::string right = crc_base64(crc32c(0, std::span<const char>(content.data(), content.size())));
+    const auto dest = dir.path() / "goog.bin";
+
+    proxy.fail_randomly(1.0, fault::add_response_header("x-goog-hash", "crc32c=" + right + ",md5=AAAAAAAAAAAAAAAAAAAAAA=="),
+                        1, is_object_get);
+    io.run(p->get_to_file("goog.bin", dest, {}));
+    EXPECT_TRUE(slurp(dest) == content);
+
+    proxy.fail_randomly(1.0, fault::add_response_header("x-goog-hash", "md5=AAAAAAAAAAAAAAAAAAAAAA==, crc32c=AAAAAA=="), 1,
+                        is_object_get);
+    const auto other = dir.path() / "goog2.bin";
+    EXPECT_EQ(code_of([&] { io.run(p->get_to_file("goog.bin", other, {})); }), errc::integrity);
+    EXPECT_FALSE(fs::exists(other));
     EXPECT_TRUE(leftovers(dir.path()).empty());
 }
 

@@ -114,6 +114,11 @@ fault fault::internal_error() {
 fault fault::reset() { return fault{kind::reset_mid_body, 0, {}, {}}; }
 fault fault::stall_for(std::chrono::milliseconds d) { return fault{kind::stall, 0, {}, d}; }
 fault fault::truncate() { return fault{kind::truncate_response, 0, {}, {}}; }
+fault fault::add_response_header(std::string name, std::string value) {
+    fault f{kind::add_header, 0, {}, {}, {}};
+    f.header = {std::move(name), std::move(value)};
+    return f;
+}
 
 struct fault_proxy::impl : std::enable_shared_from_this<impl> {
     asio::io_context io;
@@ -207,6 +212,8 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
             }
             const int status = std::stoi(resp.first_line.substr(resp.first_line.find(' ') + 1, 3));
             const bool no_body = info.method == "HEAD" || status == 204 || status == 304;
+            if (f.what == fault::kind::add_header)  // before the blank line that ends the head
+                rhead.insert(rhead.size() - 2, f.header.first + ": " + f.header.second + "\r\n");
             co_await asio::async_write(client, asio::buffer(rhead), asio::use_awaitable);
 
             if (f.what == fault::kind::truncate_response) {

@@ -304,6 +304,11 @@ public:
                     if (got.size != file.size())
                         throw error(errc::integrity, "get '" + key + "': received " + std::to_string(file.size()) +
                                                          " bytes, object has " + std::to_string(got.size));
+                    // GCS states the object's CRC32C (x-goog-hash), composite objects included.
+                    if (auto h = r.header("x-goog-hash"))
+                        if (auto stated = goog_hash(*h, "crc32c"); stated && *stated != crc_base64(file.crc32c()))
+                            throw error(errc::integrity, "get '" + key + "': CRC32C mismatch (x-goog-hash " + *stated +
+                                                             ", received " + crc_base64(file.crc32c()) + ")");
                 }
                 co_return got;
             });

@@ -21,17 +21,20 @@ struct fault {
         reset_mid_body,     // forward half the request body, then reset both connections (RST)
         stall,              // hold the request for `stall` before forwarding it (the client's deadline fires)
         truncate_response,  // forward the request, then only half of the response body, then close
+        add_header,         // forward as is, with `header` added to the response head (a provider's extra)
     };
     kind what = kind::none;
     int status = 503;
     std::string body;
     std::chrono::milliseconds stall{0};
+    std::pair<std::string, std::string> header;  // add_header
 
     static fault slow_down();       // 503 with S3's <Error><Code>SlowDown</Code> body
     static fault internal_error();  // 500 with S3's <Error><Code>InternalError</Code> body
     static fault reset();
     static fault stall_for(std::chrono::milliseconds duration);
     static fault truncate();
+    static fault add_response_header(std::string name, std::string value);
 };
 
 struct request_info {

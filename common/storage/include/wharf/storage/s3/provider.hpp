@@ -28,8 +28,8 @@ namespace wharf::storage::s3 {
 //   r2      region "auto", path-style; parts of equal size (the engine plans them so) and no
 //           x-amz-checksum-* headers (parts carry Content-MD5); endpoint required
 //   gcs     endpoint https://storage.googleapis.com, region "auto", path-style; metadata as
-//           x-goog-meta-*, ETags and x-goog-hash (crc32c, md5) parsed from replies; parts carry
-//           Content-MD5
+//           x-goog-meta-*, ETags; downloads are checked against x-goog-hash's crc32c; parts
+//           carry Content-MD5
 //   generic path-style; endpoint required
 // Parts of aws, minio and generic carry x-amz-checksum-crc32 (the AWS SDKs' default, which
 // S3-compatible stores accept) unless part_checksum says otherwise.
