@@ -12,6 +12,7 @@
 #include "wharf/storage/multipart.hpp"
 
 #include "blocking.hpp"
+#include "mapped_read.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/storage/sha256.hpp"
 
@@ -121,11 +122,30 @@ struct part_buffer {
     std::unique_ptr<char[]> bytes;  // memory mode only
 };
 
-// Reads [offset, offset+len) of the source in chunks, feeding the part checksum and, when `sha`
-// is set, the object's SHA-256. In memory mode the bytes land in `into`; in file mode they pass
-// through a small scratch buffer and only the digests remain. Blocking: runs on the pool.
+// What the mapped walk feeds: the part checksum and, when set, the object's SHA-256.
+struct digests {
+    part_checksum* sum;
+    sha256* sha;
+    static void feed(void* self, const char* bytes, std::size_t n) {
+        auto* d = static_cast<digests*>(self);
+        const std::span<const char> chunk(bytes, n);
+        d->sum->update(chunk);
+        if (d->sha) d->sha->update(chunk);
+    }
+};
+
+// Reads [offset, offset+len) of the source, feeding the part checksum and, when `sha` is set, the
+// object's SHA-256. In memory mode the bytes land in `into`, read in cache-sized chunks each
+// hashed at once. In file mode only the digests are wanted: the region is read through a mapping
+// (no copy), or through a small scratch buffer where mapped reads are off. Blocking: on the pool.
 std::string read_and_digest(const upload_state& s, char* into, std::uint64_t offset, std::uint64_t len, sha256* sha) {
     part_checksum sum(s.checksum);
+    if (!into && detail::mapped_reads_available()) {
+        digests d{&sum, sha};
+        if (!detail::read_mapped(s.fd, offset, len, read_chunk, &digests::feed, &d))
+            throw error(errc::integrity, s.path.string() + " shrank while it was being uploaded");
+        return sum.finish_base64();
+    }
     std::unique_ptr<char[]> scratch;
     if (!into) scratch = std::make_unique_for_overwrite<char[]>(read_chunk);
     for (std::uint64_t at = 0; at < len;) {
