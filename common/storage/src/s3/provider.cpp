@@ -145,6 +145,7 @@ public:
     awaitable<void> abort() override;
     checksum_kind checksum() const override;
     bool accepts_file_parts() const override;
+    std::string upload_id() const override { return upload_id_; }
     // For a multipart copy: Create with these headers (no part checksums: S3 copies the bytes it
     // has), and UploadPartCopy of source bytes [first, last].
     awaitable<void> begin_with(const std::string& key, http::header_list headers);
