@@ -260,6 +260,7 @@ public:
         if (file.size() > config_.multipart_threshold) {
             // R2's equal-size parts hold by construction: the engine plans one part size per upload.
             s3_part_sink sink(*this, key);
+            if (options.part_size == 0) options.part_size = config_.part_size;
             co_return co_await upload_file_in_parts(sink, key, source, std::move(options), config_.engine);
         }
         const detail::source_file::digests digests = co_await file.digest(options.sha256, false);
