@@ -2,10 +2,8 @@
 // use of it against moto: an upload is recorded while it is open and forgotten once it completed
 // or was aborted, and a job first aborts the uploads an earlier attempt of it left open -- and
 // only those.
-#include "accounting_env.hpp"
+#include "upload_harness.hpp"
 
-#include "jobs/upload.hpp"
-#include "wharf/pg/pool.hpp"
 #include "wharf/storage/multipart_journal.hpp"
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/fault_proxy.hpp"
@@ -33,37 +31,23 @@ s::open_upload upload(std::string key, std::string upload_id, std::string job) {
     return s::open_upload{"s3", "media", std::move(key), std::move(upload_id), std::move(job), 1, {}};
 }
 
-// An upload job's services on moto (optionally through a proxy), 5 MiB parts above 8 MiB.
-struct moto_harness {
+// The handler on moto (optionally through a fault proxy), 5 MiB parts above 8 MiB.
+struct moto_harness : wharf::test::upload_harness {
     wharf::test::moto_server moto;
     std::optional<wharf::test::fault_proxy> proxy;
-    wharf::test::temp_dir dir{"wharf-journal"};
-    asio::io_context ctx;
-    std::string url = migrated_database();
-    wharf::pg::pool db{ctx.get_executor(), url};
-    std::shared_ptr<w::upload_services> services;
-    w::job_type job;
 
     explicit moto_harness(bool through_proxy = false) {
         moto.create_bucket("media");
         if (through_proxy) proxy.emplace(moto.port());
         const auto port = through_proxy ? proxy->port() : moto.port();
-        const auto configs = s::parse_provider_configs(
-            nlohmann::json{{"providers",
+        use(nlohmann::json{{"providers",
                             {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"},
                               {"endpoint", "http://127.0.0.1:" + std::to_string(port)}, {"region", "us-east-1"},
                               {"bucket", "media"}, {"access_key_id", "testing"}, {"secret_access_key", "testing"},
-                              {"multipart_threshold", "8MiB"}, {"part_size", "5MiB"}}}}},
-            "test");
-        services = std::make_shared<w::upload_services>(std::make_unique<s::registry>(configs, ctx.get_executor()), db,
-                                                        s::smtp_settings{});
-        job = w::upload_job_type(services);
+                              {"multipart_threshold", "8MiB"}, {"part_size", "5MiB"}}}}});
     }
-    ~moto_harness() { db.shutdown(); }
 
-    s::provider& provider() { return services->providers().at("moto"); }
-
-    fs::path file(const std::string& name, std::uint64_t size) {
+    fs::path noise(const std::string& name, std::uint64_t size) {
         const auto p = dir.path() / name;
         std::string bytes(size, '\0');
         for (std::size_t i = 0; i < bytes.size(); i += 4096) bytes[i] = static_cast<char>(i / 4096);
@@ -71,15 +55,12 @@ struct moto_harness {
         return p;
     }
 
-    nlohmann::json run(const std::string& id, nlohmann::json payload, int delivery = 1) {
+    nlohmann::json run_as(const std::string& id, nlohmann::json payload, int delivery = 1) {
         w::job_context c;
         c.id = id;
-        c.queue = "upload";
         c.delivery = delivery;
         c.payload = std::move(payload);
-        c.executor = ctx.get_executor();
-        c.report_progress = [](nlohmann::json) {};
-        return run_coro(ctx, [&]() -> asio::awaitable<nlohmann::json> { co_return co_await job.handler(c); }());
+        return run_job(std::move(c));
     }
 
     // An upload as a crashed attempt leaves it (open at moto, one part sent), recorded for
@@ -147,8 +128,8 @@ TEST(multipart_journal, a_job_aborts_what_its_earlier_attempt_left_open_and_noth
     const auto theirs = h.left_open("videos/other/clip.bin", "other-job");
     ASSERT_EQ(h.open_at_moto().size(), 2u);
 
-    const auto src = h.file("clip.bin", 12 * MiB + 5);
-    const auto result = h.run("clip-1", {{"source", src.string()}, {"key", "videos/k/clip.bin"}}, 2);
+    const auto src = h.noise("clip.bin", 12 * MiB + 5);
+    const auto result = h.run_as("clip-1", {{"source", src.string()}, {"key", "videos/k/clip.bin"}}, 2);
     EXPECT_EQ(result["size"], 12 * MiB + 5);
     EXPECT_EQ(result["sha256"], s::sha256_file_hex(src));
 
@@ -156,7 +137,7 @@ TEST(multipart_journal, a_job_aborts_what_its_earlier_attempt_left_open_and_noth
     EXPECT_EQ(h.open_at_moto(), std::vector<std::string>{theirs});
     EXPECT_EQ(h.journal_rows(), 1);
     EXPECT_EQ(h.journal_rows("job_id = 'other-job' AND upload_id = '" + theirs + "'"), 1);
-    const auto head = run_coro(h.ctx, h.provider().head("videos/k/clip.bin"));
+    const auto head = run_coro(h.ctx, h.provider("moto").head("videos/k/clip.bin"));
     ASSERT_TRUE(head.has_value());
     EXPECT_EQ(head->size, 12 * MiB + 5);
     EXPECT_TRUE(head->etag.ends_with("-3")) << head->etag << ": three parts of 5 MiB";
@@ -172,8 +153,8 @@ TEST(multipart_journal, a_failed_multipart_upload_is_aborted_and_forgotten) {
                                       "<Error><Code>AccessDenied</Code><Message>no</Message></Error>", {}};
         return wharf::test::fault{};
     });
-    const auto src = h.file("clip.bin", 12 * MiB);
-    EXPECT_THROW(h.run("clip-2", {{"source", src.string()}, {"key", "videos/k/clip.bin"}}), w::permanent_error);
+    const auto src = h.noise("clip.bin", 12 * MiB);
+    EXPECT_THROW(h.run_as("clip-2", {{"source", src.string()}, {"key", "videos/k/clip.bin"}}), w::permanent_error);
     EXPECT_TRUE(h.open_at_moto().empty());
     EXPECT_EQ(h.journal_rows(), 0);
 }
