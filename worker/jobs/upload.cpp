@@ -2,6 +2,7 @@
 #include "upload.hpp"
 
 #include "wharf/core/log.hpp"
+#include "wharf/core/redact.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/storage/quota.hpp"
 #include "wharf/storage/sha256.hpp"
@@ -411,7 +412,7 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
                 // later (this job again, or wharfctl storage orphans) just removes it.
                 if (!failure.empty())
                     spdlog::warn("upload {}: upload {} of {}:{} completed; removing its journal row failed: {}", ctx.id,
-                                 opened.upload_id, record.provider, req.key, failure);
+                                 opened.upload_id, record.provider, req.key, redact(failure));
             }
             if (put.size != size || (!put.sha256.empty() && put.sha256 != *sha256))
                 throw std::runtime_error(fmt::format("{}:{} stored {} bytes (sha256 {}), expected {} ({})",

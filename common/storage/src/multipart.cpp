@@ -13,6 +13,7 @@
 
 #include "blocking.hpp"
 #include "wharf/core/log.hpp"
+#include "wharf/core/redact.hpp"
 #include "wharf/storage/sha256.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -331,7 +332,7 @@ asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string ke
                 auto aborted = options.on_upload_aborted(upload_id);
                 co_await std::move(aborted);
             } catch (const std::exception& e) {
-                spdlog::warn("storage: upload of '{}' aborted, but on_upload_aborted failed: {}", key, e.what());
+                spdlog::warn("storage: upload of '{}' aborted, but on_upload_aborted failed: {}", key, redact(e.what()));
             }
         }
         std::rethrow_exception(failure);
