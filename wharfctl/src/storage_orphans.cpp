@@ -41,7 +41,8 @@ struct outcome {
 };
 
 // Aborts one orphan and forgets its row. Returns the reason when it could not.
-boost::asio::awaitable<std::string> abort_orphan(const s::registry& providers, wharf::pg::pool& db, const s::orphan& o) {
+boost::asio::awaitable<std::string> abort_orphan(const s::registry& providers, wharf::pg::pool& db,
+                                                 const s::orphan& o) {
     auto* p = providers.find(o.provider);
     if (!p) co_return "provider '" + o.provider + "' is not configured";
     if (p->bucket() != o.bucket) co_return "provider '" + o.provider + "' now uses bucket '" + p->bucket() + "'";
@@ -129,8 +130,9 @@ boost::asio::awaitable<int> run_storage_orphans(invocation inv) {
                             {"state", r.state},
                             {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)}});
         }
-        std::cout << nlohmann::json{{"orphans", list}, {"aborted", aborted}, {"failed", failed}, {"errors", errors}}.dump(2)
-                  << "\n";
+        std::cout
+            << nlohmann::json{{"orphans", list}, {"aborted", aborted}, {"failed", failed}, {"errors", errors}}.dump(2)
+            << "\n";
     } else {
         if (!outcomes.empty())
             std::cout << fmt::format("{:<16} {:<40} {:<24} {:<20} {:<16} {:<20} {}\n", "PROVIDER", "KEY", "UPLOAD ID",
@@ -142,8 +144,10 @@ boost::asio::awaitable<int> run_storage_orphans(invocation inv) {
         }
         std::cout << fmt::format("{} orphaned upload{} older than {}", outcomes.size(), outcomes.size() == 1 ? "" : "s",
                                  older_text);
-        if (abort) std::cout << fmt::format(": {} aborted, {} failed", aborted, failed);
-        else if (!outcomes.empty()) std::cout << " (--abort aborts them)";
+        if (abort)
+            std::cout << fmt::format(": {} aborted, {} failed", aborted, failed);
+        else if (!outcomes.empty())
+            std::cout << " (--abort aborts them)";
         std::cout << "\n";
     }
     for (const auto& e : errors) std::cerr << "wharfctl storage orphans: " << e << "\n";

@@ -2,9 +2,10 @@
 // use of it against moto: an upload is recorded while it is open and forgotten once it completed
 // or was aborted, and a job first aborts the uploads an earlier attempt of it left open -- and
 // only those.
+#include "wharf/storage/multipart_journal.hpp"
+
 #include "upload_harness.hpp"
 
-#include "wharf/storage/multipart_journal.hpp"
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/fault_proxy.hpp"
 #include "wharf/test/moto_server.hpp"
@@ -41,10 +42,16 @@ struct moto_harness : wharf::test::upload_harness {
         if (through_proxy) proxy.emplace(moto.port());
         const auto port = through_proxy ? proxy->port() : moto.port();
         use(nlohmann::json{{"providers",
-                            {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"},
-                              {"endpoint", "http://127.0.0.1:" + std::to_string(port)}, {"region", "us-east-1"},
-                              {"bucket", "media"}, {"access_key_id", "testing"}, {"secret_access_key", "testing"},
-                              {"multipart_threshold", "8MiB"}, {"part_size", "5MiB"}}}}});
+                            {{{"name", "moto"},
+                              {"kind", "s3"},
+                              {"profile", "generic"},
+                              {"endpoint", "http://127.0.0.1:" + std::to_string(port)},
+                              {"region", "us-east-1"},
+                              {"bucket", "media"},
+                              {"access_key_id", "testing"},
+                              {"secret_access_key", "testing"},
+                              {"multipart_threshold", "8MiB"},
+                              {"part_size", "5MiB"}}}}});
     }
 
     fs::path noise(const std::string& name, std::uint64_t size) {
@@ -112,8 +119,10 @@ TEST(multipart_journal, records_forgets_and_lists_uploads_by_job) {
     const auto all = s::list_open_uploads(c);
     ASSERT_EQ(all.size(), 5u);
     for (const auto& e : all) {
-        if (e.upload.job_id == "job-a") EXPECT_EQ(e.job_status, "succeeded");
-        else EXPECT_FALSE(e.job_status.has_value()) << "job-b has no row";
+        if (e.upload.job_id == "job-a")
+            EXPECT_EQ(e.job_status, "succeeded");
+        else
+            EXPECT_FALSE(e.job_status.has_value()) << "job-b has no row";
     }
 
     EXPECT_TRUE(s::forget_open_upload(c, upload("videos/a/1", "u1", "job-a")));
@@ -149,8 +158,10 @@ TEST(multipart_journal, a_failed_multipart_upload_is_aborted_and_forgotten) {
     // Every part 2 is refused for good: the engine aborts the upload once part 1 and 3 drained.
     h.proxy->set_rule([](const wharf::test::request_info& r) {
         if (r.method == "PUT" && r.target.find("partNumber=2&") != std::string::npos)
-            return wharf::test::fault{wharf::test::fault::kind::status, 403,
-                                      "<Error><Code>AccessDenied</Code><Message>no</Message></Error>", {}};
+            return wharf::test::fault{wharf::test::fault::kind::status,
+                                      403,
+                                      "<Error><Code>AccessDenied</Code><Message>no</Message></Error>",
+                                      {}};
         return wharf::test::fault{};
     });
     const auto src = h.noise("clip.bin", 12 * MiB);

@@ -4,6 +4,7 @@
 
 #include "accounting_env.hpp"
 #include "jobs/upload.hpp"
+
 #include "wharf/pg/pool.hpp"
 #include "wharf/storage/catalog.hpp"
 
@@ -33,8 +34,8 @@ struct upload_harness {
     void use(std::unique_ptr<storage::registry> providers) {
         worker::upload_options options;
         options.scratch_dir = dir.path() / "scratch";
-        services = std::make_shared<worker::upload_services>(std::move(providers), db, storage::smtp_settings{},
-                                                             options);
+        services =
+            std::make_shared<worker::upload_services>(std::move(providers), db, storage::smtp_settings{}, options);
         job = worker::upload_job_type(services);
     }
     // The services on providers configured as a deployment configures them (storage_providers).

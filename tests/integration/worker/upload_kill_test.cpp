@@ -93,13 +93,28 @@ TEST(worker_upload, kill_9_mid_upload_leaves_no_orphan_and_counts_every_byte_onc
     }
     const auto sha256 = wharf::storage::sha256_file_hex(source);
 
-    const json providers = {
-        {"providers",
-         {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"}, {"endpoint", "http://127.0.0.1:" + std::to_string(proxy.port())},
-           {"region", "us-east-1"}, {"bucket", "media"}, {"access_key_id", "testing"}, {"secret_access_key", "testing"},
-           {"limit", "1GiB"}, {"multipart_threshold", "8MiB"}, {"part_size", "5MiB"}, {"timeout", "120s"}}}}};
-    const std::vector<std::string> flags{"--queues", "upload=1", "--lease", "3s", "--sweep", "200ms",
-                                         "--storage-providers", providers.dump(), "--upload-scratch-dir",
+    const json providers = {{"providers",
+                             {{{"name", "moto"},
+                               {"kind", "s3"},
+                               {"profile", "generic"},
+                               {"endpoint", "http://127.0.0.1:" + std::to_string(proxy.port())},
+                               {"region", "us-east-1"},
+                               {"bucket", "media"},
+                               {"access_key_id", "testing"},
+                               {"secret_access_key", "testing"},
+                               {"limit", "1GiB"},
+                               {"multipart_threshold", "8MiB"},
+                               {"part_size", "5MiB"},
+                               {"timeout", "120s"}}}}};
+    const std::vector<std::string> flags{"--queues",
+                                         "upload=1",
+                                         "--lease",
+                                         "3s",
+                                         "--sweep",
+                                         "200ms",
+                                         "--storage-providers",
+                                         providers.dump(),
+                                         "--upload-scratch-dir",
                                          (dir.path() / "scratch").string()};
     const std::string key = "videos/k9/clip.bin";
     const std::string id = "clip-k9";
@@ -110,9 +125,8 @@ TEST(worker_upload, kill_9_mid_upload_leaves_no_orphan_and_counts_every_byte_onc
                          {"payload", {{"source", source.string()}, {"key", key}, {"content_type", "video/mp4"}}}});
 
     // Mid-upload: some bytes done, not all.
-    const std::string done_sql =
-        "SELECT COALESCE(max((progress->>'done')::bigint), 0) FROM jobs WHERE id = '" + id +
-        "' AND progress->>'phase' = 'upload'";
+    const std::string done_sql = "SELECT COALESCE(max((progress->>'done')::bigint), 0) FROM jobs WHERE id = '" + id +
+                                 "' AND progress->>'phase' = 'upload'";
     ASSERT_TRUE(fleet::eventually([&] { return f.count(done_sql) > 0; }, 120s)) << "no upload progress";
     const auto done = f.count(done_sql);
     EXPECT_LT(done, static_cast<std::int64_t>(size));
@@ -144,7 +158,8 @@ TEST(worker_upload, kill_9_mid_upload_leaves_no_orphan_and_counts_every_byte_onc
     EXPECT_EQ(f.count("SELECT count(*) FROM objects WHERE deleted_at IS NULL AND provider = 'moto' AND key = '" + key +
                       "' AND size = " + std::to_string(size) + " AND sha256 = '" + sha256 + "'"),
               1);
-    EXPECT_EQ(f.count("SELECT total_bytes FROM storage_stats WHERE provider = 'moto'"), static_cast<std::int64_t>(size));
+    EXPECT_EQ(f.count("SELECT total_bytes FROM storage_stats WHERE provider = 'moto'"),
+              static_cast<std::int64_t>(size));
     EXPECT_EQ(f.count("SELECT file_count FROM storage_stats WHERE provider = 'moto'"), 1);
     EXPECT_EQ(f.count("SELECT used_bytes FROM api_keys WHERE api_key = 'tenant-k9'"), static_cast<std::int64_t>(size));
     EXPECT_EQ(f.count("SELECT file_count FROM api_keys WHERE api_key = 'tenant-k9'"), 1);

@@ -14,8 +14,8 @@ const auto now = std::chrono::system_clock::time_point(std::chrono::hours(24 * 3
 s::journal_entry row(std::string key, std::string upload_id, std::string job, std::optional<std::string> status,
                      std::chrono::seconds age, std::string provider = "s3") {
     s::journal_entry e;
-    e.upload = s::open_upload{std::move(provider), "media", std::move(key), std::move(upload_id), std::move(job), 1,
-                              now - age};
+    e.upload = s::open_upload{std::move(provider), "media", std::move(key), std::move(upload_id),
+                              std::move(job),      1,       now - age};
     e.job_status = std::move(status);
     return e;
 }

@@ -70,12 +70,11 @@ std::vector<open_upload> open_uploads_of_job(pqxx::connection& c, std::string_vi
 
 bool upload_shared_with_other_jobs(pqxx::connection& c, const open_upload& u) {
     pqxx::read_transaction tx(c, "upload_shared_with_other_jobs");
-    return tx
-        .exec_params1(
-            "SELECT count(*) FROM multipart_uploads WHERE provider = $1 AND bucket = $2 AND key = $3 "
-            "AND upload_id = $4 AND job_id <> $5",
-            u.provider, u.bucket, u.key, u.upload_id, u.job_id)[0]
-        .as<std::int64_t>() > 0;
+    return tx.exec_params1(
+                 "SELECT count(*) FROM multipart_uploads WHERE provider = $1 AND bucket = $2 AND key = $3 "
+                 "AND upload_id = $4 AND job_id <> $5",
+                 u.provider, u.bucket, u.key, u.upload_id, u.job_id)[0]
+               .as<std::int64_t>() > 0;
 }
 
 std::vector<journal_entry> list_open_uploads(pqxx::connection& c) {
@@ -91,8 +90,9 @@ std::vector<journal_entry> list_open_uploads(pqxx::connection& c) {
     return out;
 }
 
-std::vector<orphan> find_orphans(const std::vector<journal_entry>& recorded, const std::vector<provider_listing>& listed,
-                                 std::chrono::system_clock::time_point now, std::chrono::seconds older_than) {
+std::vector<orphan> find_orphans(const std::vector<journal_entry>& recorded,
+                                 const std::vector<provider_listing>& listed, std::chrono::system_clock::time_point now,
+                                 std::chrono::seconds older_than) {
     const auto cutoff = now - older_than;
     const auto live_owner_shares = [&](const open_upload& u) {
         return std::any_of(recorded.begin(), recorded.end(), [&](const journal_entry& e) {
@@ -113,7 +113,8 @@ std::vector<orphan> find_orphans(const std::vector<journal_entry>& recorded, con
                 return same_upload(e.upload, l.provider, l.bucket, up.key, up.upload_id);
             });
             if (known || up.initiated > cutoff) continue;
-            out.push_back(orphan{l.provider, l.bucket, up.key, up.upload_id, std::nullopt, "not recorded", up.initiated});
+            out.push_back(
+                orphan{l.provider, l.bucket, up.key, up.upload_id, std::nullopt, "not recorded", up.initiated});
         }
     }
     std::stable_sort(out.begin(), out.end(), [](const orphan& a, const orphan& b) { return a.since < b.since; });

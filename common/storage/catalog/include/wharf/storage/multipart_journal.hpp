@@ -69,8 +69,9 @@ struct orphan {
 //   in a state this version does not know) owns its uploads: they are never orphans, and neither
 //   is an upload that such a job shares by id (Azure blocks of the same key).
 // - A listed upload that no row records is an orphan when it began before now - older_than.
-std::vector<orphan> find_orphans(const std::vector<journal_entry>& recorded, const std::vector<provider_listing>& listed,
-                                 std::chrono::system_clock::time_point now, std::chrono::seconds older_than);
+std::vector<orphan> find_orphans(const std::vector<journal_entry>& recorded,
+                                 const std::vector<provider_listing>& listed, std::chrono::system_clock::time_point now,
+                                 std::chrono::seconds older_than);
 
 // The journal for coroutines, on the pool's threads (each call is idempotent, so the pool may
 // retry it on a broken connection).
