@@ -9,6 +9,7 @@
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/fault_proxy.hpp"
 #include "wharf/test/moto_server.hpp"
+#include "wharf/test/storage_data.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -56,9 +57,7 @@ struct moto_harness : wharf::test::upload_harness {
 
     fs::path noise(const std::string& name, std::uint64_t size) {
         const auto p = dir.path() / name;
-        std::string bytes(size, '\0');
-        for (std::size_t i = 0; i < bytes.size(); i += 4096) bytes[i] = static_cast<char>(i / 4096);
-        std::ofstream(p, std::ios::binary) << bytes;
+        wharf::test::spill(p, wharf::test::random_bytes(size, size));
         return p;
     }
 

@@ -7,13 +7,11 @@
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/fault_proxy.hpp"
 #include "wharf/test/moto_server.hpp"
+#include "wharf/test/storage_data.hpp"
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
-#include <cstring>
-#include <fstream>
-#include <random>
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -82,15 +80,7 @@ TEST(worker_upload, kill_9_mid_upload_leaves_no_orphan_and_counts_every_byte_onc
     // 36 MiB + 123 bytes of noise: eight parts of 5 MiB (the last one short).
     const auto source = dir.path() / "clip.bin";
     const std::uint64_t size = 36 * MiB + 123;
-    {
-        std::mt19937_64 rng(9);
-        std::string bytes(size, '\0');
-        for (std::size_t i = 0; i < bytes.size(); i += 8) {
-            const auto v = rng();
-            std::memcpy(bytes.data() + i, &v, std::min<std::size_t>(8, bytes.size() - i));
-        }
-        std::ofstream(source, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    }
+    wharf::test::spill(source, wharf::test::random_bytes(size, 9));
     const auto sha256 = wharf::storage::sha256_file_hex(source);
 
     const json providers = {{"providers",
