@@ -65,6 +65,7 @@ boost::asio::awaitable<int> run_dead(invocation);     // queue_commands.cpp
 boost::asio::awaitable<int> run_status(invocation);   // job_commands.cpp
 boost::asio::awaitable<int> run_storage(invocation);  // storage_commands.cpp
 boost::asio::awaitable<int> run_presign(invocation);  // storage_commands.cpp
+boost::asio::awaitable<int> run_storage_orphans(invocation);  // storage_orphans.cpp (storage orphans)
 
 // --- Shared helpers (common.cpp). ---
 inline constexpr wharf::option_spec redis_url_option{"redis_url", "Redis URL (redis://, rediss://, unix://)",
@@ -77,6 +78,10 @@ inline constexpr wharf::option_spec help_option{"help", "show this help", true};
 // (WHARF_REDIS_URL, WHARF_DATABASE_URL, ...), so a stray WHARF_ID or WHARF_YES cannot change
 // what a command does. Throws wharf::config_error.
 wharf::config load_config(const std::vector<std::string>& args, std::span<const wharf::option_spec> specs);
+
+// load_config plus WHARF_STORAGE_PROVIDERS, for the storage commands (storage_commands.cpp): the
+// provider list is a connection setting too.
+wharf::config load_storage_config(const std::vector<std::string>& args, std::span<const wharf::option_spec> specs);
 
 // Prints the help of a command: its usage line, description and flags.
 void print_help(std::string_view usage, std::string_view description, std::span<const wharf::option_spec> specs);

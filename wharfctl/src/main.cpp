@@ -26,7 +26,7 @@ constexpr std::array commands{
     command{"status", "show a job's state", run_status},
     command{"queues", "depth, in-flight, delayed and dead counts of every queue", run_queues},
     command{"dead", "list, retry or purge a queue's dead letters", run_dead},
-    command{"storage", "storage usage per provider (storage stats [--json])", run_storage},
+    command{"storage", "storage usage (storage stats), orphaned multipart uploads (storage orphans)", run_storage},
     command{"presign", "a presigned URL for a stored object", run_presign},
 };
 

@@ -1,5 +1,5 @@
 // storage stats and presign: per-provider usage from the catalog, and presigned URLs from the
-// configured providers (storage_providers).
+// configured providers (storage_providers). `storage orphans` is in storage_orphans.cpp.
 #include "commands.hpp"
 
 #include "wharf/pg/pool.hpp"
@@ -33,15 +33,6 @@ const wharf::option_spec presign_specs[] = {
     {"method", "get or put", false, "get"},
     json_option,
     help_option};
-
-// Like load_config, plus WHARF_STORAGE_PROVIDERS: the provider list is a connection setting too.
-wharf::config load_storage_config(const std::vector<std::string>& args, std::span<const wharf::option_spec> specs) {
-    static constexpr const char* from_environment[] = {"WHARF_DATABASE_URL", "WHARF_CONFIG", "WHARF_STORAGE_PROVIDERS"};
-    std::map<std::string, std::string> env;
-    for (const char* name : from_environment)
-        if (const char* v = std::getenv(name)) env.emplace(name, v);
-    return wharf::config::load(args, env, specs);
-}
 
 double round2(double v) { return std::round(v * 100.0) / 100.0; }
 double gib(std::uint64_t bytes) { return round2(static_cast<double>(bytes) / static_cast<double>(1ull << 30)); }
@@ -108,16 +99,30 @@ boost::asio::awaitable<int> run_storage_stats(invocation inv, const wharf::confi
 
 }  // namespace
 
+wharf::config load_storage_config(const std::vector<std::string>& args, std::span<const wharf::option_spec> specs) {
+    static constexpr const char* from_environment[] = {"WHARF_DATABASE_URL", "WHARF_CONFIG", "WHARF_STORAGE_PROVIDERS"};
+    std::map<std::string, std::string> env;
+    for (const char* name : from_environment)
+        if (const char* v = std::getenv(name)) env.emplace(name, v);
+    return wharf::config::load(args, env, specs);
+}
+
 boost::asio::awaitable<int> run_storage(invocation inv) {
     if (inv.args.empty() || inv.args[0] == "--help" || inv.args[0] == "-h") {
         const bool asked = !inv.args.empty();
-        (asked ? std::cout : std::cerr) << "usage: " << stats_usage << "\n\nsubcommands:\n"
-                                        << "  stats   per-provider and total usage from the catalog\n";
+        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|orphans [flags] (--help on each)\n\nsubcommands:\n"
+                                        << "  stats     per-provider and total usage from the catalog\n"
+                                        << "  orphans   multipart uploads left open by crashed jobs (--abort to abort them)\n";
         co_return asked ? exit_ok : exit_usage;
     }
     const std::string sub = inv.args[0];
     std::vector<std::string> rest(inv.args.begin() + 1, inv.args.end());
-    if (sub != "stats") throw usage_error("unknown storage subcommand '" + sub + "'; usage: " + std::string(stats_usage));
+    if (sub == "orphans") {
+        auto orphans = run_storage_orphans(invocation{std::move(rest), inv.executor});
+        co_return co_await std::move(orphans);
+    }
+    if (sub != "stats")
+        throw usage_error("unknown storage subcommand '" + sub + "' (stats, orphans); usage: " + std::string(stats_usage));
     const auto cfg = load_storage_config(rest, stats_specs);
     if (cfg.enabled("help")) {
         print_help(stats_usage,

@@ -2,6 +2,7 @@
 #include "upload.hpp"
 
 #include "wharf/core/log.hpp"
+#include "wharf/core/redact.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/storage/quota.hpp"
 #include "wharf/storage/sha256.hpp"
@@ -169,6 +170,7 @@ upload_services::upload_services(std::unique_ptr<storage::registry> providers, p
                                  storage::smtp_settings smtp, upload_options options)
     : providers_(std::move(providers)),
       catalog_(db),
+      journal_(db),
       alerts_(std::make_unique<storage::alert_dispatcher>(catalog_, std::move(smtp))),
       options_(std::move(options)),
       state_(std::make_unique<state>()) {}
@@ -209,12 +211,53 @@ asio::awaitable<void> upload_services::run_alert_sweeper() {
 
 namespace {
 
+// Aborts the multipart uploads recorded for this job: an earlier attempt's, left open because its
+// worker died mid-upload. One that cannot be aborted now keeps its row (the next attempt, or
+// `wharfctl storage orphans`, tries again); the upload goes on either way.
+asio::awaitable<void> abort_left_open(upload_services& s, std::string job_id) {
+    auto load = s.journal().of_job(job_id);
+    const auto left_open = co_await std::move(load);
+    for (const auto& u : left_open) {
+        auto* p = s.providers().find(u.provider);
+        if (!p || p->bucket() != u.bucket) {
+            spdlog::warn("upload {}: upload {} of {}/{}:{} left open by attempt {} is on a provider no longer "
+                         "configured; left for `wharfctl storage orphans`",
+                         job_id, u.upload_id, u.provider, u.bucket, u.key, u.attempt);
+            continue;
+        }
+        try {
+            auto check = s.journal().shared_with_other_jobs(u);
+            if (co_await std::move(check)) {
+                // Azure: the blocks belong to the key, and another job writes that key too; its
+                // Put Block List discards ours, and discarding them now could take its blocks.
+                spdlog::info("upload {}: blocks of {}:{} left open by attempt {} are shared with another job's upload; "
+                             "not discarded",
+                             job_id, u.provider, u.key, u.attempt);
+            } else {
+                auto abort = p->abort_incomplete(u.key, u.upload_id);
+                co_await std::move(abort);
+                spdlog::info("upload {}: aborted upload {} of {}:{} left open by attempt {}", job_id, u.upload_id,
+                             u.provider, u.key, u.attempt);
+            }
+            auto forget = s.journal().forget(u);
+            co_await std::move(forget);
+        } catch (const storage::error& e) {
+            spdlog::warn("upload {}: aborting upload {} of {}:{} left open by attempt {} failed: {}; kept for a later try",
+                         job_id, u.upload_id, u.provider, u.key, u.attempt, e.what());
+        }
+    }
+}
+
 asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> services, job_context& ctx) {
     upload_services& s = *services;
     const upload_request req = parse_upload_request(ctx.payload, ctx.api_key);
     auto prepare = s.prepare();
     co_await std::move(prepare);
     progress_reporter progress(ctx.report_progress);
+
+    // 0. Multipart uploads an earlier attempt of this job left open: aborted before anything else.
+    auto cleanup = abort_left_open(s, ctx.id);
+    co_await std::move(cleanup);
 
     // 1. The bytes to upload, as a local file, with its size and SHA-256 (computed once).
     fs::path source;
@@ -287,12 +330,12 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
         }
     }
 
-    // 4. A retry of a job that died between upload and record finds its object already stored
-    // (same size and SHA-256) on one of the providers, and records that instead of placing the
-    // object again (which could leave an uncounted copy behind).
+    // 4. A retry (or take-over) of a job that died between upload and record finds its object
+    // already stored (same size and SHA-256) on one of the providers, and records that instead of
+    // placing the object again (which could leave an uncounted copy behind).
     storage::provider* target = nullptr;
     bool adopted = false;
-    if (ctx.attempt > 1 && !replaced) {
+    if ((ctx.attempt > 1 || ctx.delivery > 1) && !replaced) {
         for (const auto& pc : s.providers().configs()) {
             if (req.provider && pc.name != *req.provider) continue;
             auto& candidate = s.providers().at(pc.name);
@@ -341,9 +384,36 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
         options.content_type = req.content_type;
         options.sha256 = sha256;
         options.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress("upload", done, total); };
+        // A multipart upload is recorded before its first part and forgotten once it is gone, so
+        // one left open by a kill -9 is aborted by the next attempt (abort_left_open).
+        storage::open_upload opened{record.provider, record.bucket, req.key, {}, ctx.id, ctx.attempt, {}};
+        bool recorded_open = false;
+        options.on_upload_created = [&s, &opened, &recorded_open](std::string upload_id) {
+            opened.upload_id = std::move(upload_id);
+            recorded_open = true;
+            return s.journal().record(opened);
+        };
+        options.on_upload_aborted = [&s, &opened, &recorded_open](std::string) {
+            recorded_open = false;
+            return s.journal().forget(opened);
+        };
         try {
             auto upload = target->put_file(req.key, source, std::move(options));
             const auto put = co_await std::move(upload);
+            if (recorded_open) {
+                std::string failure;
+                try {
+                    auto forget = s.journal().forget(opened);
+                    co_await std::move(forget);
+                } catch (const std::exception& e) {
+                    failure = e.what();
+                }
+                // Harmless: aborting a completed upload is a no-op, so whoever finds the row
+                // later (this job again, or wharfctl storage orphans) just removes it.
+                if (!failure.empty())
+                    spdlog::warn("upload {}: upload {} of {}:{} completed; removing its journal row failed: {}", ctx.id,
+                                 opened.upload_id, record.provider, req.key, redact(failure));
+            }
             if (put.size != size || (!put.sha256.empty() && put.sha256 != *sha256))
                 throw std::runtime_error(fmt::format("{}:{} stored {} bytes (sha256 {}), expected {} ({})",
                                                      record.provider, req.key, put.size, put.sha256, size, *sha256));

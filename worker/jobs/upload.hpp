@@ -26,11 +26,18 @@
 // usage counters; recording the same bytes again is a no-op. A job killed between upload and
 // record is retried; the retry finds the already-uploaded object (same size and SHA-256, by HEAD)
 // and records it once instead of placing it again.
+//
+// Orphaned multipart uploads: a multipart upload is recorded in multipart_uploads (with the job
+// id) after the provider created it and before its first part, and forgotten after it completed
+// or was aborted. Every run of an upload job first aborts the uploads recorded for its id -- an
+// earlier attempt's, left open when its worker was killed -- so parts are not kept (and paid for)
+// at the provider. Uploads whose job is final or gone are `wharfctl storage orphans`' business.
 #pragma once
 
 #include "wharf/core/config.hpp"
 #include "wharf/storage/alerts.hpp"
 #include "wharf/storage/catalog.hpp"
+#include "wharf/storage/multipart_journal.hpp"
 #include "wharf/storage/presign_cache.hpp"
 #include "wharf/storage/registry.hpp"
 #include "wharf/worker/registry.hpp"
@@ -81,6 +88,7 @@ public:
 
     storage::registry& providers() noexcept { return *providers_; }
     storage::catalog& catalog() noexcept { return catalog_; }
+    storage::multipart_journal& journal() noexcept { return journal_; }
     storage::alert_dispatcher& alerts() noexcept { return *alerts_; }
     storage::presign_cache& presigns() noexcept { return presigns_; }
     const upload_options& options() const noexcept { return options_; }
@@ -101,6 +109,7 @@ public:
 private:
     std::unique_ptr<storage::registry> providers_;
     storage::catalog catalog_;
+    storage::multipart_journal journal_;
     std::unique_ptr<storage::alert_dispatcher> alerts_;
     storage::presign_cache presigns_;
     upload_options options_;

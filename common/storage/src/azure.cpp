@@ -456,7 +456,7 @@ public:
         std::vector<incomplete_upload> out;
         for (const auto& o : all)
             if (std::none_of(committed.begin(), committed.end(), [&](const auto& c) { return c.key == o.key; }))
-                out.push_back(incomplete_upload{o.key, "uncommitted", o.last_modified});
+                out.push_back(incomplete_upload{o.key, std::string(uncommitted_upload_id), o.last_modified});
         co_return out;
     }
 
@@ -551,6 +551,7 @@ public:
     }
 
     asio::awaitable<void> abort() override { co_await p_.discard_uncommitted(key_); }
+    std::string upload_id() const override { return std::string(uncommitted_upload_id); }
     std::uint64_t min_part_size() const override { return 1ull << 20; }
 
 private:

@@ -14,6 +14,7 @@
 #include "blocking.hpp"
 #include "mapped_read.hpp"
 #include "wharf/core/log.hpp"
+#include "wharf/core/redact.hpp"
 #include "wharf/storage/sha256.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -301,7 +302,12 @@ asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string ke
 
     std::exception_ptr failure;
     std::string etag, sha_hex;
+    const std::string upload_id = sink.upload_id();
     try {
+        if (options.on_upload_created && !upload_id.empty()) {
+            auto created = options.on_upload_created(upload_id);  // before any part is sent
+            co_await std::move(created);
+        }
         const std::size_t workers = std::clamp<std::size_t>(options.parts_in_flight, 1, plan.part_count);
         using op_type = decltype(asio::co_spawn(strand, worker(s), asio::deferred));
         std::vector<op_type> ops;
@@ -339,8 +345,16 @@ asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string ke
         } catch (const std::exception& e) {
             abort_failure = e.what();
         }
-        if (!abort_failure.empty())
+        if (!abort_failure.empty()) {
             spdlog::error("storage: aborting the upload of '{}' failed too: {}", key, abort_failure);
+        } else if (options.on_upload_aborted && !upload_id.empty()) {
+            try {
+                auto aborted = options.on_upload_aborted(upload_id);
+                co_await std::move(aborted);
+            } catch (const std::exception& e) {
+                spdlog::warn("storage: upload of '{}' aborted, but on_upload_aborted failed: {}", key, redact(e.what()));
+            }
+        }
         std::rethrow_exception(failure);
     }
 

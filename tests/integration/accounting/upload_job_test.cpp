@@ -1,10 +1,8 @@
 // The `upload` job handler end to end on the local provider and a real PostgreSQL: result and
 // catalog row, duplicate detection, quotas that upload nothing, placement when providers fill
 // up, and exact accounting when a job dies between upload and record and is retried.
-#include "accounting_env.hpp"
+#include "upload_harness.hpp"
 
-#include "jobs/upload.hpp"
-#include "wharf/pg/pool.hpp"
 #include "wharf/storage/local.hpp"
 #include "wharf/storage/sha256.hpp"
 
@@ -23,16 +21,8 @@ using wharf::test::run_coro;
 
 namespace {
 
-struct harness {
-    wharf::test::temp_dir dir{"wharf-upload"};
-    asio::io_context ctx;
-    std::string url = migrated_database();
-    wharf::pg::pool db{ctx.get_executor(), url};
-    std::shared_ptr<w::upload_services> services;
-    w::job_type job;
-    std::vector<nlohmann::json> progress;
-
-    // providers: name -> limit
+// The handler on local providers (name -> limit) under the harness's folder.
+struct harness : wharf::test::upload_harness {
     explicit harness(std::vector<std::pair<std::string, std::uint64_t>> providers = {{"local", 5ull << 30}}) {
         std::vector<s::provider_config> configs;
         std::vector<std::unique_ptr<s::provider>> built;
@@ -42,49 +32,8 @@ struct harness {
             built.push_back(std::make_unique<s::local_provider>(name, dir.path() / ("store-" + name),
                                                                 s::local_options{.fsync = false}));
         }
-        w::upload_options options;
-        options.scratch_dir = dir.path() / "scratch";
-        services = std::make_shared<w::upload_services>(
-            std::make_unique<s::registry>(std::move(configs), std::move(built)), db, s::smtp_settings{}, options);
-        job = w::upload_job_type(services);
+        use(std::make_unique<s::registry>(std::move(configs), std::move(built)));
     }
-    ~harness() { db.shutdown(); }
-
-    fs::path file(const std::string& name, std::size_t size, char fill = 'x') {
-        const auto p = dir.path() / name;
-        std::ofstream(p, std::ios::binary) << std::string(size, fill);
-        return p;
-    }
-
-    nlohmann::json run(nlohmann::json payload, int attempt = 1, std::optional<std::string> api_key = std::nullopt) {
-        w::job_context ctx_;
-        ctx_.id = "job-" + std::to_string(++jobs);
-        ctx_.queue = "upload";
-        ctx_.attempt = attempt;
-        ctx_.max_attempts = 5;
-        ctx_.payload = std::move(payload);
-        ctx_.api_key = std::move(api_key);
-        ctx_.executor = ctx.get_executor();
-        ctx_.report_progress = [this](nlohmann::json p) { progress.push_back(std::move(p)); };
-        return run_coro(ctx, [&]() -> asio::awaitable<nlohmann::json> { co_return co_await job.handler(ctx_); }());
-    }
-
-    s::provider_stats stats(const std::string& provider) {
-        pqxx::connection c(url);
-        for (auto& st : s::load_stats(c))
-            if (st.provider == provider) return st;
-        return s::provider_stats{provider, 0, 0};
-    }
-
-    std::size_t live_rows() {
-        pqxx::connection c(url);
-        pqxx::read_transaction tx(c);
-        return tx.exec1("SELECT count(*) FROM objects WHERE deleted_at IS NULL")[0].as<std::size_t>();
-    }
-
-    s::provider& provider(const std::string& name) { return services->providers().at(name); }
-
-    int jobs = 0;
 };
 
 }  // namespace

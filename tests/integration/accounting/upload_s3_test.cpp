@@ -1,10 +1,8 @@
 // The `upload` job on an S3 provider (moto), built through the registry from JSON settings as a
 // deployment would configure it: multipart upload recorded once, a presigned GET that curl can
 // fetch, duplicates and a retry after a crash between upload and record counted once.
-#include "accounting_env.hpp"
+#include "upload_harness.hpp"
 
-#include "jobs/upload.hpp"
-#include "wharf/pg/pool.hpp"
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/moto_server.hpp"
 
@@ -24,37 +22,14 @@ using wharf::test::run_coro;
 TEST(upload_job_s3, uploads_to_moto_records_once_and_presigns_a_fetchable_url) {
     wharf::test::moto_server moto;
     moto.create_bucket("media");
-    wharf::test::temp_dir dir("wharf-upload-s3");
-    asio::io_context ctx;
-    const auto url = migrated_database();
-    wharf::pg::pool db(ctx.get_executor(), url);
-
-    const auto configs = s::parse_provider_configs(
-        nlohmann::json{{"providers",
-                        {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"}, {"endpoint", moto.endpoint()},
-                          {"region", "us-east-1"}, {"bucket", "media"}, {"access_key_id", "testing"},
-                          {"secret_access_key", "testing"}, {"limit", "1GiB"}}}}},
-        "test");
-    auto services = std::make_shared<w::upload_services>(std::make_unique<s::registry>(configs, ctx.get_executor()), db,
-                                                         s::smtp_settings{});
-    auto job = w::upload_job_type(services);
-    int jobs = 0;
-    auto run = [&](nlohmann::json payload, int attempt) {
-        w::job_context c;
-        c.id = "s3-job-" + std::to_string(++jobs);
-        c.queue = "upload";
-        c.attempt = attempt;
-        c.payload = std::move(payload);
-        c.executor = ctx.get_executor();
-        c.report_progress = [](nlohmann::json) {};
-        return run_coro(ctx, [&]() -> asio::awaitable<nlohmann::json> { co_return co_await job.handler(c); }());
-    };
-    auto stats = [&] {
-        pqxx::connection c(url);
-        for (auto& st : s::load_stats(c))
-            if (st.provider == "moto") return st;
-        return s::provider_stats{};
-    };
+    wharf::test::upload_harness h;
+    h.use(nlohmann::json{{"providers",
+                          {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"}, {"endpoint", moto.endpoint()},
+                            {"region", "us-east-1"}, {"bucket", "media"}, {"access_key_id", "testing"},
+                            {"secret_access_key", "testing"}, {"limit", "1GiB"}}}}});
+    auto run = [&](nlohmann::json payload, int attempt) { return h.run(std::move(payload), attempt); };
+    auto stats = [&] { return h.stats("moto"); };
+    const auto& dir = h.dir;
 
     // 70 MiB: above the provider's multipart threshold.
     const auto big = dir.path() / "big.bin";
@@ -83,11 +58,10 @@ TEST(upload_job_s3, uploads_to_moto_records_once_and_presigns_a_fetchable_url) {
     // A job that uploaded and died before recording: its retry records the object once.
     const auto small = dir.path() / "small.bin";
     std::ofstream(small, std::ios::binary) << std::string(1000, 's');
-    run_coro(ctx, services->providers().at("moto").put_file("videos/v2/small.bin", small, s::put_options{}));
+    run_coro(h.ctx, h.provider("moto").put_file("videos/v2/small.bin", small, s::put_options{}));
     EXPECT_EQ(stats().total_bytes, 70u << 20);
     run({{"source", small.string()}, {"key", "videos/v2/small.bin"}}, 2);
     run({{"source", small.string()}, {"key", "videos/v2/small.bin"}}, 3);
     EXPECT_EQ(stats().total_bytes, (70u << 20) + 1000);
     EXPECT_EQ(stats().file_count, 2u);
-    db.shutdown();
 }

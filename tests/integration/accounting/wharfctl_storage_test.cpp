@@ -1,12 +1,18 @@
-// `wharfctl storage stats --json` prints exactly the documented shape from the catalog, and
-// `wharfctl presign` signs for a configured provider and refuses lifetimes beyond 7 days.
+// `wharfctl storage stats --json` prints exactly the documented shape from the catalog,
+// `wharfctl presign` signs for a configured provider and refuses lifetimes beyond 7 days, and
+// `wharfctl storage orphans` finds and aborts the multipart uploads crashed jobs left open at moto
+// without touching those of running jobs.
 #include "accounting_env.hpp"
 
 #include "wharf/storage/catalog.hpp"
+#include "wharf/storage/multipart_journal.hpp"
+#include "wharf/test/moto_server.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+
+#include <algorithm>
 
 namespace s = wharf::storage;
 
@@ -81,4 +87,93 @@ TEST(wharfctl_storage, presign_signs_for_a_configured_provider_and_refuses_beyon
     const auto unknown = wharf::test::run({wharfctl(), "presign", "nope", "videos/v/a.mp4", "--storage-providers", providers});
     EXPECT_EQ(unknown.status, 1) << unknown.output;
     EXPECT_NE(unknown.output.find("unknown storage provider 'nope'"), std::string::npos) << unknown.output;
+}
+
+TEST(wharfctl_storage, orphans_lists_and_aborts_uploads_of_final_gone_or_no_jobs_and_never_of_live_ones) {
+    wharf::test::moto_server moto;
+    moto.create_bucket("media");
+    const auto url = wharf::test::migrated_database();
+    // Open at moto: recorded for a succeeded job, a running job and a job with no row, and one
+    // nobody recorded; plus a row of a dead job whose upload is already gone at moto.
+    const auto done = moto.begin_upload("media", "videos/a/done.bin", 1000);
+    const auto running = moto.begin_upload("media", "videos/a/running.bin", 1000);
+    const auto gone = moto.begin_upload("media", "videos/a/gone.bin");
+    const auto stray = moto.begin_upload("media", "videos/a/stray.bin");
+    {
+        pqxx::connection c(url);
+        s::record_open_upload(c, s::open_upload{"moto", "media", "videos/a/done.bin", done, "j-done", 1, {}});
+        s::record_open_upload(c, s::open_upload{"moto", "media", "videos/a/running.bin", running, "j-running", 1, {}});
+        s::record_open_upload(c, s::open_upload{"moto", "media", "videos/a/gone.bin", gone, "j-gone", 2, {}});
+        s::record_open_upload(c, s::open_upload{"moto", "media", "videos/a/vanished.bin", "no-such-upload", "j-dead", 1, {}});
+        pqxx::work tx(c);
+        tx.exec("INSERT INTO jobs (id, queue, status) VALUES ('j-done', 'upload', 'succeeded'), "
+                "('j-running', 'upload', 'running'), ('j-dead', 'upload', 'dead')");
+        tx.commit();
+    }
+    const std::string providers =
+        R"([{"name":"moto","kind":"s3","profile":"generic","endpoint":")" + moto.endpoint() +
+        R"(","region":"us-east-1","bucket":"media","access_key_id":"testing","secret_access_key":"testing"}])";
+    const auto orphans = [&](std::vector<std::string> extra) {
+        std::vector<std::string> argv{wharfctl(), "storage", "orphans", "--database-url", url, "--storage-providers", providers};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return wharf::test::run(argv);
+    };
+    const auto upload_ids = [](const nlohmann::json& doc) {
+        std::vector<std::string> ids;
+        for (const auto& o : doc["orphans"]) ids.push_back(o["upload_id"]);
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    };
+    std::vector<std::string> expected{done, gone, stray, "no-such-upload"};
+    std::sort(expected.begin(), expected.end());
+
+    // Rows just written are younger than the default 24 h; moto reports every upload as begun in
+    // 2010, so the one nobody recorded is old enough.
+    const auto young = orphans({"--json"});
+    ASSERT_EQ(young.status, 0) << young.output;
+    EXPECT_EQ(upload_ids(nlohmann::json::parse(young.output)), std::vector<std::string>{stray}) << young.output;
+
+    const auto listed = orphans({"--json", "--older-than", "0s"});
+    ASSERT_EQ(listed.status, 0) << listed.output;
+    const auto doc = nlohmann::json::parse(listed.output);
+    EXPECT_EQ(upload_ids(doc), expected) << listed.output;
+    for (const auto& o : doc["orphans"]) {
+        EXPECT_EQ(o["state"], "open");
+        if (o["upload_id"] == done) {
+            EXPECT_EQ(o["reason"], "job succeeded");
+        }
+        if (o["upload_id"] == gone) {
+            EXPECT_EQ(o["reason"], "job gone");
+        }
+        if (o["upload_id"] == stray) {
+            EXPECT_EQ(o["reason"], "not recorded");
+            EXPECT_TRUE(o["job_id"].is_null());
+        }
+    }
+    EXPECT_EQ(moto.open_uploads("media").size(), 4u) << "listing aborts nothing";
+
+    const auto text = orphans({"--older-than", "0s"});
+    ASSERT_EQ(text.status, 0) << text.output;
+    EXPECT_NE(text.output.find("4 orphaned uploads older than 0s (--abort aborts them)"), std::string::npos) << text.output;
+
+    const auto aborted = orphans({"--json", "--older-than", "0s", "--abort"});
+    ASSERT_EQ(aborted.status, 0) << aborted.output;
+    const auto after = nlohmann::json::parse(aborted.output);
+    EXPECT_EQ(after["aborted"], 4);
+    EXPECT_EQ(after["failed"], 0);
+    for (const auto& o : after["orphans"]) EXPECT_EQ(o["state"], "aborted") << o.dump();
+    EXPECT_EQ(moto.open_uploads("media"), std::vector<std::string>{running});
+    {
+        pqxx::connection c(url);
+        const auto left = s::list_open_uploads(c);
+        ASSERT_EQ(left.size(), 1u);
+        EXPECT_EQ(left[0].upload.job_id, "j-running");
+    }
+    const auto again = orphans({"--json", "--older-than", "0s"});
+    ASSERT_EQ(again.status, 0) << again.output;
+    EXPECT_TRUE(nlohmann::json::parse(again.output)["orphans"].empty()) << again.output;
+
+    const auto bad = orphans({"--older-than", "soon"});
+    EXPECT_EQ(bad.status, 2) << bad.output;
+    EXPECT_NE(bad.output.find("--older-than"), std::string::npos) << bad.output;
 }

@@ -2,6 +2,8 @@
 #include "wharf/test/moto_server.hpp"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -23,6 +25,48 @@ moto_server::~moto_server() = default;  // process kills its group; temp_dir rem
 void moto_server::create_bucket(const std::string& name) const {
     auto r = run({"curl", "-sS", "-f", "-X", "PUT", endpoint() + "/" + name});
     if (r.status != 0) throw std::runtime_error("creating bucket " + name + " failed: " + r.output);
+}
+
+namespace {
+
+// The text of every <tag>...</tag> in an XML reply, in order.
+std::vector<std::string> xml_values(const std::string& xml, const std::string& tag) {
+    std::vector<std::string> out;
+    const std::string open = "<" + tag + ">", close = "</" + tag + ">";
+    for (auto at = xml.find(open); at != std::string::npos; at = xml.find(open, at)) {
+        const auto end = xml.find(close, at);
+        if (end == std::string::npos) break;
+        out.push_back(xml.substr(at + open.size(), end - at - open.size()));
+        at = end + close.size();
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string moto_server::begin_upload(const std::string& bucket, const std::string& key,
+                                      std::uint64_t first_part_bytes) const {
+    const std::string url = endpoint() + "/" + bucket + "/" + key;
+    const auto created = run({"curl", "-sS", "-f", "-X", "POST", url + "?uploads"});
+    const auto ids = xml_values(created.output, "UploadId");
+    if (created.status != 0 || ids.size() != 1) throw std::runtime_error("starting an upload of " + key + " failed: " + created.output);
+    if (first_part_bytes > 0) {
+        const auto part = dir_.path() / ("part-" + ids[0]);
+        std::ofstream(part, std::ios::binary) << std::string(first_part_bytes, 'p');
+        // -T: a plain PUT of the file ("Expect:" off: moto does not answer 100-continue).
+        const auto sent = run({"curl", "-sS", "-f", "-o", "/dev/null", "-H", "Expect:", "-T", part.string(),
+                               url + "?partNumber=1&uploadId=" + ids[0]});
+        std::filesystem::remove(part);
+        if (sent.status != 0) throw std::runtime_error("sending part 1 of " + key + " failed: " + sent.output);
+    }
+    return ids[0];
+}
+
+std::vector<std::string> moto_server::open_uploads(const std::string& bucket) const {
+    const auto listed = run({"curl", "-sS", "-f", endpoint() + "/" + bucket + "?uploads"});
+    if (listed.status != 0 || listed.output.find("<ListMultipartUploadsResult") == std::string::npos)
+        throw std::runtime_error("listing the uploads of " + bucket + " failed: " + listed.output);
+    return xml_values(listed.output, "UploadId");
 }
 
 moto_server::access_key moto_server::enable_iam() const {

@@ -94,3 +94,28 @@ TEST(registry_config, s3_part_checksum_setting) {
     refuse(R"([{"name":"a","kind":"s3","profile":"gcs","bucket":"b","part_checksum":"crc32"}])",
            "takes no x-amz-checksum-* headers");
 }
+
+TEST(registry_config, s3_part_size_and_multipart_threshold_are_sizes_and_parts_stay_within_s3_limits) {
+    boost::asio::io_context io;
+    auto build = [&](const char* extra) {
+        const auto configs = s::parse_provider_configs(
+            nlohmann::json::parse(std::string(R"([{"name":"s3","kind":"s3","bucket":"b","endpoint":"http://127.0.0.1:9")") +
+                                  extra + "}]"),
+            "test");
+        return s::registry(configs, io.get_executor());
+    };
+    EXPECT_NO_THROW(build(R"(,"multipart_threshold":"8MiB","part_size":"5MiB")"));
+    EXPECT_NO_THROW(build(R"(,"multipart_threshold":67108864,"part_size":"5GiB")"));
+    auto refuse = [&](const char* extra, const char* expected) {
+        try {
+            build(extra);
+            ADD_FAILURE() << "accepted " << extra;
+        } catch (const wharf::config_error& e) {
+            EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+        }
+    };
+    refuse(R"(,"part_size":"4MiB")", "\"part_size\" must be 5MiB to 5GiB");
+    refuse(R"(,"part_size":"6GiB")", "\"part_size\" must be 5MiB to 5GiB");
+    refuse(R"(,"multipart_threshold":"lots")", "\"multipart_threshold\" must be a size");
+    refuse(R"(,"multipart_threshold":true)", "\"multipart_threshold\" must be a size");
+}

@@ -350,3 +350,101 @@ TEST(multipart_engine, a_part_rewritten_before_its_retry_is_an_integrity_error) 
         EXPECT_EQ(sink.complete_calls, 0);
     }
 }
+
+// ---- the upload callbacks (put_options::on_upload_created / on_upload_aborted) ----
+
+namespace {
+
+// A sink with an upload id whose abort can be made to fail, logging what happened in order.
+class journaled_sink : public memory_sink {
+public:
+    std::vector<std::string>* log;
+    bool fail_abort = false;
+    explicit journaled_sink(std::vector<std::string>& l) : log(&l) {
+        on_part = [this](std::uint32_t number) { log->push_back("part " + std::to_string(number)); };
+    }
+    std::string upload_id() const override { return begun ? "upload-7" : ""; }
+    asio::awaitable<void> abort() override {
+        co_await memory_sink::abort();
+        log->push_back("abort");
+        if (fail_abort) throw error(errc::transient, "abort failed too");
+    }
+};
+
+// Callbacks that log their calls; on_upload_created suspends once (a database round trip).
+put_options journaled_options(std::vector<std::string>& log, bool fail_created = false) {
+    auto o = options(3);
+    o.on_upload_created = [&log, fail_created](std::string id) -> asio::awaitable<void> {
+        asio::steady_timer t(co_await asio::this_coro::executor, 5ms);
+        co_await t.async_wait(asio::use_awaitable);
+        log.push_back("created " + id);
+        if (fail_created) throw error(errc::transient, "the journal is down");
+    };
+    o.on_upload_aborted = [&log](std::string id) -> asio::awaitable<void> {
+        log.push_back("aborted " + id);
+        co_return;
+    };
+    return o;
+}
+
+}  // namespace
+
+TEST(multipart_engine, the_upload_id_is_reported_after_begin_and_before_any_part) {
+    fixture f(12 * MiB);
+    std::vector<std::string> log;
+    journaled_sink sink(log);
+    run(sink, f, journaled_options(log));
+    ASSERT_EQ(log.size(), 4u);  // created, then the three parts; a completed upload is not "aborted"
+    EXPECT_EQ(log[0], "created upload-7");
+    for (std::size_t i = 1; i < log.size(); ++i) EXPECT_TRUE(log[i].starts_with("part ")) << log[i];
+    EXPECT_TRUE(sink.completed);
+}
+
+TEST(multipart_engine, a_failing_created_callback_aborts_the_upload_before_any_part) {
+    fixture f(12 * MiB);
+    std::vector<std::string> log;
+    journaled_sink sink(log);
+    EXPECT_THROW(run(sink, f, journaled_options(log, true)), error);
+    EXPECT_EQ(log, (std::vector<std::string>{"created upload-7", "abort", "aborted upload-7"}));
+    EXPECT_TRUE(sink.attempts.empty());
+    EXPECT_FALSE(sink.completed);
+}
+
+TEST(multipart_engine, a_failed_upload_reports_its_abort_only_when_the_abort_succeeded) {
+    fixture f(12 * MiB);
+    const auto fail_part_2 = [](std::uint32_t n, int) -> std::optional<errc> {
+        if (n == 2) return errc::access_denied;
+        return std::nullopt;
+    };
+    {
+        std::vector<std::string> log;
+        journaled_sink sink(log);
+        sink.fail_part = fail_part_2;
+        EXPECT_THROW(run(sink, f, journaled_options(log)), error);
+        ASSERT_GE(log.size(), 2u);
+        EXPECT_EQ(log[log.size() - 2], "abort");
+        EXPECT_EQ(log.back(), "aborted upload-7");
+    }
+    {
+        std::vector<std::string> log;
+        journaled_sink sink(log);
+        sink.fail_part = fail_part_2;
+        sink.fail_abort = true;  // the upload may still be open: its record must stay
+        try {
+            run(sink, f, journaled_options(log));
+            FAIL() << "expected the part's error";
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::access_denied) << "the first failure is what the caller sees";
+        }
+        EXPECT_EQ(log.back(), "abort") << "no aborted callback after a failed abort";
+    }
+}
+
+TEST(multipart_engine, a_sink_without_an_upload_id_calls_no_callback) {
+    fixture f(12 * MiB);
+    std::vector<std::string> log;
+    memory_sink sink;
+    run(sink, f, journaled_options(log));
+    EXPECT_TRUE(log.empty());
+    EXPECT_TRUE(sink.completed);
+}

@@ -308,6 +308,7 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
         j->context.queue = q.name;
         j->context.attempt = e.attempt;
         j->context.max_attempts = j->max_attempts;
+        j->context.delivery = d.delivery_count;
         j->context.api_key = e.api_key;
         j->context.executor = strand;
         j->context.report_progress = [w = std::weak_ptr<job_run>(j), self](nlohmann::json progress) {

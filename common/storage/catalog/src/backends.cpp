@@ -57,6 +57,19 @@ std::optional<bool> flag(const provider_config& pc, const char* field) {
     return s[field].get<bool>();
 }
 
+// A size in bytes: a number, or a string with a unit ("16MiB").
+[[maybe_unused]] std::optional<std::uint64_t> byte_size(const provider_config& pc, const char* field) {
+    const auto& s = pc.settings;
+    if (!s.contains(field) || s[field].is_null()) return std::nullopt;
+    if (s[field].is_number_unsigned()) return s[field].get<std::uint64_t>();
+    std::optional<std::uint64_t> parsed;
+    if (s[field].is_string()) parsed = parse_byte_size(s[field].get<std::string>());
+    if (!parsed)
+        throw config_error(fmt::format("storage provider {}: \"{}\" must be a size in bytes or with a unit (16MiB)",
+                                       pc.name, field));
+    return parsed;
+}
+
 [[maybe_unused]] std::string required(const provider_config& pc, const char* field) {
     auto v = text(pc, field);
     if (!v || v->empty()) throw config_error(fmt::format("storage provider {}: \"{}\" is required", pc.name, field));
@@ -79,7 +92,8 @@ provider_factories default_provider_factories() {
 #ifdef WHARF_HAVE_S3
     // {"kind":"s3", "profile": "aws|minio|r2|gcs|generic", "endpoint", "region", "bucket",
     //  "path_style", "access_key_id"[_env], "secret_access_key"[_env], "session_token"[_env],
-    //  "timeout": "30s", "verify_tls": true, "ca_file", "part_checksum": "crc32|crc32c|md5|none"}
+    //  "timeout": "30s", "verify_tls": true, "ca_file", "part_checksum": "crc32|crc32c|md5|none",
+    //  "multipart_threshold": "64MiB", "part_size": "16MiB"}
     f.emplace("s3", [](const provider_config& pc, boost::asio::any_io_executor executor) -> std::unique_ptr<provider> {
         s3::config c;
         c.name = pc.name;
@@ -115,6 +129,12 @@ provider_factories default_provider_factories() {
             (void)s3::resolve_part_checksum(c);
         } catch (const error& e) {
             throw config_error(e.what());
+        }
+        if (auto threshold = byte_size(pc, "multipart_threshold")) c.multipart_threshold = *threshold;
+        if (auto part = byte_size(pc, "part_size")) {
+            if (*part < min_part_size || *part > max_part_size)
+                throw config_error(fmt::format("storage provider {}: \"part_size\" must be 5MiB to 5GiB", pc.name));
+            c.part_size = *part;
         }
         return s3::make_provider(std::move(executor), std::move(c));
     });

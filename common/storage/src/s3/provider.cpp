@@ -145,6 +145,7 @@ public:
     awaitable<void> abort() override;
     checksum_kind checksum() const override;
     bool accepts_file_parts() const override;
+    std::string upload_id() const override { return upload_id_; }
     // For a multipart copy: Create with these headers (no part checksums: S3 copies the bytes it
     // has), and UploadPartCopy of source bytes [first, last].
     awaitable<void> begin_with(const std::string& key, http::header_list headers);
@@ -259,6 +260,7 @@ public:
         if (file.size() > config_.multipart_threshold) {
             // R2's equal-size parts hold by construction: the engine plans one part size per upload.
             s3_part_sink sink(*this, key);
+            if (options.part_size == 0) options.part_size = config_.part_size;
             co_return co_await upload_file_in_parts(sink, key, source, std::move(options), config_.engine);
         }
         const detail::source_file::digests digests = co_await file.digest(options.sha256, false);

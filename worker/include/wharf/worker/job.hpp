@@ -20,6 +20,9 @@ struct job_context {
     std::string queue;
     std::int32_t attempt = 1;
     std::int32_t max_attempts = 1;
+    // 1 normally; > 1 when a worker already had this attempt (it died, or handed it back at
+    // shutdown): the attempt may have done part of its work.
+    std::int32_t delivery = 1;
     nlohmann::json payload;
     std::optional<std::string> api_key;
     boost::asio::any_io_executor executor;

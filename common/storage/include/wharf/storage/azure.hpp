@@ -27,8 +27,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace wharf::storage::azure {
+
+// The upload id of every Azure block upload (list_incomplete, part_sink::upload_id): blocks
+// attach to the blob's name, so abort_incomplete(key, id) discards the key's uncommitted blocks.
+inline constexpr std::string_view uncommitted_upload_id = "uncommitted";
 
 struct config {
     std::string name = "azure";

@@ -75,6 +75,10 @@ public:
     virtual checksum_kind checksum() const { return checksum_kind::md5; }
     // Whether upload_part() takes part_body in file mode (the transport can send from a file).
     virtual bool accepts_file_parts() const { return false; }
+    // After begin: the id that provider::abort_incomplete takes for this upload (S3 UploadId,
+    // Azure "uncommitted"). Empty: nothing to name (test sinks); put_options' upload callbacks
+    // are then not called.
+    virtual std::string upload_id() const { return {}; }
     // The smallest part the backend accepts (but the last). Azure blocks may be any size.
     virtual std::uint64_t min_part_size() const { return storage::min_part_size; }
 };

@@ -37,6 +37,16 @@ struct put_options {
     std::uint64_t part_size = 0;        // 0: chosen from the object size (see multipart.hpp)
     std::size_t parts_in_flight = 8;
     progress_fn progress;
+    // Multipart uploads only (nothing is called for a single PUT). on_upload_created gets the
+    // upload's id -- what abort_incomplete(key, id) takes: the S3 UploadId, "uncommitted" for
+    // Azure's blocks -- right after the provider created the upload and before any part is sent;
+    // the parts wait for it. A caller records the upload durably there, so one that a crash
+    // (kill -9) left open can be aborted later. If it throws, the upload is aborted and its
+    // error rethrown. on_upload_aborted is called after an abort of a failed upload succeeded
+    // (not when the abort failed too: the upload may then still be open). After a successful
+    // put the upload is complete; no callback says so. Both run on the caller's executor.
+    std::function<boost::asio::awaitable<void>(std::string upload_id)> on_upload_created;
+    std::function<boost::asio::awaitable<void>(std::string upload_id)> on_upload_aborted;
 };
 
 struct put_result {

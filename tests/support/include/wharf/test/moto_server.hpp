@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wharf::test {
 
@@ -22,6 +23,13 @@ public:
 
     // Default mode accepts any credentials; buckets are created unsigned.
     void create_bucket(const std::string& name) const;
+
+    // Asked of moto directly (curl, unsigned), not through wharf's S3 client:
+    // starts a multipart upload of `key`, sends a first part of `first_part_bytes` when not 0,
+    // and returns the UploadId -- an upload as a crashed client leaves it;
+    std::string begin_upload(const std::string& bucket, const std::string& key, std::uint64_t first_part_bytes = 0) const;
+    // the UploadIds of the bucket's incomplete multipart uploads (ListMultipartUploads).
+    std::vector<std::string> open_uploads(const std::string& bucket) const;
 
     // Switches moto to IAM mode (header signatures checked from then on: see
     // ../shared/peers/storage/RESULTS.md) and returns the access key of a user allowed s3:*.

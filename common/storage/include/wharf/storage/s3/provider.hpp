@@ -46,6 +46,7 @@ struct config {
     std::optional<bool> path_style;      // empty: the profile's default
     sigv4::credentials credentials;      // never logged
     std::uint64_t multipart_threshold = 64ull << 20;  // put_file above this goes multipart
+    std::uint64_t part_size = 0;  // preferred part size when put_options has none; 0: the engine's choice
     engine_limits engine;
     std::chrono::milliseconds timeout{30'000};        // per network step (see http::request_options)
     backoff_policy retry{std::chrono::milliseconds(200), std::chrono::seconds(10), 5};  // non-part calls
