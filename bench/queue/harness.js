@@ -319,6 +319,14 @@ async function freshWharf() {
   await psql(String(args['truncate-sql']));
 }
 
+// Row versions written to jobs (cumulative): a start and its outcome merged into one flush are one
+// insert; split across two flushes they are an insert and an update.
+async function jobsWrites() {
+  const [ins, upd, hot] = (await psql(
+    "SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'jobs'")).split('|').map(Number);
+  return { ins, upd, hot };
+}
+
 // ---------- drain throughput ----------
 const script = (lib) => path.join(peersDir, { bullmq: 'bench-bullmq.js', bee: 'bench-bee.js' }[lib]);
 const peerCommon = () => ['--port', String(args.port), '--timeout', String(args['child-timeout'])];
@@ -330,6 +338,7 @@ async function wharfDrainOnce(c, rep) {
   const enq = await run(['node', producer, 'enqueue', '--n', String(n), '--batch', '1000', ...peerCommon()],
     { logName: 'wharf-enqueue' });
   const s1 = await snapshot();
+  const w0 = await jobsWrites();
   const pg0 = pgCpu();
   const p0 = cpuProbe();
   const h = start(workerArgv(c), { env: workerEnv(), logName: `wharf-worker-c${c}` });
@@ -340,6 +349,8 @@ async function wharfDrainOnce(c, rep) {
   const pg1 = pgCpu();
   const s2 = await snapshot();
   const wrk = await stop(h, wpid);
+  await new Promise((r) => setTimeout(r, 1100));  // table statistics reach the view within a second
+  const w1 = await jobsWrites();
   const q = (await psql(
     "SELECT count(*), count(*) FILTER (WHERE status = 'succeeded'), " +
     'extract(epoch FROM min(started_at)), extract(epoch FROM max(finished_at)), ' +
@@ -360,6 +371,7 @@ async function wharfDrainOnce(c, rep) {
     worker_proc_cpu_s: wrk.cpu_s, worker_user_s: wrk.user_s, worker_sys_s: wrk.sys_s,
     worker_cpu_at_done_s: wCpuAtDone, worker_vol_cs: wrk.vol_cs,
     worker_redis: redisD, pg_cpu_s: +pgS.toFixed(3), pg_cpu_us_per_job: +((pgS * 1e6) / n).toFixed(2),
+    jobs_row_inserts: w1.ins - w0.ins, jobs_row_updates: w1.upd - w0.upd,
     host_cpu: foreign(p0, p1, redisD.redis_cpu_s + pgS + (wCpuAtDone || 0)),
     ts: new Date().toISOString(),
   };
@@ -525,7 +537,7 @@ async function drain() {
         console.log(`[drain] rep=${rep} c=${c} ${lib}: ${fmt(rec.jobs_per_s)} jobs/s, worker cpu ` +
           `${fmt(rec.worker_proc_cpu_s && (rec.worker_proc_cpu_s * 1e6) / rec.n)} us/job, redis ` +
           `${rec.worker_redis.redis_cpu_us_per_job} us/job` +
-          (lib === 'wharf' ? `, pg ${rec.pg_cpu_us_per_job} us/job` : '') +
+          (lib === 'wharf' ? `, pg ${rec.pg_cpu_us_per_job} us/job (jobs rows: ${rec.jobs_row_inserts} inserts, ${rec.jobs_row_updates} updates)` : '') +
           `, rss ${fmt(rec.worker_maxrss_mb, 1)} MB, foreign ${rec.host_cpu.other_cpu_frac}, ok=${rec.ok}`);
       }
     }
