@@ -1,6 +1,7 @@
 // The `upload` job type (contract and key layout in upload.hpp).
 #include "upload.hpp"
 
+#include "wharf/asio/offload.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/core/redact.hpp"
 #include "wharf/pg/pool.hpp"
@@ -37,13 +38,10 @@ std::optional<std::string> optional_string(const nlohmann::json& p, const char* 
     return string_field(p, name);
 }
 
-// Runs blocking work on `pool`, resuming on the caller's executor. Not a coroutine itself: GCC 12
-// mis-destroys coroutine parameters that are lambdas with non-trivial captures.
+// Blocking work on the job's pool, resuming on the caller's executor.
 template <class F>
 asio::awaitable<std::invoke_result_t<F&>> offload(asio::thread_pool& pool, F fn) {
-    return asio::co_spawn(
-        pool, [fn = std::move(fn)]() mutable -> asio::awaitable<std::invoke_result_t<F&>> { co_return fn(); },
-        asio::use_awaitable);
+    return wharf::offload(pool.get_executor(), std::move(fn));
 }
 
 // A storage failure at the job boundary: transient ones are retried, the rest fail the job now.

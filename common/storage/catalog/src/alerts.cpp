@@ -1,6 +1,8 @@
 // "Provider full" alerts: message formatting, SMTP through libcurl, and the dispatcher.
 #include "wharf/storage/alerts.hpp"
 
+#include "wharf/asio/offload.hpp"
+
 #include "wharf/core/config.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/core/redact.hpp"
@@ -129,30 +131,6 @@ std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* u
 std::string random_token() {
     std::mt19937_64 rng{std::random_device{}()};
     return fmt::format("{:016x}{:016x}", rng(), rng());
-}
-
-// Runs a blocking call on `pool` and resumes the coroutine on its own executor with the result
-// or the exception. libcurl blocks for the whole SMTP conversation; it must not hold an I/O
-// thread (or a PostgreSQL pool thread) meanwhile.
-template <class R, class F>
-asio::awaitable<R> offload(asio::thread_pool& pool, F fn) {
-    return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
-        [&pool](auto handler, F f) {
-            asio::post(pool, [h = std::move(handler), f = std::move(f)]() mutable {
-                std::exception_ptr failure;
-                R value{};
-                try {
-                    value = f();
-                } catch (...) {
-                    failure = std::current_exception();
-                }
-                auto ex = asio::get_associated_executor(h);
-                asio::post(ex, [h = std::move(h), failure, value = std::move(value)]() mutable {
-                    std::move(h)(failure, std::move(value));
-                });
-            });
-        },
-        asio::use_awaitable, std::move(fn));
 }
 
 }  // namespace
@@ -344,7 +322,8 @@ asio::awaitable<bool> alert_dispatcher::dispatch(full_crossing crossing) {
     try {
         // The frame's `self` keeps the mailer alive; the mail thread must not hold the last
         // reference (it would have to join itself).
-        auto send = offload<bool>(self->mail_thread, [mailer = &self->mailer, &message] {
+        // libcurl blocks for the whole SMTP conversation: not on an I/O (or PostgreSQL pool) thread.
+        auto send = wharf::offload(self->mail_thread.get_executor(), [mailer = &self->mailer, &message] {
             mailer->send(message);
             return true;
         });
