@@ -49,8 +49,9 @@ if up:
     if w:
         print()
         print("wharf upload_bench's own timing (from the provider call to its return, start-up excluded): " +
-              ", ".join(f"{fn} {f(med([r['inner_MBps'] for r in w if r['file'] == fn]))} MB/s"
-                        for fn in sorted({r['file'] for r in w})) +
+              "; ".join(f"{c} {fn} {f(med([r['inner_MBps'] for r in w if r['file'] == fn and r['client'] == c]))} MB/s"
+                        for c in sorted({r['client'] for r in w}) for fn in sorted({r['file'] for r in w})
+                        if any(r['file'] == fn and r['client'] == c for r in w)) +
               f"; SHA-256 of the object matched sha256sum in {sum(1 for r in w if r.get('sha256_ok'))}/{len(w)} runs.")
     bad = [r for r in up if not r["ok"]]
     if bad:
