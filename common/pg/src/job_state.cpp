@@ -151,6 +151,16 @@ WITH t AS (
 SELECT id FROM updated UNION ALL SELECT id FROM inserted UNION ALL SELECT id FROM replayed
 )sql";
 
+// Every statement of a flush touches `jobs` by id: a batch of keys, each a primary-key lookup. A
+// prepared statement may switch to a generic plan after five runs, kept for the connection's life;
+// planned while `jobs` looked small (early in a deployment, or after a TRUNCATE) that plan
+// hash-joins a sequential scan of the whole table, so every flush would read every row and the
+// worker would slow down as the table grows. Within the flush's transaction only keyed nested
+// loops are allowed, whatever the statistics say (tests/integration/pg: flushes_never_scan...).
+constexpr const char* keyed_lookups_only =
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; "
+    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
+
 // The statements are prepared once per connection (libpqxx re-prepares them on a new one, and
 // preparing the same definition again is a no-op): parsing and planning these CTEs on every flush
 // cost PostgreSQL more CPU than many of the rows they write.
@@ -279,6 +289,7 @@ struct job_state_writer::impl : std::enable_shared_from_this<impl> {
                 // Named, not a temporary in the co_await: see pool::run.
                 auto write = [&params](pqxx::connection& c) {
                         pqxx::work tx(c);
+                        tx.exec0(keyed_lookups_only);
                         if (params.starts) exec_array_params(tx, starts_sql, *params.starts);
                         if (params.progress) exec_array_params(tx, progress_sql, *params.progress);
                         std::unordered_set<std::string> ids;

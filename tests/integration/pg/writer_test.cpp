@@ -297,6 +297,40 @@ TEST_F(writer_fixture, batching_20k_started_and_finished_pairs) {
                 n, 2 * n, seconds, 2 * n / seconds, n / seconds);
 }
 
+// Flushes look rows up by key, never by scanning the table. The prepared statements may switch to
+// a generic plan, made once for the connection's life; made while `jobs` was small (early in a
+// deployment, or after a TRUNCATE) it hash-joins a sequential scan of the whole table, and every
+// flush would read every row. The database is set to always use generic plans here, with
+// statistics that say the table is tiny, so the test sees the plans that case would get.
+TEST_F(writer_fixture, flushes_never_scan_the_jobs_table) {
+    const auto seq_scans = [&] {
+        return scalar("SELECT coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE relname = 'jobs'");
+    };
+    {
+        pqxx::connection c(url);
+        pqxx::nontransaction tx(c);
+        tx.exec0("ANALYZE jobs");
+        tx.exec0("ALTER DATABASE " + tx.quote_name(c.dbname()) + " SET plan_cache_mode = force_generic_plan");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const std::int64_t before = seq_scans();
+    {
+        pg::pool fresh{ctx.get_executor(), url};  // connections that take the setting
+        pg::job_state_writer w{ctx.get_executor(), fresh};
+        std::atomic<int> applied{0};
+        drive(ctx, w, 4'000, 400, "scan-", applied);  // batches of hundreds, many flushes
+        EXPECT_EQ(applied, 4'000);
+        for (int i = 0; i < 20; ++i) w.progress("scan-" + std::to_string(i), {1, 0, 1}, R"({"p":1})");
+        run_coro(ctx, w.drain());
+        fresh.shutdown();  // a backend's table statistics are reported when it exits
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(seq_scans() - before, 0);
+    scalar("SELECT count(*) FROM jobs WHERE result IS NOT NULL");  // a scan, to show the count works
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(seq_scans() - before, 1);
+}
+
 TEST_F(writer_fixture, a_postgres_restart_under_load_loses_nothing) {
     constexpr int n = 8'000;
     std::atomic<int> applied{0};
