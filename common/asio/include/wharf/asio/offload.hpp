@@ -4,7 +4,9 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <exception>
@@ -16,7 +18,9 @@ namespace wharf {
 // Runs fn() on `where` (a thread pool's executor) and resumes the awaiting coroutine on its own
 // executor with fn's result, or its exception. Not a coroutine itself: `fn` is moved into the
 // operation and never lives in a coroutine frame (GCC 12 destroys lambdas with non-trivial
-// captures twice there), so it may capture anything by value.
+// captures twice there), so it may capture anything by value. The caller's executor counts the
+// operation as outstanding work until its completion is queued there: an io_context does not run
+// out of work (and return from run()) while a coroutine waits for the pool.
 template <class Executor, class F>
 boost::asio::awaitable<std::invoke_result_t<F&>> offload(const Executor& where, F fn) {
     namespace asio = boost::asio;
@@ -24,14 +28,14 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(const Executor& where, 
     if constexpr (std::is_void_v<R>) {
         return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
             [where](auto handler, F f) {
-                asio::post(where, [h = std::move(handler), f = std::move(f)]() mutable {
+                auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+                asio::post(where, [h = std::move(handler), f = std::move(f), home = std::move(home)]() mutable {
                     std::exception_ptr failure;
                     try {
                         f();
                     } catch (...) {
                         failure = std::current_exception();
                     }
-                    auto home = asio::get_associated_executor(h);
                     asio::post(home, [h = std::move(h), failure]() mutable { std::move(h)(failure); });
                 });
             },
@@ -39,7 +43,8 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(const Executor& where, 
     } else {
         return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
             [where](auto handler, F f) {
-                asio::post(where, [h = std::move(handler), f = std::move(f)]() mutable {
+                auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
+                asio::post(where, [h = std::move(handler), f = std::move(f), home = std::move(home)]() mutable {
                     std::exception_ptr failure;
                     R value{};
                     try {
@@ -47,7 +52,6 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(const Executor& where, 
                     } catch (...) {
                         failure = std::current_exception();
                     }
-                    auto home = asio::get_associated_executor(h);
                     asio::post(home, [h = std::move(h), failure, value = std::move(value)]() mutable {
                         std::move(h)(failure, std::move(value));
                     });
