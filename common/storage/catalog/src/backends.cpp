@@ -76,6 +76,19 @@ std::optional<bool> flag(const provider_config& pc, const char* field) {
     return *v;
 }
 
+// The settings every network backend shares: "timeout" (per network step), "verify_tls", "ca_file".
+template <class Config>
+[[maybe_unused]] void transport_settings(const provider_config& pc, Config& c) {
+    if (auto timeout = text(pc, "timeout")) {
+        auto parsed = parse_duration(*timeout);
+        if (!parsed || parsed->count() == 0)
+            throw config_error(fmt::format("storage provider {}: bad timeout \"{}\"", pc.name, *timeout));
+        c.timeout = *parsed;
+    }
+    if (auto verify = flag(pc, "verify_tls")) c.verify_tls = *verify;
+    if (auto ca = text(pc, "ca_file")) c.ca_file = std::filesystem::path(*ca);
+}
+
 }  // namespace
 
 provider_factories default_provider_factories() {
@@ -111,14 +124,7 @@ provider_factories default_provider_factories() {
         c.credentials.access_key = secret(pc, "access_key_id").value_or("");
         c.credentials.secret_key = secret(pc, "secret_access_key").value_or("");
         c.credentials.session_token = secret(pc, "session_token").value_or("");
-        if (auto timeout = text(pc, "timeout")) {
-            auto parsed = parse_duration(*timeout);
-            if (!parsed || parsed->count() == 0)
-                throw config_error(fmt::format("storage provider {}: bad timeout \"{}\"", pc.name, *timeout));
-            c.timeout = *parsed;
-        }
-        if (auto verify = flag(pc, "verify_tls")) c.verify_tls = *verify;
-        if (auto ca = text(pc, "ca_file")) c.ca_file = std::filesystem::path(*ca);
+        transport_settings(pc, c);
         if (auto sum = text(pc, "part_checksum")) {
             c.part_checksum = parse_checksum_kind(*sum);
             if (!c.part_checksum)
@@ -150,14 +156,7 @@ provider_factories default_provider_factories() {
         if (c.key.empty()) throw config_error(fmt::format("storage provider {}: \"account_key\" (or account_key_env) is required", pc.name));
         c.container = required(pc, "container");
         c.endpoint = text(pc, "endpoint").value_or("");
-        if (auto timeout = text(pc, "timeout")) {
-            auto parsed = parse_duration(*timeout);
-            if (!parsed || parsed->count() == 0)
-                throw config_error(fmt::format("storage provider {}: bad timeout \"{}\"", pc.name, *timeout));
-            c.timeout = *parsed;
-        }
-        if (auto verify = flag(pc, "verify_tls")) c.verify_tls = *verify;
-        if (auto ca = text(pc, "ca_file")) c.ca_file = std::filesystem::path(*ca);
+        transport_settings(pc, c);
         return azure::make_provider(std::move(executor), std::move(c));
     });
 #endif
