@@ -76,24 +76,6 @@ TEST(worker, two_workers_ten_thousand_jobs_each_succeeds_exactly_once) {
     EXPECT_EQ(f.cmd({"XINFO", "CONSUMERS", "wharf:{noop}:stream", "workers"}).size(), 2u);
 }
 
-// Several I/O threads: the runtime's state lives on one strand, Redis/PostgreSQL completions and
-// the job state writer run on any thread. Same exactly-once result.
-TEST(worker, with_several_io_threads_every_job_still_succeeds_exactly_once) {
-    fleet f;
-    logs_on_failure logs{f};
-    constexpr std::size_t jobs = 4'000;
-    f.start_worker({"--queues", "noop=32,sleep=8", "--threads", "4"});
-    f.enqueue_many("noop", jobs, [](std::size_t i) { return json{{"payload", {{"n", i}}}}; });
-    f.enqueue_many("sleep", 200, [](std::size_t i) { return json{{"payload", {{"ms", 2}, {"n", i}}}}; });
-    ASSERT_TRUE(fleet::eventually(
-        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == jobs + 200; }, 120s))
-        << f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") << " succeeded";
-    EXPECT_EQ(f.count("SELECT count(*) FROM jobs"), jobs + 200);
-    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE attempts = 1 AND epoch = 1"), jobs + 200);
-    EXPECT_EQ(f.count("SELECT count(DISTINCT (queue, payload->>'n')) FROM jobs"), jobs + 200);
-    EXPECT_TRUE(fleet::eventually([&] { return f.pending("noop") == 0 && f.pending("sleep") == 0; }, 10s));
-}
-
 TEST(worker, poison_messages_are_dead_lettered_with_readable_reasons_and_good_jobs_still_run) {
     fleet f;
     logs_on_failure logs{f};
