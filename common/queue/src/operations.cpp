@@ -165,39 +165,39 @@ boost::asio::awaitable<std::vector<delivery>> operations::read_new(redis::connec
     co_return out;
 }
 
+namespace {
+// The {id, deliveries, job|false} triples the reclaim and own_pending scripts return.
+std::vector<delivery> deliveries_of(const redis::reply& r, const char* what) {
+    checked(r, what);
+    if (!r.is_array() || r.size() % 3 != 0) unexpected(what, r);
+    std::vector<delivery> out;
+    out.reserve(r.size() / 3);
+    for (std::size_t i = 0; i < r.size(); i += 3) {
+        if (!r[i].is_string() || !r[i + 1].is_integer()) unexpected(what, r);
+        out.push_back(make_delivery(r[i].str(), static_cast<std::int32_t>(r[i + 1].integer()),
+                                    r[i + 2].is_string() ? r[i + 2].str() : std::string{}));
+    }
+    return out;
+}
+}  // namespace
+
 boost::asio::awaitable<std::vector<delivery>> operations::reclaim(const std::string& consumer,
                                                                   std::chrono::milliseconds lease, std::size_t count) {
-    std::vector<delivery> out;
-    if (count == 0) co_return out;
+    if (count == 0) co_return std::vector<delivery>{};
     std::vector<std::string> keys{keys_.stream};
     std::vector<std::string> args{consumer, std::to_string(lease.count()), std::to_string(count)};
     const redis::reply r = co_await redis_.eval(scripts::reclaim(), std::move(keys), std::move(args));
-    if (is_missing_group(r)) co_return out;  // nothing was ever read: nothing to take over
-    checked(r, "reclaim");
-    if (!r.is_array() || r.size() % 3 != 0) unexpected("reclaim", r);
-    for (std::size_t i = 0; i < r.size(); i += 3) {
-        if (!r[i].is_string() || !r[i + 1].is_integer()) unexpected("reclaim", r);
-        out.push_back(make_delivery(r[i].str(), static_cast<std::int32_t>(r[i + 1].integer()),
-                                    r[i + 2].is_string() ? r[i + 2].str() : std::string{}));
-    }
-    co_return out;
+    if (is_missing_group(r)) co_return std::vector<delivery>{};  // nothing was ever read: nothing to take over
+    co_return deliveries_of(r, "reclaim");
 }
 
 boost::asio::awaitable<std::vector<delivery>> operations::own_pending(const std::string& consumer, std::size_t count) {
-    std::vector<delivery> out;
-    if (count == 0) co_return out;
+    if (count == 0) co_return std::vector<delivery>{};
     std::vector<std::string> keys{keys_.stream};
     std::vector<std::string> args{consumer, std::to_string(count)};
     const redis::reply r = co_await redis_.eval(scripts::own_pending(), std::move(keys), std::move(args));
-    if (is_missing_group(r)) co_return out;
-    checked(r, "own_pending");
-    if (!r.is_array() || r.size() % 3 != 0) unexpected("own_pending", r);
-    for (std::size_t i = 0; i < r.size(); i += 3) {
-        if (!r[i].is_string() || !r[i + 1].is_integer()) unexpected("own_pending", r);
-        out.push_back(make_delivery(r[i].str(), static_cast<std::int32_t>(r[i + 1].integer()),
-                                    r[i + 2].is_string() ? r[i + 2].str() : std::string{}));
-    }
-    co_return out;
+    if (is_missing_group(r)) co_return std::vector<delivery>{};
+    co_return deliveries_of(r, "own_pending");
 }
 
 boost::asio::awaitable<std::vector<std::string>> operations::renew(const std::string& consumer,
