@@ -150,7 +150,7 @@ flush_params encode(const batch& b) {
             cols[7].push(std::int64_t{s.fence.delivery});
             cols[8].push_optional(clean(s.api_key));
             cols[9].push_optional(clean(s.parent_id));
-            cols[10].push(is_storable_json(s.payload_json) ? std::string_view{s.payload_json} : std::string_view{"{}"});
+            cols[10].push(std::string_view{s.payload_json});  // made storable when reported
             if (!p.outcome) continue;
             const job_outcome& o = p.outcome->outcome;
             cols[11].push(to_string(o.status));
@@ -207,6 +207,27 @@ flush_params encode(const batch& b) {
         out.outcomes.emplace();
         for (std::size_t c = 0; c < cols.size(); ++c) (*out.outcomes)[c] = std::move(cols[c]).finish();
     }
+    return out;
+}
+
+std::optional<std::array<std::string, 5>> encode_unapplied(const batch& b,
+                                                           const std::unordered_set<std::string>& applied) {
+    std::array<array_literal, 5> cols;
+    const auto add = [&](const job_outcome& o) {
+        std::string id = sanitize_text(o.id);
+        if (applied.count(id)) return;
+        cols[0].push(std::string_view{id});
+        cols[1].push(o.fence.entry_ms);
+        cols[2].push(o.fence.entry_seq);
+        cols[3].push(std::int64_t{o.fence.delivery});
+        cols[4].push(to_string(o.status));
+    };
+    for (const auto& p : b.outcomes) add(p.outcome);
+    for (const auto& s : b.starts)
+        if (s.outcome) add(s.outcome->outcome);
+    if (cols[0].size() == 0) return std::nullopt;
+    std::array<std::string, 5> out;
+    for (std::size_t c = 0; c < cols.size(); ++c) out[c] = std::move(cols[c]).finish();
     return out;
 }
 

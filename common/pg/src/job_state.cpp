@@ -58,8 +58,8 @@ WHERE (j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry
 //  - the same stored fence, not final (the start was already written, e.g. by a flush retried
 //    after a lost COMMIT): the start is refused, the outcome applies -> written, epoch unchanged;
 //  - a larger stored fence, or a final job: both refused (a replayed final outcome with the same
-//    fence and status is reported applied, as in outcomes_sql) -- except that a dead or failed
-//    job is reopened by a newer fence, as in starts_sql.
+//    fence and status is reported applied by replayed_sql) -- except that a dead or failed job is
+//    reopened by a newer fence, as in starts_sql.
 constexpr const char* combined_sql = R"sql(
 WITH t AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[],
@@ -93,12 +93,8 @@ WITH t AS (
        OR ((j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
            AND j.status IN ('failed', 'dead'))
     RETURNING j.id
-), replayed AS (
-    SELECT j.id FROM jobs j JOIN t ON j.id = t.id
-    WHERE (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.entry_seq, t.delivery)
-      AND j.status = t.status AND j.status IN ('succeeded', 'failed', 'dead', 'cancelled')
 )
-SELECT id FROM written UNION ALL SELECT id FROM replayed
+SELECT id FROM written
 )sql";
 
 // Progress: only from the current holder of a running job.
@@ -112,12 +108,11 @@ WHERE j.id = t.id AND (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.ent
 
 // Outcomes, returning the ids applied:
 //  - updated: the stored fence equals the given one and the job is not final yet;
-//  - inserted: no row at all (a malformed envelope dead-lettered before any start);
-//  - replayed: the same final outcome already stored under the same fence (a flush retried after
-//    its COMMIT was lost in a connection failure) -- reported applied, written nothing.
-// Every other outcome is stale. All three sub-statements see the table as it was before this
-// statement, so a row counts in at most one of them. The last error is kept when an outcome
-// brings none (a success after retries still shows why the earlier attempts failed).
+//  - inserted: no row at all (a malformed envelope dead-lettered before any start).
+// Both sub-statements see the table as it was before this statement, so a row counts in at most
+// one of them. An outcome applied by neither is stale unless replayed_sql finds it already stored.
+// The last error is kept when an outcome brings none (a success after retries still shows why the
+// earlier attempts failed).
 constexpr const char* outcomes_sql = R"sql(
 WITH t AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::int[],
@@ -143,12 +138,22 @@ WITH t AS (
     ORDER BY t.id
     ON CONFLICT (id) DO NOTHING
     RETURNING id
-), replayed AS (
-    SELECT j.id FROM jobs j JOIN t ON j.id = t.id
-    WHERE (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.entry_seq, t.delivery)
-      AND j.status = t.status AND j.status IN ('succeeded', 'failed', 'dead', 'cancelled')
 )
-SELECT id FROM updated UNION ALL SELECT id FROM inserted UNION ALL SELECT id FROM replayed
+SELECT id FROM updated UNION ALL SELECT id FROM inserted
+)sql";
+
+// Outcomes of this flush that combined_sql and outcomes_sql did not apply, checked for a replay:
+// the same final outcome already stored under the same fence (a flush rerun after its COMMIT was
+// lost in a connection failure) is reported applied, with nothing written. Only those outcomes are
+// looked up, and usually there are none: looking every outcome up again inside the writing
+// statements cost PostgreSQL an index probe per job on every flush.
+constexpr const char* replayed_sql = R"sql(
+SELECT j.id
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::text[])
+     AS t(id, entry_ms, entry_seq, delivery, status)
+JOIN jobs j ON j.id = t.id
+WHERE (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.entry_seq, t.delivery)
+  AND j.status = t.status AND j.status IN ('succeeded', 'failed', 'dead', 'cancelled')
 )sql";
 
 // Every statement of a flush touches `jobs` by id: a batch of keys, each a primary-key lookup. A
@@ -287,7 +292,9 @@ struct job_state_writer::impl : std::enable_shared_from_this<impl> {
             std::string problem;
             try {
                 // Named, not a temporary in the co_await: see pool::run.
-                auto write = [&params](pqxx::connection& c) {
+                // The lambda reads `b` on the pool's thread: a sealed batch is not changed until
+                // the flush is over.
+                auto write = [&params, &b](pqxx::connection& c) {
                         pqxx::work tx(c);
                         tx.exec0(keyed_lookups_only);
                         if (params.starts) exec_array_params(tx, starts_sql, *params.starts);
@@ -300,6 +307,10 @@ struct job_state_writer::impl : std::enable_shared_from_this<impl> {
                         if (params.outcomes) {
                             const auto r = exec_array_params(tx, outcomes_sql, *params.outcomes);
                             ids.reserve(r.size());
+                            for (const auto& row : r) ids.emplace(row[0].c_str());
+                        }
+                        if (auto check = detail::encode_unapplied(b, ids)) {
+                            const auto r = exec_array_params(tx, replayed_sql, *check);
                             for (const auto& row : r) ids.emplace(row[0].c_str());
                         }
                         tx.commit();

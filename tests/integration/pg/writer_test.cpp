@@ -48,6 +48,13 @@ pg::job_outcome outcome_of(std::string id, pg::fence f, pg::job_status st = pg::
     return o;
 }
 
+// Records the result of finished(); the arguments are references to the test's own objects.
+asio::awaitable<void> finish_into(pg::job_state_writer& w, const pg::job_outcome& o, pg::write_result& out,
+                                  int& done) {
+    out = co_await w.finished(o);
+    ++done;
+}
+
 struct writer_fixture : ::testing::Test {
     asio::io_context ctx;
     std::string url = migrated_database();
@@ -138,6 +145,39 @@ TEST_F(writer_fixture, a_final_state_is_written_once) {
     EXPECT_EQ(row->error, "codec not supported");
     EXPECT_EQ(row->epoch, 1);
     EXPECT_EQ(row->finished_at, finished_at);
+}
+
+TEST_F(writer_fixture, a_start_and_outcome_pair_replayed_is_applied_once) {
+    const pg::fence f{30, 0, 1};
+    writer.started(start_of("job-r", f));
+    ASSERT_EQ(finish(outcome_of("job-r", f)), pg::write_result::applied);
+    const auto first = load("job-r");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // The same pair again, merged into one row version (a flush rerun after its COMMIT was lost):
+    // reported applied, nothing rewritten.
+    writer.started(start_of("job-r", f));
+    EXPECT_EQ(finish(outcome_of("job-r", f)), pg::write_result::applied);
+    auto row = load("job-r");
+    EXPECT_EQ(row->epoch, 1);
+    EXPECT_EQ(row->finished_at, first->finished_at);
+    EXPECT_EQ(row->updated_at, first->updated_at);
+    // Another status under the same fence: refused, next to outcomes that are applied in the
+    // same flush.
+    writer.started(start_of("job-r", f));
+    writer.started(start_of("job-r2", {31, 0, 1}));
+    auto refused = outcome_of("job-r", f, pg::job_status::failed);
+    auto other = outcome_of("job-r2", {31, 0, 1});
+    pg::write_result r1{}, r2{};
+    int done = 0;
+    asio::co_spawn(ctx, finish_into(writer, refused, r1, done), asio::detached);
+    asio::co_spawn(ctx, finish_into(writer, other, r2, done), asio::detached);
+    ctx.restart();
+    while (done < 2 && ctx.run_one() > 0) {
+    }
+    ASSERT_EQ(done, 2);
+    EXPECT_EQ(r1, pg::write_result::stale);
+    EXPECT_EQ(r2, pg::write_result::applied);
+    EXPECT_EQ(load("job-r")->status, pg::job_status::succeeded);
 }
 
 TEST_F(writer_fixture, a_succeeded_job_is_never_restarted) {

@@ -115,4 +115,9 @@ struct flush_params {
 };
 flush_params encode(const batch& b);
 
+// The outcomes of `b` (plain and merged) whose sanitized id is not in `applied`, as the arrays of
+// job_state.cpp's replayed_sql (id, entry_ms, entry_seq, delivery, status); none when every
+// outcome was applied, the usual case.
+std::optional<std::array<std::string, 5>> encode_unapplied(const batch& b, const std::unordered_set<std::string>& applied);
+
 }  // namespace wharf::pg::detail
