@@ -24,9 +24,17 @@ namespace {
 // bench file, bench/README.md). Clearing the state after each CRC call costs a few cycles.
 #if defined(__x86_64__)
 __attribute__((target("avx"))) void clear_upper_vector_state() noexcept { _mm256_zeroupper(); }
-const bool cpu_has_avx = __builtin_cpu_supports("avx");
+bool cpu_has_avx() noexcept {
+    // __builtin_cpu_init first: this may run before libgcc's own constructor has filled in the
+    // CPU model that __builtin_cpu_supports reads.
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx") != 0;
+    }();
+    return has;
+}
 inline void after_vector_kernel() noexcept {
-    if (cpu_has_avx) clear_upper_vector_state();
+    if (cpu_has_avx()) clear_upper_vector_state();
 }
 #else
 inline void after_vector_kernel() noexcept {}
