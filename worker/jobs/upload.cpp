@@ -433,16 +433,30 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
         quota_refusal = e.what();
     }
     if (quota_refusal) {
-        // Another upload of the same tenant won the race for the last bytes. A new object is
-        // removed again so the tenant does not keep what it is not charged for.
-        if (!replaced) {
+        // Another upload of the same tenant won the race for the last bytes. What this upload
+        // stored is removed again: the tenant does not keep what it is not charged for. If it
+        // overwrote an object at the same place, that object's bytes are gone as well, so its row
+        // goes too: usage then counts exactly what is stored.
+        const bool overwrote =
+            replaced && replaced->record.provider == record.provider && replaced->record.bucket == record.bucket;
+        try {
+            auto remove = target->remove(req.key);
+            co_await std::move(remove);
+        } catch (const std::exception& cleanup) {
+            spdlog::warn("upload {}: could not remove {}:{} after the quota refusal: {}", ctx.id, record.provider,
+                         req.key, cleanup.what());
+        }
+        if (overwrote) {
             try {
-                auto remove = target->remove(req.key);
-                co_await std::move(remove);
-            } catch (const std::exception& cleanup) {
-                spdlog::warn("upload {}: could not remove {}:{} after the quota refusal: {}", ctx.id, record.provider,
-                             req.key, cleanup.what());
+                auto forget = s.catalog().remove(record.provider, record.bucket, req.key);
+                co_await std::move(forget);
+            } catch (const std::exception& e) {
+                spdlog::error("upload {}: the object at {}:{} was overwritten before the quota refusal, and its row "
+                              "could not be removed: {}",
+                              ctx.id, record.provider, req.key, redact(e.what()));
             }
+            throw permanent_error(*quota_refusal + "; the object it was replacing at " + req.key +
+                                  " had already been overwritten and is removed");
         }
         throw permanent_error(*quota_refusal);
     }

@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include <fstream>
+#include <functional>
 
 namespace wharf::test {
 
@@ -23,6 +24,7 @@ struct upload_harness {
     std::shared_ptr<worker::upload_services> services;
     worker::job_type job;
     std::vector<nlohmann::json> progress;  // every report of every job run
+    std::function<void(const nlohmann::json&)> on_progress;  // called with each report, if set
     int jobs = 0;
 
     upload_harness() = default;
@@ -64,7 +66,10 @@ struct upload_harness {
         c.queue = "upload";
         c.max_attempts = 5;
         c.executor = ctx.get_executor();
-        c.report_progress = [this](nlohmann::json p) { progress.push_back(std::move(p)); };
+        c.report_progress = [this](nlohmann::json p) {
+            if (on_progress) on_progress(p);
+            progress.push_back(std::move(p));
+        };
         return run_coro(ctx, [&]() -> boost::asio::awaitable<nlohmann::json> { co_return co_await job.handler(c); }());
     }
 

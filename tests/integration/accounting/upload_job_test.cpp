@@ -96,6 +96,68 @@ TEST(upload_job, quota_exceeded_fails_permanently_and_uploads_nothing) {
     EXPECT_EQ(h.stats("local").total_bytes, 600u);
 }
 
+// The quota is checked before the upload and again when it is recorded. Another upload of the
+// same tenant may take the last bytes in between: the refused upload then stores nothing, and when
+// it had already overwritten the tenant's object at that key, that object's row goes too, so usage
+// counts exactly what is stored.
+TEST(upload_job, a_quota_lost_to_a_racing_upload_leaves_usage_equal_to_what_is_stored) {
+    harness h;
+    {
+        pqxx::connection c(h.url);
+        s::set_quota(c, "racy", 1000);
+    }
+    const auto bucket = h.provider("local").bucket();
+    h.run({{"source", h.file("old", 300).string()}, {"key", "videos/r/a"}}, 1, "racy");
+    h.run({{"source", h.file("new-key", 200).string()}, {"key", "videos/r/n"}}, 1, "racy");
+    // Two more uploads, one to a new key and one replacing videos/r/a with 600 bytes. Each passes
+    // the first check (500 used); when it has sent its last byte, a racing upload of 450 bytes is
+    // recorded for the tenant first.
+    int racer = 0;
+    bool armed = true;  // once per run: the last byte may be reported more than once
+    h.on_progress = [&](const nlohmann::json& p) {
+        if (!armed || p["phase"] != "upload" || p["done"] != p["total"]) return;
+        armed = false;
+        pqxx::connection c(h.url);
+        s::object_record r;
+        r.provider = "local";
+        r.bucket = bucket;
+        r.key = "videos/r/racer-" + std::to_string(++racer);
+        r.size = 450;
+        r.sha256 = std::string(64, 'a' + racer);
+        r.api_key = "racy";
+        s::record_object(c, r);
+    };
+    try {
+        h.run({{"source", h.file("b", 400).string()}, {"key", "videos/r/b"}}, 1, "racy");
+        FAIL() << "recorded past the quota";
+    } catch (const w::permanent_error& e) {
+        EXPECT_EQ(std::string(e.what()), "quota exceeded: used 950 of 1000 (950 B of 1000 B)");
+    }
+    EXPECT_FALSE(run_coro(h.ctx, h.provider("local").head("videos/r/b")).has_value());
+    {
+        pqxx::connection c(h.url);
+        s::delete_object(c, "local", bucket, "videos/r/racer-1");  // back to 500 used
+    }
+    armed = true;
+    try {
+        h.run({{"source", h.file("replacement", 600, 'z').string()}, {"key", "videos/r/a"}}, 1, "racy");
+        FAIL() << "recorded past the quota";
+    } catch (const w::permanent_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "quota exceeded: used 950 of 1000 (950 B of 1000 B); the object it was replacing at videos/r/a had "
+                  "already been overwritten and is removed");
+    }
+    h.on_progress = nullptr;
+    EXPECT_FALSE(run_coro(h.ctx, h.provider("local").head("videos/r/a")).has_value());
+    pqxx::connection c(h.url);
+    EXPECT_FALSE(s::find_object(c, "local", bucket, "videos/r/a"));
+    // What is left: videos/r/n (200) and the last racer (450), nothing else counted.
+    EXPECT_EQ(s::load_api_key(c, "racy")->used_bytes, 650u);
+    EXPECT_EQ(h.stats("local").total_bytes, 650u);
+    EXPECT_EQ(h.stats("local").file_count, 2u);
+    EXPECT_EQ(h.live_rows(), 2u);
+}
+
 TEST(upload_job, a_job_killed_between_upload_and_record_is_counted_once_on_retry) {
     harness h;
     const auto src = h.file("v.mp4", 50'000);
