@@ -1,6 +1,7 @@
 // Job commands: status (PostgreSQL's jobs table).
 #include "commands.hpp"
 
+#include "wharf/core/json.hpp"
 #include "wharf/pg/job_state.hpp"
 #include "wharf/pg/pool.hpp"
 
@@ -21,8 +22,10 @@ json optional_text(const std::optional<std::string>& v) { return v ? json(*v) : 
 // result and progress are stored JSON: embed them as JSON, or as text if they somehow are not.
 json optional_json(const std::optional<std::string>& v) {
     if (!v) return nullptr;
-    json parsed = json::parse(*v, nullptr, /*allow_exceptions=*/false);
-    return parsed.is_discarded() ? json(*v) : parsed;
+    // Written by a worker, but read with limits all the same: a row is outside input to wharfctl.
+    constexpr wharf::json_limits limits{.max_bytes = 64 * 1024 * 1024, .max_depth = 128};
+    auto parsed = wharf::parse_json(*v, limits);
+    return parsed ? std::move(parsed.value) : json(*v);
 }
 
 }  // namespace
@@ -60,7 +63,7 @@ boost::asio::awaitable<int> run_status(invocation inv) {
                        {"started_at", optional_text(row->started_at)},
                        {"finished_at", optional_text(row->finished_at)},
                        {"run_at", optional_text(row->run_at)}};
-        std::cout << out.dump(2) << "\n";
+        std::cout << wharf::dump_json(out, 2) << "\n";
         co_return exit_ok;
     }
     auto line = [](std::string_view label, std::string_view value) {

@@ -1,6 +1,7 @@
 // migrate: applies migrations/NNNN_name.sql (wharf::pg::migrate) on a thread of its own, since
 // libpqxx blocks.
 #include "commands.hpp"
+#include "wharf/core/json.hpp"
 
 #include "wharf/core/redact.hpp"
 #include "wharf/pg/migrate.hpp"
@@ -41,7 +42,7 @@ boost::asio::awaitable<int> run_migrate(invocation inv) {
     blocking.join();
 
     if (cfg.enabled("json")) {
-        std::cout << nlohmann::json{{"applied", report.applied}, {"already_applied", report.already_applied}}.dump(2)
+        std::cout << wharf::dump_json(nlohmann::json{{"applied", report.applied}, {"already_applied", report.already_applied}}, 2)
                   << "\n";
     } else {
         for (const auto& name : report.applied) std::cout << "applied " << name << "\n";

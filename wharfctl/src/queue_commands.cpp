@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include "wharf/core/backoff.hpp"
+#include "wharf/core/json.hpp"
 #include "wharf/core/duration.hpp"
 #include "wharf/core/redact.hpp"
 #include "wharf/pg/job_state.hpp"
@@ -72,14 +73,10 @@ boost::asio::awaitable<int> run_enqueue(invocation inv) {
 
     const auto payload_text = cfg.get("payload");
     if (!payload_text) throw usage_error("--payload is required (a JSON object, e.g. --payload '{}')");
-    json payload;
-    try {
-        payload = json::parse(*payload_text);
-    } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
-        throw usage_error("--payload: not JSON: " + what);
-    }
+    // The envelope's limits apply once it is built (the decoder below); these only bound the parse.
+    auto parsed = wharf::parse_json(*payload_text);
+    if (!parsed) throw usage_error("--payload: not JSON: " + parsed.error);
+    json payload = std::move(parsed.value);
     if (!payload.is_object()) throw usage_error("--payload: must be a JSON object");
 
     // The envelope is built as a producer would, then read back with the workers' own decoder,
@@ -100,7 +97,7 @@ boost::asio::awaitable<int> run_enqueue(invocation inv) {
     } else if (auto at = cfg.get("run_at")) {
         doc["run_at"] = *at;
     }
-    auto decoded = q::decode(doc.dump(), queue);
+    auto decoded = q::decode(wharf::dump_json(doc), queue);
     if (auto* bad = std::get_if<q::decode_error>(&decoded)) {
         // Name the flag, not the envelope field, where they differ.
         std::string reason = bad->reason;
@@ -149,7 +146,7 @@ boost::asio::awaitable<int> run_enqueue(invocation inv) {
         json out{{"queue", queue}, {"job_id", job_id}, {"entry_id", nullptr}, {"run_at", nullptr}};
         if (!entry.empty()) out["entry_id"] = entry;
         if (delayed) out["run_at"] = q::format_rfc3339(*e.run_at);
-        std::cout << out.dump(2) << "\n";
+        std::cout << wharf::dump_json(out, 2) << "\n";
     } else if (delayed) {
         std::cout << "scheduled job " << job_id << " on " << queue << " for " << q::format_rfc3339(*e.run_at) << "\n";
     } else {
@@ -192,7 +189,7 @@ boost::asio::awaitable<int> run_queues(invocation inv) {
                             {"in_flight", r.in_flight},
                             {"delayed", r.delayed},
                             {"dead", r.dead}});
-        std::cout << json{{"queues", std::move(list)}}.dump(2) << "\n";
+        std::cout << wharf::dump_json(json{{"queues", std::move(list)}}, 2) << "\n";
         co_return exit_ok;
     }
     std::size_t width = 5;
@@ -266,7 +263,7 @@ boost::asio::awaitable<int> run_dead(invocation inv) {
         if (cfg.enabled("json")) {
             json list = json::array();
             for (const auto& d : entries) list.push_back(dead_entry_json(d));
-            std::cout << json{{"queue", queue}, {"entries", std::move(list)}}.dump(2) << "\n";
+            std::cout << wharf::dump_json(json{{"queue", queue}, {"entries", std::move(list)}}, 2) << "\n";
         } else {
             for (const auto& d : entries)
                 std::cout << d.entry_id << "  job " << d.job_id << "  attempts " << d.attempts << "  failed "

@@ -1,6 +1,7 @@
 // storage stats and presign: per-provider usage from the catalog, and presigned URLs from the
 // configured providers (storage_providers). `storage orphans` is in storage_orphans.cpp.
 #include "commands.hpp"
+#include "wharf/core/json.hpp"
 
 #include "wharf/pg/pool.hpp"
 #include "wharf/storage/catalog.hpp"
@@ -79,7 +80,7 @@ boost::asio::awaitable<int> run_storage_stats(invocation inv, const wharf::confi
     db->shutdown();
     const auto doc = stats_json(std::move(rows), configured);
     if (cfg.enabled("json")) {
-        std::cout << doc.dump(2) << "\n";
+        std::cout << wharf::dump_json(doc, 2) << "\n";
         co_return exit_ok;
     }
     std::cout << fmt::format("{:<20} {:>14} {:>10} {:>14} {:>7}  {:<5} {}\n", "PROVIDER", "USED", "FILES", "AVAILABLE",
@@ -180,9 +181,9 @@ boost::asio::awaitable<int> run_presign(invocation inv) {
         throw failure(e.what());
     }
     if (cfg.enabled("json")) {
-        std::cout << nlohmann::json{{"provider", provider_name}, {"key", key}, {"method", method_text},
+        std::cout << wharf::dump_json(nlohmann::json{{"provider", provider_name}, {"key", key}, {"method", method_text},
                                     {"expires_in", expires->count()}, {"url", url}}
-                         .dump(2)
+                         , 2)
                   << "\n";
     } else {
         std::cout << url << "\n";

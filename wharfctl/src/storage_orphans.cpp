@@ -2,6 +2,7 @@
 // final or gone, and ones a provider lists that nobody recorded -- listed, and with --abort
 // aborted (and their journal rows removed). The rule is storage::find_orphans.
 #include "commands.hpp"
+#include "wharf/core/json.hpp"
 
 #include "wharf/core/duration.hpp"
 #include "wharf/pg/pool.hpp"
@@ -131,7 +132,7 @@ boost::asio::awaitable<int> run_storage_orphans(invocation inv) {
                             {"error", r.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.error)}});
         }
         std::cout
-            << nlohmann::json{{"orphans", list}, {"aborted", aborted}, {"failed", failed}, {"errors", errors}}.dump(2)
+            << wharf::dump_json(nlohmann::json{{"orphans", list}, {"aborted", aborted}, {"failed", failed}, {"errors", errors}}, 2)
             << "\n";
     } else {
         if (!outcomes.empty())

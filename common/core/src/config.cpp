@@ -2,6 +2,7 @@
 #include "wharf/core/config.hpp"
 
 #include "wharf/core/duration.hpp"
+#include "wharf/core/json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -39,12 +40,17 @@ std::string flag_to_key(std::string_view flag) {
     return key;
 }
 
+// A config file is an object of settings: small, and flat but for JSON-valued settings
+// (storage_providers) that may nest a few levels.
+constexpr json_limits config_file_limits{.max_bytes = 4 * 1024 * 1024, .max_depth = 16};
+
 std::string json_scalar(const nlohmann::json& v, const std::string& key, const std::string& file) {
     if (v.is_string()) return v.get<std::string>();
     if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-    if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
     if (v.is_number()) return v.dump();
-    throw config_error(file + ": \"" + key + "\" must be a string, number or boolean");
+    // A JSON-valued setting (storage_providers) may be given as the JSON itself.
+    if (v.is_object() || v.is_array()) return dump_json(v);
+    throw config_error(file + ": \"" + key + "\" must be a string, number, boolean, object or array");
 }
 
 }  // namespace
@@ -108,14 +114,10 @@ config config::load(std::span<const std::string> args, const std::map<std::strin
     }
 
     if (config_file) {
-        std::ifstream in(*config_file);
-        if (!in) throw config_error("cannot read config file " + *config_file);
-        nlohmann::json doc;
-        try {
-            doc = nlohmann::json::parse(in);
-        } catch (const nlohmann::json::parse_error& e) {
-            throw config_error(*config_file + ": not valid JSON: " + e.what());
-        }
+        auto parsed = parse_json_file(*config_file, config_file_limits);
+        if (parsed.why == parsed_json::failure::unreadable) throw config_error("config file: " + parsed.error);
+        if (!parsed) throw config_error(*config_file + ": not valid JSON: " + parsed.error);
+        const nlohmann::json& doc = parsed.value;
         if (!doc.is_object()) throw config_error(*config_file + ": must hold a JSON object");
         for (const auto& [key, value] : doc.items()) {
             if (!find_spec(specs, key)) throw config_error(*config_file + ": unknown setting \"" + key + "\"");

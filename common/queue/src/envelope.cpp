@@ -1,7 +1,7 @@
 // The job envelope decoder and encoder: every bad input becomes a decode_error naming the field.
 #include "wharf/queue/envelope.hpp"
 
-#include <nlohmann/json.hpp>
+#include "wharf/core/json.hpp"
 
 #include <array>
 
@@ -10,12 +10,19 @@ namespace {
 
 using json = nlohmann::json;
 
-// A producer's envelope is small; a multi-megabyte one is a bug upstream, not a job.
-constexpr std::size_t max_envelope_bytes = 8 * 1024 * 1024;
+// A producer's envelope is small; a multi-megabyte one is a bug upstream, not a job. Depth: the
+// envelope is level 1, its payload level 2, so a payload may nest 62 levels of its own.
+constexpr json_limits envelope_limits{.max_bytes = max_envelope_bytes, .max_depth = max_envelope_depth};
 
-constexpr std::array<std::string_view, 11> known_fields = {"v",         "type",      "payload", "id",
-                                                           "api_key",   "max_attempts", "timeout_s", "run_at",
-                                                           "parent_id", "attempt",   "_token"};
+// A producer's text quoted in a reason: bounded, so a dead letter never carries megabytes.
+std::string shown_text(std::string_view s) {
+    constexpr std::size_t shown = 64;
+    if (s.size() <= shown) return "\"" + std::string{s} + "\"";
+    return "\"" + std::string{s.substr(0, shown)} + "...\" (" + std::to_string(s.size()) + " bytes)";
+}
+
+constexpr std::array<std::string_view, 11> known_fields = {
+    "v", "type", "payload", "id", "api_key", "max_attempts", "timeout_s", "run_at", "parent_id", "attempt", "_token"};
 
 bool is_known(std::string_view key) {
     for (auto k : known_fields)
@@ -64,15 +71,10 @@ const json* field(const json& obj, std::string_view key) {
 std::variant<envelope, decode_error> decode(std::string_view text, std::string_view queue) {
     if (text.size() > max_envelope_bytes)
         return decode_error{"envelope: larger than " + std::to_string(max_envelope_bytes) + " bytes"};
-    json doc;
-    try {
-        doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> drop the tag.
-        if (auto at = what.find("] "); at != std::string::npos) what.erase(0, at + 2);
-        return decode_error{"not JSON: " + what};
-    }
+    auto parsed = parse_json(text, envelope_limits);
+    if (!parsed)
+        return decode_error{(parsed.why == parsed_json::failure::syntax ? "not JSON: " : "envelope: ") + parsed.error};
+    json& doc = parsed.value;
     if (!doc.is_object()) return decode_error{"envelope: must be a JSON object"};
 
     envelope e;
@@ -89,14 +91,14 @@ std::variant<envelope, decode_error> decode(std::string_view text, std::string_v
     if (const json* t = field(doc, "type")) {
         if (!t->is_string()) return decode_error{"type: must be a string"};
         if (t->get_ref<const std::string&>() != queue)
-            return decode_error{"type: \"" + t->get<std::string>() + "\" does not match the queue \"" +
+            return decode_error{"type: " + shown_text(t->get_ref<const std::string&>()) + " does not match the queue \"" +
                                 std::string{queue} + "\""};
     }
     {
         auto it = doc.find("payload");
         if (it == doc.end()) return decode_error{"payload: required"};
         if (!it->is_object()) return decode_error{"payload: must be a JSON object"};
-        e.payload_json = it->dump();
+        e.payload_json = dump_json(*it);
     }
     if (const json* id = field(doc, "id")) {
         if (!id->is_string() || !valid_id(id->get_ref<const std::string&>()))
@@ -121,8 +123,8 @@ std::variant<envelope, decode_error> decode(std::string_view text, std::string_v
         if (!r->is_string()) return decode_error{"run_at: must be an RFC 3339 timestamp string"};
         auto when = parse_rfc3339(r->get_ref<const std::string&>());
         if (!when)
-            return decode_error{"run_at: \"" + r->get<std::string>() +
-                                "\" is not an RFC 3339 timestamp (e.g. 2030-01-02T03:04:05Z)"};
+            return decode_error{"run_at: " + shown_text(r->get_ref<const std::string&>()) +
+                                " is not an RFC 3339 timestamp (e.g. 2030-01-02T03:04:05Z)"};
         e.run_at = *when;
     }
     if (const json* p = field(doc, "parent_id")) {
@@ -145,7 +147,7 @@ std::variant<envelope, decode_error> decode(std::string_view text, std::string_v
     json extra = json::object();
     for (auto it = doc.begin(); it != doc.end(); ++it)
         if (!is_known(it.key())) extra[it.key()] = std::move(it.value());
-    if (!extra.empty()) e.extra_json = extra.dump();
+    if (!extra.empty()) e.extra_json = dump_json(extra);
     return e;
 }
 
@@ -171,7 +173,7 @@ std::string encode(const envelope& e) {
     if (e.token) out["_token"] = *e.token;
     // Invalid UTF-8 in a string cannot come from decode (the parser rejects it); replace rather
     // than throw for hand-built envelopes.
-    return out.dump(-1, ' ', false, json::error_handler_t::replace);
+    return dump_json(out);
 }
 
 }  // namespace wharf::queue

@@ -107,6 +107,78 @@ TEST(worker, poison_messages_are_dead_lettered_with_readable_reasons_and_good_jo
     EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("noop") == 0 && f.pending("noop") == 0; }, 5s));
 }
 
+// Issue 8: hostile envelopes. A payload nested 200,000 levels deep used to crash every worker
+// that decoded it (a fleet-wide crash loop); a number outside double's range threw out of the
+// job coroutine and leaked its slot, so shutdown then waited out the whole grace period.
+TEST(worker, hostile_envelopes_are_dead_lettered_and_leak_no_slot) {
+    fleet f;
+    logs_on_failure logs{f};
+    auto& w = f.start_worker({"--queues", "noop=1", "--grace", "60s"});
+    const std::string deep_array = std::string(200'000, '[') + std::string(200'000, ']');
+    std::string deep_object;
+    for (int i = 0; i < 100'000; ++i) deep_object += R"({"a":)";
+    deep_object += "1" + std::string(100'000, '}');
+    const std::vector<std::string> hostile = {
+        f.enqueue_raw("noop", R"({"payload":{"x":)" + deep_array + "}}"),
+        f.enqueue_raw("noop", R"({"payload":)" + deep_object + "}"),
+        f.enqueue_raw("noop", R"({"payload":{"n":1e999999}})"),
+        f.enqueue_raw("noop", R"({"payload":{},"max_attempts":-1e400})"),
+        f.enqueue_raw("noop", R"({"payload":{},"trace":)" + deep_array + "}"),
+        f.enqueue_raw("noop", std::string(R"({"payload":{"s":")") + "\xc3\x28" + "\"}}"),
+    };
+    // With one slot, a leaked slot would stop these from ever running.
+    std::vector<std::string> good;
+    for (int i = 0; i < 20; ++i) good.push_back(f.enqueue("noop", {{"payload", {{"i", i}}}}));
+
+    ASSERT_TRUE(fleet::eventually([&] { return f.dead_entries("noop").size() == hostile.size(); }, 30s))
+        << f.dead_entries("noop").size() << " dead";
+    ASSERT_TRUE(
+        fleet::eventually([&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == 20; }, 30s));
+    std::map<std::string, std::string> reasons;
+    for (auto& e : f.dead_entries("noop")) reasons[e["id"]] = e["reason"];
+    for (const auto& id : hostile) {
+        ASSERT_TRUE(reasons.contains(id)) << id;
+        EXPECT_TRUE(reasons[id].starts_with("malformed envelope: ")) << reasons[id];
+        EXPECT_LT(reasons[id].size(), 300u) << reasons[id];
+        const auto row = f.job(id);
+        ASSERT_TRUE(row) << id;
+        EXPECT_EQ(row->status, "dead");
+    }
+    EXPECT_EQ(reasons[hostile[0]], "malformed envelope: envelope: nested deeper than 64 levels");
+    EXPECT_EQ(reasons[hostile[1]], "malformed envelope: envelope: nested deeper than 64 levels");
+    EXPECT_NE(reasons[hostile[2]].find("number overflow"), std::string::npos) << reasons[hostile[2]];
+    EXPECT_TRUE(w.running());
+    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("noop") == 0 && f.pending("noop") == 0; }, 5s));
+    // Nothing is running: SIGTERM ends the worker at once, not after the 60 s grace period.
+    w.signal(SIGTERM);
+    EXPECT_EQ(w.wait(20s), 0);
+}
+
+// The "died too often" rule holds before the envelope is decoded, so an entry that kills the
+// decoder itself cannot crash-loop the fleet. The deaths are simulated: a consumer that took
+// the entry and "died" ten times (XCLAIM ... RETRYCOUNT), then the worker's take-over.
+TEST(worker, an_entry_whose_workers_keep_dying_is_dead_lettered_before_it_is_decoded) {
+    fleet f;
+    logs_on_failure logs{f};
+    f.cmd({"XGROUP", "CREATE", "wharf:{noop}:stream", "workers", "$", "MKSTREAM"});
+    // Not JSON: were it decoded, it would be dead-lettered as a malformed envelope instead.
+    const auto id = f.enqueue_raw("noop", "[[[[ stands for a text that kills the decoder");
+    const auto taken =
+        f.cmd({"XREADGROUP", "GROUP", "workers", "ghost", "COUNT", "1", "STREAMS", "wharf:{noop}:stream", ">"});
+    ASSERT_TRUE(taken.is_array()) << taken.debug_string();
+    f.cmd({"XCLAIM", "wharf:{noop}:stream", "workers", "ghost", "0", id, "IDLE", "600000", "RETRYCOUNT", "10"});
+    auto& w = f.start_worker({"--queues", "noop=2", "--lease", "2s", "--sweep", "200ms"});
+    ASSERT_TRUE(fleet::eventually([&] { return f.dead_entries("noop").size() == 1; }, 20s));
+    const auto dead = f.dead_entries("noop");
+    EXPECT_EQ(dead[0].at("id"), id);
+    EXPECT_NE(dead[0].at("reason").find("worker died"), std::string::npos) << dead[0].at("reason");
+    const auto row = f.job(id);
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "dead");
+    EXPECT_EQ(row->error.value_or(""), dead[0].at("reason"));
+    EXPECT_TRUE(w.running());
+}
+
 TEST(worker, retries_back_off_with_full_jitter_and_dead_letter_after_the_last_attempt) {
     fleet f;
     logs_on_failure logs{f};

@@ -162,6 +162,40 @@ TEST(envelope_decode, refuses_oversized_envelopes) {
     EXPECT_TRUE(reason(big).starts_with("envelope: larger than"));
 }
 
+// A producer's payload nested 200,000 levels deep used to crash every worker that decoded it.
+TEST(envelope_decode, refuses_envelopes_nested_too_deeply) {
+    std::string deep = R"({"payload":{"x":)" + std::string(200'000, '[') + std::string(200'000, ']') + "}}";
+    EXPECT_EQ(reason(deep), "envelope: nested deeper than 64 levels");
+    // The limit counts the envelope (1) and the payload (2): 62 levels inside the payload pass.
+    std::string at_limit = R"({"payload":{"x":)" + std::string(62, '[') + std::string(62, ']') + "}}";
+    EXPECT_EQ(ok(at_limit).payload_json.size(), std::string(R"({"x":})").size() + 124);
+    std::string over = R"({"payload":{"x":)" + std::string(63, '[') + std::string(63, ']') + "}}";
+    EXPECT_EQ(reason(over), "envelope: nested deeper than 64 levels");
+    // Deep unknown fields are refused the same way.
+    EXPECT_EQ(reason(R"({"payload":{},"meta":)" + std::string(100, '[') + std::string(100, ']') + "}"),
+              "envelope: nested deeper than 64 levels");
+}
+
+// 1e999999 is out of double's range: nlohmann throws out_of_range for it, which used to escape
+// the decoder and the job coroutine.
+TEST(envelope_decode, numbers_out_of_range_are_refused_with_a_reason) {
+    for (const char* text : {R"({"payload":{"n":1e999999}})", R"({"payload":{},"max_attempts":-1e400})",
+                             R"({"payload":{},"extra":[1e309]})"}) {
+        std::string why;
+        EXPECT_NO_THROW(why = reason(text)) << text;
+        EXPECT_TRUE(why.starts_with("not JSON: number overflow")) << why;
+    }
+}
+
+TEST(envelope_decode, reasons_quote_at_most_64_characters_of_the_input) {
+    const std::string long_type(100'000, 't');
+    const auto why = reason(R"({"payload":{},"type":")" + long_type + R"("})");
+    EXPECT_LT(why.size(), 200u) << why;
+    EXPECT_NE(why.find("(100000 bytes)"), std::string::npos) << why;
+    const auto why2 = reason(R"({"payload":{},"run_at":")" + long_type + R"("})");
+    EXPECT_LT(why2.size(), 200u) << why2;
+}
+
 TEST(envelope_encode, unknown_fields_are_kept_verbatim) {
     const auto e = ok(R"({"payload":{"k":1},"trace":{"span":"abc","n":[1,2.5,null]},"priority":3})");
     EXPECT_EQ(json::parse(e.extra_json), json::parse(R"({"trace":{"span":"abc","n":[1,2.5,null]},"priority":3})"));

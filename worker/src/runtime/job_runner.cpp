@@ -2,6 +2,7 @@
 // coroutine under a timeout, then the outcome -- written to PostgreSQL first, acknowledged in
 // Redis second, so a crash in between re-delivers the job instead of losing it.
 #include "runtime_impl.hpp"
+#include "wharf/core/json.hpp"
 #include "wharf/worker/read_ahead.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -11,6 +12,7 @@
 namespace wharf::worker {
 
 namespace asio = boost::asio;
+using detail::attempt_end;
 using detail::job_run;
 using detail::queue_state;
 
@@ -212,18 +214,65 @@ asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j,
     untrack(*j);
 }
 
+// The next delivery of a job (retry, delay, hand-back) keeps its id and its duplicate-detection
+// token, so it is recognised as the same run and not as a duplicate.
+queue::envelope next_envelope(const job_run& j, std::int32_t attempt) {
+    queue::envelope next = j.envelope;
+    next.attempt = attempt;
+    next.id = j.job_id;
+    next.token = j.envelope.token.value_or(j.delivery.entry_id);
+    return next;
+}
+
+// One delivery, in three steps. Whatever any of them throws ends the attempt with a reason
+// (retried within max_attempts, like a handler's failure): an exception must never leave a job
+// unfinished with its slot, its place in `held` and its entry's lease kept for ever.
 asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
     auto self = shared_from_this();
+    attempt_end ended;
+    try {
+        if (!co_await prepare_run(j)) co_return;
+        ended = co_await execute(j);
+    } catch (const std::exception& ex) {
+        ended = {.end = run_end::failed_retryable, .error = std::string{"internal error: "} + ex.what()};
+    } catch (...) {
+        ended = {.end = run_end::failed_retryable, .error = "internal error: unknown exception"};
+    }
+    try {
+        if (j->job_id.empty()) {
+            // It failed before the envelope was decoded: nothing to retry, keep it for a human.
+            co_await dead_letter_now(j, ended.error);
+        } else {
+            co_await finish_attempt(j, std::move(ended));
+        }
+    } catch (const std::exception& ex) {
+        // The outcome could not be written: the entry stays pending, and once its lease runs out
+        // it is taken over (and counted as a death, so this cannot loop for ever).
+        spdlog::error("job {} of {}: ending the attempt failed: {}", j->job_id, j->queue.name, redact(ex.what()));
+        untrack(*j);
+    }
+}
+
+// Decode and the checks before a run. False: the delivery was handled here (dead-lettered,
+// acknowledged, delayed, or left to the other run of the same id).
+asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
     auto& q = j->queue;
     const auto& d = j->delivery;
     const auto give_up = [this] { return abandon; };
     j->fence = pg::fence{d.entry_ms, d.entry_seq, d.delivery_count};
 
+    // ---- an entry whose workers keep dying is not run again, nor even decoded: if the decoder
+    // itself is what kills them, this is the rule that ends the crash loop.
+    if (auto reason = died_too_often_reason(d.delivery_count, q.type.max_attempts); !reason.empty()) {
+        co_await dead_letter_now(j, reason);
+        co_return false;
+    }
+
     // ---- decode: a malformed envelope is dead-lettered at once, the worker keeps going
     auto decoded = queue::decode(d.job_text, q.name);
     if (auto* bad = std::get_if<queue::decode_error>(&decoded)) {
         co_await dead_letter_now(j, "malformed envelope: " + bad->reason);
-        co_return;
+        co_return false;
     }
     j->envelope = std::move(std::get<queue::envelope>(decoded));
     auto& e = j->envelope;
@@ -231,23 +280,18 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
     j->max_attempts = e.max_attempts.value_or(q.type.max_attempts);
     j->timeout = e.timeout_s ? std::chrono::milliseconds(std::chrono::seconds(*e.timeout_s)) : q.type.timeout;
 
-    // The next delivery of this job (retry, delay, hand-back) keeps its id and its
-    // duplicate-detection token, so it is recognised as the same run and not as a duplicate.
-    const auto next_envelope = [&](std::int32_t attempt) {
-        queue::envelope next = e;
-        next.attempt = attempt;
-        next.id = j->job_id;
-        next.token = e.token.value_or(d.entry_id);
-        return next;
-    };
-
-    // ---- a job whose workers keep dying is not run again
+    // ---- the same rule with the envelope's own max_attempts, when it is lower than the type's
     if (auto reason = died_too_often_reason(d.delivery_count, j->max_attempts); !reason.empty()) {
-        writer.started({.id = j->job_id, .queue = q.name, .fence = j->fence, .attempt = e.attempt,
-                        .max_attempts = j->max_attempts, .api_key = e.api_key, .parent_id = e.parent_id,
+        writer.started({.id = j->job_id,
+                        .queue = q.name,
+                        .fence = j->fence,
+                        .attempt = e.attempt,
+                        .max_attempts = j->max_attempts,
+                        .api_key = e.api_key,
+                        .parent_id = e.parent_id,
                         .payload_json = e.payload_json});
         co_await dead_letter_now(j, reason);
-        co_return;
+        co_return false;
     }
 
     // ---- a take-over of a job whose earlier run finished but was not acknowledged (that worker
@@ -257,16 +301,16 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
         spdlog::info("job {} of {}: taken over but already finished; acknowledging", j->job_id, q.name);
         release_slot(*j);
         push_ack(*j, "");
-        co_return;
+        co_return false;
     }
 
     // ---- run_at ahead (a producer's direct XADD): park it in the delayed set, do not run it
     if (e.run_at && *e.run_at > std::chrono::system_clock::now()) {
-        const auto next = next_envelope(e.attempt);
+        const auto next = next_envelope(*j, e.attempt);
         co_await with_redis_retry(
             "delaying a job", [&]() { return q.ops.retry_later(d, next, *e.run_at); }, give_up);
         untrack(*j);
-        co_return;
+        co_return false;
     }
 
     // ---- duplicate detection for producer ids
@@ -274,121 +318,144 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
         auto claim = queue::operations::claim_result::run;
         const bool ok = co_await with_redis_retry(
             "checking a job id",
-            [&]() -> asio::awaitable<void> { claim = co_await q.ops.claim_id(d, e, options.duplicate_wait); },
-            give_up);
+            [&]() -> asio::awaitable<void> { claim = co_await q.ops.claim_id(d, e, options.duplicate_wait); }, give_up);
         if (!ok) {
             untrack(*j);
-            co_return;
+            co_return false;
         }
         if (claim == queue::operations::claim_result::duplicate_done) {
             spdlog::info("job {} of {}: duplicate of a finished job, acknowledged without running (entry {})",
                          j->job_id, q.name, d.entry_id);
             untrack(*j);
-            co_return;
+            co_return false;
         }
         if (claim == queue::operations::claim_result::wait) {
             spdlog::debug("job {} of {}: the same id is pending or running; waiting", j->job_id, q.name);
             untrack(*j);
-            co_return;
+            co_return false;
         }
     }
+    co_return true;
+}
 
-    // ---- run, once a slot is free
+// The run itself, once a slot is free: the handler in its own cancellable coroutine tree under
+// the job's timeout. Every failure of the handler becomes the attempt's end, never an exception.
+asio::awaitable<attempt_end> runtime::impl::execute(std::shared_ptr<job_run> j) {
+    auto self = shared_from_this();
+    auto& q = j->queue;
+    const auto& d = j->delivery;
+    const auto& e = j->envelope;
     if (!j->stopped && !j->holds_slot) co_await acquire_slot(j);
-    run_end end = run_end::succeeded;
-    std::string error;
-    nlohmann::json result;
+    attempt_end out;
     if (j->stopped) {
-        end = *j->stopped;  // lost or handed back before it started
-    } else {
-        writer.started({.id = j->job_id, .queue = q.name, .fence = j->fence, .attempt = e.attempt,
-                        .max_attempts = j->max_attempts, .api_key = e.api_key, .parent_id = e.parent_id,
-                        .payload_json = e.payload_json});
-        j->context.id = j->job_id;
-        j->context.queue = q.name;
-        j->context.attempt = e.attempt;
-        j->context.max_attempts = j->max_attempts;
-        j->context.delivery = d.delivery_count;
-        j->context.api_key = e.api_key;
-        j->context.executor = strand;
-        j->context.report_progress = [w = std::weak_ptr<job_run>(j), self](nlohmann::json progress) {
-            if (auto jr = w.lock()) self->writer.progress(jr->job_id, jr->fence, progress.dump());
-        };
-        try {
-            j->context.payload = nlohmann::json::parse(e.payload_json);
-        } catch (const nlohmann::json::exception& ex) {
-            end = run_end::failed_permanent;  // the decoder checked it; kept for safety
-            error = std::string{"payload is not JSON: "} + ex.what();
-        }
-        if (end == run_end::succeeded) {
-            j->timer.expires_after(j->timeout);
-            j->timer.async_wait([w = std::weak_ptr<job_run>(j), self](boost::system::error_code ec) {
-                if (ec) return;  // cancelled: the handler ended first
-                if (auto jr = w.lock()) {
-                    spdlog::warn("job {} of {} timed out after {}: cancelling it", jr->job_id, jr->queue.name,
-                                 format_duration(jr->timeout));
-                    self->stop_job(*jr, run_end::timed_out);
-                }
-            });
-            j->handler_running = true;
-            const auto began = std::chrono::steady_clock::now();
-            try {
-                result = co_await q.type.handler(j->context);
-            } catch (const permanent_error& ex) {
-                end = run_end::failed_permanent;
-                error = ex.what();
-            } catch (const std::exception& ex) {
-                end = run_end::failed_retryable;
-                error = ex.what();
-            } catch (...) {
-                end = run_end::failed_retryable;
-                error = "unknown exception";
-            }
-            j->handler_running = false;
-            j->timer.cancel();
-            const double took_us =
-                std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count();
-            q.mean_run_us = next_mean_run_us(q.mean_run_us, q.runs, took_us);
-            ++q.runs;
-            // The handler's cancellation must not leak into our own writes below.
-            co_await asio::this_coro::reset_cancellation_state();
-            // A stop that the handler ignored and finished anyway: its result stands, unless the
-            // job now belongs to another worker.
-            if (j->stopped && (end != run_end::succeeded || *j->stopped == run_end::lease_lost)) end = *j->stopped;
-        }
+        out.end = *j->stopped;  // lost or handed back before it started
+        co_return out;
     }
+    writer.started({.id = j->job_id,
+                    .queue = q.name,
+                    .fence = j->fence,
+                    .attempt = e.attempt,
+                    .max_attempts = j->max_attempts,
+                    .api_key = e.api_key,
+                    .parent_id = e.parent_id,
+                    .payload_json = e.payload_json});
+    j->context.id = j->job_id;
+    j->context.queue = q.name;
+    j->context.attempt = e.attempt;
+    j->context.max_attempts = j->max_attempts;
+    j->context.delivery = d.delivery_count;
+    j->context.api_key = e.api_key;
+    j->context.executor = strand;
+    j->context.report_progress = [w = std::weak_ptr<job_run>(j), self](nlohmann::json progress) {
+        if (auto jr = w.lock()) self->writer.progress(jr->job_id, jr->fence, dump_json(progress));
+    };
+    {
+        auto payload = parse_json(e.payload_json,
+                                  {.max_bytes = queue::max_envelope_bytes, .max_depth = queue::max_envelope_depth});
+        if (!payload) {  // the decoder checked it; kept so that a bug here fails one job, not the worker
+            out.end = run_end::failed_permanent;
+            out.error = "payload is not JSON: " + payload.error;
+            co_return out;
+        }
+        j->context.payload = std::move(payload.value);
+    }
+    j->timer.expires_after(j->timeout);
+    j->timer.async_wait([w = std::weak_ptr<job_run>(j), self](boost::system::error_code ec) {
+        if (ec) return;  // cancelled: the handler ended first
+        if (auto jr = w.lock()) {
+            spdlog::warn("job {} of {} timed out after {}: cancelling it", jr->job_id, jr->queue.name,
+                         format_duration(jr->timeout));
+            self->stop_job(*jr, run_end::timed_out);
+        }
+    });
+    j->handler_running = true;
+    const auto began = std::chrono::steady_clock::now();
+    try {
+        out.result = co_await q.type.handler(j->context);
+    } catch (const permanent_error& ex) {
+        out.end = run_end::failed_permanent;
+        out.error = ex.what();
+    } catch (const std::exception& ex) {
+        out.end = run_end::failed_retryable;
+        out.error = ex.what();
+    } catch (...) {
+        out.end = run_end::failed_retryable;
+        out.error = "unknown exception";
+    }
+    j->handler_running = false;
+    j->timer.cancel();
+    const double took_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count();
+    q.mean_run_us = next_mean_run_us(q.mean_run_us, q.runs, took_us);
+    ++q.runs;
+    // The handler's cancellation must not leak into our own writes below.
+    co_await asio::this_coro::reset_cancellation_state();
+    // A stop that the handler ignored and finished anyway: its result stands, unless the job now
+    // belongs to another worker.
+    if (j->stopped && (out.end != run_end::succeeded || *j->stopped == run_end::lease_lost)) out.end = *j->stopped;
+    co_return out;
+}
+
+// The outcome: PostgreSQL first, then Redis.
+asio::awaitable<void> runtime::impl::finish_attempt(std::shared_ptr<job_run> j, attempt_end ended) {
+    auto self = shared_from_this();
+    auto& q = j->queue;
+    const auto& d = j->delivery;
+    const auto& e = j->envelope;
+    const auto give_up = [this] { return abandon; };
+    j->handler_running = false;  // an exception may have left it set: nothing to cancel any more
     release_slot(*j);
 
-    // ---- outcome: PostgreSQL first, then Redis
     const backoff_policy retry_policy{q.type.retry_base, q.type.retry_cap, 0};
-    auto decision = decide_outcome(end, error, e.attempt, j->max_attempts, retry_policy, j->timeout, jitter_rng());
+    auto decision =
+        decide_outcome(ended.end, ended.error, e.attempt, j->max_attempts, retry_policy, j->timeout, jitter_rng());
     using action = outcome_decision::action;
     pg::job_outcome o{.id = j->job_id, .queue = q.name, .fence = j->fence, .attempt = e.attempt};
     auto due = std::chrono::system_clock::now();
     switch (decision.what) {
-    case action::drop:
-        spdlog::info("job {} of {}: taken over by another worker; dropping this run", j->job_id, q.name);
-        untrack(*j);
-        co_return;
-    case action::succeed:
-        o.status = pg::job_status::succeeded;
-        o.result_json = result.dump();
-        break;
-    case action::retry:
-        due += decision.delay;
-        [[fallthrough]];
-    case action::hand_back:
-        o.status = pg::job_status::queued;
-        o.error = decision.message;
-        o.run_at = due;
-        break;
-    case action::dead:
-        o.status = pg::job_status::dead;
-        o.error = decision.message;
-        break;
+        case action::drop:
+            spdlog::info("job {} of {}: taken over by another worker; dropping this run", j->job_id, q.name);
+            untrack(*j);
+            co_return;
+        case action::succeed:
+            o.status = pg::job_status::succeeded;
+            o.result_json = dump_json(ended.result);
+            break;
+        case action::retry:
+            due += decision.delay;
+            [[fallthrough]];
+        case action::hand_back:
+            o.status = pg::job_status::queued;
+            o.error = decision.message;
+            o.run_at = due;
+            break;
+        case action::dead:
+            o.status = pg::job_status::dead;
+            o.error = decision.message;
+            break;
     }
     if (decision.what == action::retry) spdlog::info("job {} of {}: {}", j->job_id, q.name, decision.message);
-    if (decision.what == action::dead) spdlog::warn("job {} of {} dead-lettered: {}", j->job_id, q.name, decision.message);
+    if (decision.what == action::dead)
+        spdlog::warn("job {} of {} dead-lettered: {}", j->job_id, q.name, decision.message);
 
     const auto written = co_await finish_durably(std::move(o));
     if (!written) {
@@ -408,23 +475,23 @@ asio::awaitable<void> runtime::impl::run_job(std::shared_ptr<job_run> j) {
         co_return;
     }
     switch (decision.what) {
-    case action::succeed:
-        push_ack(*j, "succeeded");  // untracked once the batched ack went through
-        co_return;
-    case action::retry:
-    case action::hand_back: {
-        const auto next = next_envelope(decision.what == action::retry ? e.attempt + 1 : e.attempt);
-        co_await with_redis_retry(
-            "re-queueing a job", [&]() { return q.ops.retry_later(d, next, due); }, give_up);
-        break;
-    }
-    case action::dead:
-        co_await with_redis_retry(
-            "dead-lettering a job",
-            [&]() { return q.ops.dead_letter(d, j->job_id, decision.message, e.attempt); }, give_up);
-        break;
-    case action::drop:
-        break;
+        case action::succeed:
+            push_ack(*j, "succeeded");  // untracked once the batched ack went through
+            co_return;
+        case action::retry:
+        case action::hand_back: {
+            const auto next = next_envelope(*j, decision.what == action::retry ? e.attempt + 1 : e.attempt);
+            co_await with_redis_retry(
+                "re-queueing a job", [&]() { return q.ops.retry_later(d, next, due); }, give_up);
+            break;
+        }
+        case action::dead:
+            co_await with_redis_retry(
+                "dead-lettering a job", [&]() { return q.ops.dead_letter(d, j->job_id, decision.message, e.attempt); },
+                give_up);
+            break;
+        case action::drop:
+            break;
     }
     untrack(*j);
 }

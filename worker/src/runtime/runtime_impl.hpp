@@ -56,6 +56,13 @@ struct job_run {
     std::optional<run_end> stopped;            // why the runtime stopped it, if it did
 };
 
+// How one attempt ended, before the outcome is decided and written.
+struct attempt_end {
+    run_end end = run_end::succeeded;
+    std::string error;
+    nlohmann::json result;
+};
+
 struct queue_state {
     queue_state(std::string name, std::size_t concurrency, const job_type& type, redis::connection& commands,
                 std::unique_ptr<redis::connection> reader, boost::asio::any_io_executor ex)
@@ -111,6 +118,9 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     // Starts a job run; null when the entry is in hand already.
     std::shared_ptr<detail::job_run> dispatch(detail::queue_state& q, queue::delivery d);
     boost::asio::awaitable<void> run_job(std::shared_ptr<detail::job_run> j);
+    boost::asio::awaitable<bool> prepare_run(std::shared_ptr<detail::job_run> j);
+    boost::asio::awaitable<detail::attempt_end> execute(std::shared_ptr<detail::job_run> j);
+    boost::asio::awaitable<void> finish_attempt(std::shared_ptr<detail::job_run> j, detail::attempt_end ended);
     boost::asio::awaitable<bool> already_final(const detail::job_run& j);
     boost::asio::awaitable<void> dead_letter_now(std::shared_ptr<detail::job_run> j, std::string reason);
     boost::asio::awaitable<std::optional<pg::write_result>> finish_durably(pg::job_outcome o);

@@ -2,6 +2,7 @@
 #include "wharf/storage/registry.hpp"
 
 #include "wharf/core/config.hpp"
+#include "wharf/core/json.hpp"
 
 #include <fmt/format.h>
 
@@ -98,23 +99,18 @@ std::vector<provider_config> parse_provider_configs(const nlohmann::json& doc, s
 std::vector<provider_config> provider_configs_from(const wharf::config& cfg) {
     const auto value = cfg.get("storage_providers");
     if (!value || value->empty()) return parse_provider_configs(default_config(), "default storage configuration");
+    // Provider lists are small: a few providers of a dozen settings each.
+    constexpr json_limits limits{.max_bytes = 1024 * 1024, .max_depth = 16};
     const auto first = value->find_first_not_of(" \t\r\n");
     if (first != std::string::npos && ((*value)[first] == '{' || (*value)[first] == '[')) {
-        try {
-            return parse_provider_configs(nlohmann::json::parse(*value), "storage_providers");
-        } catch (const nlohmann::json::exception& e) {
-            throw config_error(std::string("storage_providers: not valid JSON: ") + e.what());
-        }
+        auto parsed = parse_json(*value, limits);
+        if (!parsed) throw config_error("storage_providers: not valid JSON: " + parsed.error);
+        return parse_provider_configs(parsed.value, "storage_providers");
     }
-    std::ifstream in(*value);
-    if (!in) throw config_error("storage_providers: cannot read " + *value);
-    std::stringstream text;
-    text << in.rdbuf();
-    try {
-        return parse_provider_configs(nlohmann::json::parse(text.str()), *value);
-    } catch (const nlohmann::json::exception& e) {
-        throw config_error(*value + ": not valid JSON: " + e.what());
-    }
+    auto parsed = parse_json_file(*value, limits);
+    if (parsed.why == parsed_json::failure::unreadable) throw config_error("storage_providers: " + parsed.error);
+    if (!parsed) throw config_error(*value + ": not valid JSON: " + parsed.error);
+    return parse_provider_configs(parsed.value, *value);
 }
 
 wharf::option_spec storage_providers_option() {

@@ -4,6 +4,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,10 @@
 namespace wharf::queue {
 
 inline constexpr int envelope_version = 1;
+// Limits on what a producer may send: the whole envelope's size and nesting depth (the envelope
+// object is level 1, its payload level 2). Larger or deeper envelopes are dead-lettered.
+inline constexpr std::size_t max_envelope_bytes = 8 * 1024 * 1024;
+inline constexpr std::size_t max_envelope_depth = 64;
 
 struct envelope {
     int version = envelope_version;        // "v"; absent means 1; a newer major is refused
