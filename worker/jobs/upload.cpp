@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 #include <random>
@@ -98,6 +99,25 @@ nlohmann::json result_json(const storage::object_record& r, const std::string& u
 }
 
 }  // namespace
+
+std::optional<std::string> local_source_refusal(const fs::path& source, const std::vector<fs::path>& roots) {
+    if (roots.empty())
+        return "local files may not be uploaded by this worker (set upload_source_roots to the directories "
+               "that hold them)";
+    if (!source.is_absolute()) return "a local source must be an absolute path";
+    std::error_code ec;
+    const fs::path real = fs::canonical(source, ec);  // every symlink and .. resolved
+    if (ec) return "cannot read it: " + ec.message();
+    if (!fs::is_regular_file(real, ec)) return "not a regular file";
+    for (const auto& root : roots) {
+        const fs::path real_root = fs::canonical(root, ec);
+        if (ec) continue;
+        // Component-wise: /srv/in must not admit /srv/inbox/x.
+        auto [r, s] = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
+        if (r == real_root.end() && s != real.end()) return std::nullopt;
+    }
+    return "outside upload_source_roots";
+}
 
 std::optional<std::string> key_layout_violation(std::string_view key) {
     if (auto reason = storage::invalid_key_reason(key)) return reason;
@@ -263,8 +283,8 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
     scratch_file scratch;
     if (req.source_path) {
         source = *req.source_path;
-        std::error_code ec;
-        if (!fs::is_regular_file(source, ec)) throw permanent_error("source " + source.string() + " is not a readable file");
+        if (auto why = local_source_refusal(source, s.options().source_roots))
+            throw permanent_error("payload.source " + source.string() + ": " + *why);
     } else {
         auto* from = s.providers().find(*req.source_provider);
         if (!from) throw permanent_error("payload.source.provider: unknown storage provider \"" + *req.source_provider + "\"");
@@ -479,6 +499,9 @@ std::vector<wharf::option_spec> upload_option_specs() {
     auto specs = storage::alert_option_specs();
     specs.push_back(storage::storage_providers_option());
     specs.push_back({"upload_scratch_dir", "where upload jobs download storage-object sources", false, "./.data/tmp"});
+    specs.push_back({"upload_source_roots",
+                     "comma-separated directories whose files upload jobs may read as a local source (default: none)",
+                     false, ""});
     return specs;
 }
 
@@ -487,6 +510,18 @@ std::shared_ptr<upload_services> make_upload_services(const wharf::config& cfg, 
     auto providers = std::make_unique<storage::registry>(storage::provider_configs_from(cfg), executor);
     upload_options options;
     options.scratch_dir = cfg.get_or("upload_scratch_dir", "./.data/tmp");
+    const std::string roots = cfg.get_or("upload_source_roots", "");
+    for (std::size_t at = 0; at <= roots.size();) {
+        auto comma = roots.find(',', at);
+        if (comma == std::string::npos) comma = roots.size();
+        const std::string root = roots.substr(at, comma - at);
+        at = comma + 1;
+        if (root.empty()) continue;
+        std::error_code ec;
+        if (!fs::path(root).is_absolute() || !fs::is_directory(root, ec))
+            throw wharf::config_error("upload_source_roots: \"" + root + "\" is not an absolute path of a directory");
+        options.source_roots.emplace_back(root);
+    }
     return std::make_shared<upload_services>(std::move(providers), db, storage::smtp_settings_from(cfg),
                                              std::move(options));
 }

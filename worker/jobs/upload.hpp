@@ -74,8 +74,16 @@ upload_request parse_upload_request(const nlohmann::json& payload, const std::op
 // <prefix>/<id>/<name>), or the storage key rules; nullopt when it is fine.
 std::optional<std::string> key_layout_violation(std::string_view key);
 
+// Why a local `source` may not be uploaded, or nullopt when it may: it must be a regular file
+// that, with every symlink resolved, lies inside one of `roots` (directories). Without roots no
+// local file may be uploaded: a producer must not be able to have /etc/shadow or the worker's own
+// config stored and presigned for it.
+std::optional<std::string> local_source_refusal(const std::filesystem::path& source,
+                                                const std::vector<std::filesystem::path>& roots);
+
 struct upload_options {
     std::filesystem::path scratch_dir = "./.data/tmp";  // downloads of storage-object sources
+    std::vector<std::filesystem::path> source_roots;    // where local sources may be; empty: nowhere
     std::chrono::milliseconds alert_sweep_interval{60'000};
 };
 

@@ -36,6 +36,7 @@ struct upload_harness {
     void use(std::unique_ptr<storage::registry> providers) {
         worker::upload_options options;
         options.scratch_dir = dir.path() / "scratch";
+        options.source_roots = {dir.path()};
         services =
             std::make_shared<worker::upload_services>(std::move(providers), db, storage::smtp_settings{}, options);
         job = worker::upload_job_type(services);
