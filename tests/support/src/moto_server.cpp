@@ -69,6 +69,34 @@ std::vector<std::string> moto_server::open_uploads(const std::string& bucket) co
     return xml_values(listed.output, "UploadId");
 }
 
+std::vector<moto_server::listed_object> moto_server::list_objects(const std::string& bucket) const {
+    // boto3, not wharf's S3 client: the listing is the independent witness of what is stored.
+    const std::string script = R"(
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="x",
+                  aws_secret_access_key="x")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2]):
+    for o in page.get("Contents", []):
+        print("OBJ", o["Size"], o["Key"])
+print("END")
+)";
+    const auto r = run({"python3", "-c", script, endpoint(), bucket}, {}, std::chrono::seconds(120));
+    if (r.status != 0 || r.output.find("END") == std::string::npos)
+        throw std::runtime_error("listing the objects of " + bucket + " failed: " + r.output);
+    std::vector<listed_object> out;
+    std::istringstream in(r.output);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.starts_with("OBJ ")) continue;  // botocore may print warnings
+        std::istringstream words(line.substr(4));
+        listed_object o;
+        words >> o.size;
+        std::getline(words >> std::ws, o.key);
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
 moto_server::access_key moto_server::enable_iam() const {
     // reset-auth with "3": the next three requests (the IAM calls below) go unchecked, every
     // later one must be signed by a known key.
