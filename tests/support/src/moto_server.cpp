@@ -69,6 +69,18 @@ std::vector<std::string> moto_server::open_uploads(const std::string& bucket) co
     return xml_values(listed.output, "UploadId");
 }
 
+std::vector<std::pair<std::string, std::string>> moto_server::open_uploads_by_key(const std::string& bucket) const {
+    const auto listed = run({"curl", "-sS", "-f", endpoint() + "/" + bucket + "?uploads"});
+    if (listed.status != 0 || listed.output.find("<ListMultipartUploadsResult") == std::string::npos)
+        throw std::runtime_error("listing the uploads of " + bucket + " failed: " + listed.output);
+    // <Key> and <UploadId> come once per <Upload>, in order (the markers are other tags).
+    const auto keys = xml_values(listed.output, "Key"), ids = xml_values(listed.output, "UploadId");
+    if (keys.size() != ids.size()) throw std::runtime_error("unexpected ListMultipartUploads reply: " + listed.output);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::size_t i = 0; i < ids.size(); ++i) out.emplace_back(keys[i], ids[i]);
+    return out;
+}
+
 std::vector<moto_server::listed_object> moto_server::list_objects(const std::string& bucket) const {
     // boto3, not wharf's S3 client: the listing is the independent witness of what is stored.
     const std::string script = R"(

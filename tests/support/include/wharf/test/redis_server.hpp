@@ -41,6 +41,8 @@ public:
     const std::filesystem::path& dir() const noexcept { return dir_.path(); }
 
     // SIGTERM (Redis saves the AOF on a clean shutdown) and wait; start() again on the same port.
+    // The server dies with the thread that called start() (setpriv --pdeathsig follows the
+    // starting thread): start it from a thread that outlives its use.
     void stop();
     void start();
     void restart();
