@@ -18,9 +18,9 @@ namespace wharf::test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-fleet::fleet(redis_server_options redis_options) : logs_("wharf-worker-logs") {
+fleet::fleet(redis_server_options redis_options, postgres_server_options pg_options) : logs_("wharf-worker-logs") {
     redis_ = std::make_unique<redis_server>(redis_options);
-    pg_ = std::make_unique<postgres_server>();
+    pg_ = std::make_unique<postgres_server>(pg_options);
     pg::migrate(pg_->url(), pg::default_migrations_dir());
     auto where = redis::parse_url(redis_->url());
     if (!where) throw std::runtime_error("bad redis url " + redis_->url());
@@ -40,7 +40,7 @@ fleet::~fleet() {
     conn_.reset();
 }
 
-process& fleet::start_worker(const std::vector<std::string>& flags) {
+process& fleet::start_worker(const std::vector<std::string>& flags, const std::map<std::string, std::string>& env) {
     std::vector<std::string> argv{(binary_dir() / "worker" / "wharf-worker").string(),
                                   "--diagnostics",
                                   "--redis-url",
@@ -52,6 +52,7 @@ process& fleet::start_worker(const std::vector<std::string>& flags) {
     argv.insert(argv.end(), flags.begin(), flags.end());
     process_options opts;
     opts.output = logs_.path() / ("worker-" + std::to_string(workers_.size()) + ".log");
+    opts.env = env;
     workers_.push_back(std::make_unique<process>(argv, opts));
     return *workers_.back();
 }

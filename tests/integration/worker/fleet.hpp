@@ -29,7 +29,7 @@ struct job_row_view {
 
 class fleet {
 public:
-    explicit fleet(redis_server_options redis_options = {});
+    explicit fleet(redis_server_options redis_options = {}, postgres_server_options pg_options = {});
     ~fleet();
 
     redis_server& redis() { return *redis_; }
@@ -37,7 +37,8 @@ public:
 
     // A wharf-worker with --diagnostics, the servers' URLs and these extra flags; its output goes
     // to a log file printed when the test fails (see dump_logs()).
-    process& start_worker(const std::vector<std::string>& flags);
+    // `env` is added to the worker's environment.
+    process& start_worker(const std::vector<std::string>& flags, const std::map<std::string, std::string>& env = {});
     std::string worker_log(std::size_t index) const;
     void dump_logs() const;
 

@@ -69,6 +69,46 @@ std::vector<std::string> moto_server::open_uploads(const std::string& bucket) co
     return xml_values(listed.output, "UploadId");
 }
 
+std::vector<std::pair<std::string, std::string>> moto_server::open_uploads_by_key(const std::string& bucket) const {
+    const auto listed = run({"curl", "-sS", "-f", endpoint() + "/" + bucket + "?uploads"});
+    if (listed.status != 0 || listed.output.find("<ListMultipartUploadsResult") == std::string::npos)
+        throw std::runtime_error("listing the uploads of " + bucket + " failed: " + listed.output);
+    // <Key> and <UploadId> come once per <Upload>, in order (the markers are other tags).
+    const auto keys = xml_values(listed.output, "Key"), ids = xml_values(listed.output, "UploadId");
+    if (keys.size() != ids.size()) throw std::runtime_error("unexpected ListMultipartUploads reply: " + listed.output);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::size_t i = 0; i < ids.size(); ++i) out.emplace_back(keys[i], ids[i]);
+    return out;
+}
+
+std::vector<moto_server::listed_object> moto_server::list_objects(const std::string& bucket) const {
+    // boto3, not wharf's S3 client: the listing is the independent witness of what is stored.
+    const std::string script = R"(
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="x",
+                  aws_secret_access_key="x")
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2]):
+    for o in page.get("Contents", []):
+        print("OBJ", o["Size"], o["Key"])
+print("END")
+)";
+    const auto r = run({"python3", "-c", script, endpoint(), bucket}, {}, std::chrono::seconds(120));
+    if (r.status != 0 || r.output.find("END") == std::string::npos)
+        throw std::runtime_error("listing the objects of " + bucket + " failed: " + r.output);
+    std::vector<listed_object> out;
+    std::istringstream in(r.output);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (!line.starts_with("OBJ ")) continue;  // botocore may print warnings
+        std::istringstream words(line.substr(4));
+        listed_object o;
+        words >> o.size;
+        std::getline(words >> std::ws, o.key);
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
 moto_server::access_key moto_server::enable_iam() const {
     // reset-auth with "3": the next three requests (the IAM calls below) go unchecked, every
     // later one must be signed by a known key.

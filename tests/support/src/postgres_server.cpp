@@ -95,8 +95,9 @@ void postgres_server::start() {
     proc_ = std::make_unique<process>(
         std::vector<std::string>{(pg_bin / "postgres").string(), "-D", data_.string(), "-p", std::to_string(port_),
                                  "-k", dir_.path().string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                                 "-c", "full_page_writes=off", "-c", "synchronous_commit=off", "-c",
-                                 "max_connections=200"},
+                                 "-c", "full_page_writes=off", "-c",
+                                 std::string("synchronous_commit=") + (options_.synchronous_commit ? "on" : "off"),
+                                 "-c", "max_connections=200"},
         opts);
     wait_until_ready();
 }
@@ -122,6 +123,13 @@ void postgres_server::wait_until_ready() {
 void postgres_server::stop() {
     if (!proc_) return;
     proc_->signal(SIGINT);  // fast shutdown
+    if (!proc_->wait(std::chrono::seconds(30))) proc_->kill_hard();
+    proc_.reset();
+}
+
+void postgres_server::stop_immediate() {
+    if (!proc_) return;
+    proc_->signal(SIGQUIT);
     if (!proc_->wait(std::chrono::seconds(30))) proc_->kill_hard();
     proc_.reset();
 }

@@ -99,7 +99,7 @@ void redis_server::start() {
                                      "--save", "", "--dir", dir_.path().string(), "--daemonize", "no",
                                      "--unixsocket", unix_socket().string(), "--unixsocketperm", "700",
                                      "--appendonly", options_.appendonly ? "yes" : "no"};
-    if (options_.appendonly) argv.insert(argv.end(), {"--appendfsync", "always"});
+    if (options_.appendonly) argv.insert(argv.end(), {"--appendfsync", options_.appendfsync});
     if (!options_.requirepass.empty()) argv.insert(argv.end(), {"--requirepass", options_.requirepass});
     if (options_.tls) {
         argv.insert(argv.end(), {"--tls-port", std::to_string(tls_port_), "--tls-cert-file",
@@ -138,6 +138,12 @@ void redis_server::stop() {
     proc_->signal(SIGCONT);  // a stopped server cannot shut down
     proc_->signal(SIGTERM);
     if (!proc_->wait(std::chrono::seconds(15))) proc_->kill_hard();
+    proc_.reset();
+}
+
+void redis_server::kill() {
+    if (!proc_) return;
+    proc_->kill_hard();
     proc_.reset();
 }
 

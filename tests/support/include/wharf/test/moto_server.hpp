@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wharf::test {
@@ -30,6 +31,14 @@ public:
     std::string begin_upload(const std::string& bucket, const std::string& key, std::uint64_t first_part_bytes = 0) const;
     // the UploadIds of the bucket's incomplete multipart uploads (ListMultipartUploads).
     std::vector<std::string> open_uploads(const std::string& bucket) const;
+    // The same, with each upload's key: {key, upload id} in the order moto lists them.
+    std::vector<std::pair<std::string, std::string>> open_uploads_by_key(const std::string& bucket) const;
+    // Every object of the bucket (ListObjectsV2, all pages, by boto3): key and size.
+    struct listed_object {
+        std::string key;
+        std::uint64_t size = 0;
+    };
+    std::vector<listed_object> list_objects(const std::string& bucket) const;
 
     // Switches moto to IAM mode (header signatures checked from then on: see
     // ../shared/peers/storage/RESULTS.md) and returns the access key of a user allowed s3:*.

@@ -16,6 +16,10 @@ struct postgres_server_options {
     // A password for the `postgres` role; non-empty switches authentication to scram-sha-256
     // (for tests of refused connections). Empty: trust.
     std::string password;
+    // synchronous_commit=on: a COMMIT returns once its WAL is written, so a crash of the server
+    // (stop_immediate()) loses no committed transaction. Off by default (faster tests), where an
+    // immediate stop may lose the last commits, which no real deployment accepts.
+    bool synchronous_commit = false;
 };
 
 class postgres_server {
@@ -37,6 +41,9 @@ public:
     void stop();
     void start();
     void restart();
+    // Immediate shutdown (SIGQUIT: no checkpoint, crash recovery at the next start()), as a
+    // crashed server; wait.
+    void stop_immediate();
     bool running() const noexcept { return proc_ != nullptr; }
     // The server log (for failure messages).
     std::string log() const;

@@ -13,6 +13,9 @@ namespace wharf::test {
 
 struct redis_server_options {
     bool appendonly = false;   // appendonly yes: data survives restart()
+    // With appendonly: "always" (every write fsync'ed before the reply) or "everysec" (as most
+    // deployments run it; a kill -9 loses nothing written, an OS crash up to a second).
+    std::string appendfsync = "always";
     std::string requirepass;   // non-empty: clients must AUTH
     bool tls = false;          // also listen with TLS (certificate made by the openssl CLI)
 };
@@ -38,9 +41,14 @@ public:
     const std::filesystem::path& dir() const noexcept { return dir_.path(); }
 
     // SIGTERM (Redis saves the AOF on a clean shutdown) and wait; start() again on the same port.
+    // The server dies with the thread that called start() (setpriv --pdeathsig follows the
+    // starting thread): start it from a thread that outlives its use.
     void stop();
     void start();
     void restart();
+    // kill -9 (no shutdown, no final AOF rewrite: a crash) and reap; start() again brings it back
+    // on the same port and data folder, replaying the AOF.
+    void kill();
     // Sends a signal to the server process (SIGSTOP / SIGCONT to simulate a stalled server).
     void signal(int sig);
     bool running() const noexcept { return proc_ != nullptr; }
