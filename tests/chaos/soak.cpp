@@ -407,7 +407,9 @@ int main(int argc, char** argv) {
                                              "--storage-providers",
                                              providers.dump(),
                                              "--upload-scratch-dir",
-                                             scratch_dir.string()};
+                                             scratch_dir.string(),
+                                             "--upload-source-roots",
+                                             sources_dir.string()};
         const auto eq = marker.find('=');
         workers fleet_workers(f, flags, {{marker.substr(0, eq), marker.substr(eq + 1)}});
         for (int i = 0; i < opt.immortal; ++i) fleet_workers.start(true);
