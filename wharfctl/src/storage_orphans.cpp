@@ -47,11 +47,14 @@ boost::asio::awaitable<std::string> abort_orphan(const s::registry& providers, w
     auto* p = providers.find(o.provider);
     if (!p) co_return "provider '" + o.provider + "' is not configured";
     if (p->bucket() != o.bucket) co_return "provider '" + o.provider + "' now uses bucket '" + p->bucket() + "'";
-    try {
-        auto abort = p->abort_incomplete(o.key, o.upload_id);
-        co_await std::move(abort);
-    } catch (const s::error& e) {
-        co_return e.what();
+    // An intent names no upload: what it may have left is listed by the provider as unrecorded.
+    if (o.upload_id != s::creating_upload_id) {
+        try {
+            auto abort = p->abort_incomplete(o.key, o.upload_id);
+            co_await std::move(abort);
+        } catch (const s::error& e) {
+            co_return e.what();
+        }
     }
     if (o.job_id) {
         const s::open_upload row{o.provider, o.bucket, o.key, o.upload_id, *o.job_id, 1, {}};

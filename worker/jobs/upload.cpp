@@ -232,9 +232,48 @@ namespace {
 // Aborts the multipart uploads recorded for this job: an earlier attempt's, left open because its
 // worker died mid-upload. One that cannot be aborted now keeps its row (the next attempt, or
 // `wharfctl storage orphans`, tries again); the upload goes on either way.
+// Removes a journal row; a failure is only logged (see the callers for why that is harmless).
+asio::awaitable<void> forget_row(upload_services& s, storage::open_upload row, std::string job_id) {
+    std::string failure;
+    try {
+        auto forget = s.journal().forget(row);
+        co_await std::move(forget);
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    if (!failure.empty())
+        spdlog::warn("upload {}: removing the journal row of {} {}:{} failed: {}", job_id, row.upload_id, row.provider,
+                     row.key, redact(failure));
+}
+
+// An intent an earlier attempt left: the uploads of its key that the provider lists and no row
+// records were created by that attempt after it wrote the intent (a kill in between left them
+// unrecorded) -- unless another job also writes this key, whose upload that could be.
+asio::awaitable<void> abort_left_by_intent(upload_services& s, storage::provider& p, const storage::open_upload& u,
+                                           const std::string& job_id) {
+    auto rows_op = s.journal().for_key(u);
+    const auto rows = co_await std::move(rows_op);
+    if (rows.other_jobs) {
+        spdlog::info("upload {}: attempt {} may have left an upload of {}:{} open, but another job writes that key "
+                     "too; left for `wharfctl storage orphans`",
+                     job_id, u.attempt, u.provider, u.key);
+        co_return;
+    }
+    auto list_op = p.list_incomplete(u.key);
+    const auto listed = co_await std::move(list_op);
+    for (const auto& up : storage::uploads_left_by_intent(u, listed, rows.upload_ids)) {
+        auto abort = p.abort_incomplete(up.key, up.upload_id);
+        co_await std::move(abort);
+        spdlog::info("upload {}: aborted upload {} of {}:{} that attempt {} opened but did not record", job_id,
+                     up.upload_id, u.provider, u.key, u.attempt);
+    }
+}
+
 asio::awaitable<void> abort_left_open(upload_services& s, std::string job_id) {
     auto load = s.journal().of_job(job_id);
-    const auto left_open = co_await std::move(load);
+    auto left_open = co_await std::move(load);
+    // Intents first, while the real rows still tell their uploads apart from the unrecorded ones.
+    std::stable_partition(left_open.begin(), left_open.end(), [](const auto& u) { return storage::is_intent(u); });
     for (const auto& u : left_open) {
         auto* p = s.providers().find(u.provider);
         if (!p || p->bucket() != u.bucket) {
@@ -244,6 +283,13 @@ asio::awaitable<void> abort_left_open(upload_services& s, std::string job_id) {
             continue;
         }
         try {
+            if (storage::is_intent(u)) {
+                auto by_intent = abort_left_by_intent(s, *p, u, job_id);
+                co_await std::move(by_intent);
+                auto forget = s.journal().forget(u);
+                co_await std::move(forget);
+                continue;
+            }
             auto check = s.journal().shared_with_other_jobs(u);
             if (co_await std::move(check)) {
                 // Azure: the blocks belong to the key, and another job writes that key too; its
@@ -406,6 +452,16 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
         // one left open by a kill -9 is aborted by the next attempt (abort_left_open).
         storage::open_upload opened{record.provider, record.bucket, req.key, {}, ctx.id, ctx.attempt, {}};
         bool recorded_open = false;
+        // The intent covers the gap between the provider creating the upload and the row above
+        // being written: a kill there leaves an upload only the intent can lead back to. (The
+        // local provider writes a temp file, not an upload a later attempt could abort.)
+        storage::open_upload intent = opened;
+        intent.upload_id = std::string{storage::creating_upload_id};
+        const bool with_intent = target->kind() != "local";
+        if (with_intent) {
+            auto write = s.journal().record(intent);
+            co_await std::move(write);
+        }
         options.on_upload_created = [&s, &opened, &recorded_open](std::string upload_id) {
             opened.upload_id = std::move(upload_id);
             recorded_open = true;
@@ -415,30 +471,37 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
             recorded_open = false;
             return s.journal().forget(opened);
         };
+        std::optional<storage::put_result> put;
+        std::exception_ptr failed;
         try {
             auto upload = target->put_file(req.key, source, std::move(options));
-            const auto put = co_await std::move(upload);
-            if (recorded_open) {
-                std::string failure;
-                try {
-                    auto forget = s.journal().forget(opened);
-                    co_await std::move(forget);
-                } catch (const std::exception& e) {
-                    failure = e.what();
-                }
-                // Harmless: aborting a completed upload is a no-op, so whoever finds the row
-                // later (this job again, or wharfctl storage orphans) just removes it.
-                if (!failure.empty())
-                    spdlog::warn("upload {}: upload {} of {}:{} completed; removing its journal row failed: {}", ctx.id,
-                                 opened.upload_id, record.provider, req.key, redact(failure));
-            }
-            if (put.size != size || (!put.sha256.empty() && put.sha256 != *sha256))
-                throw std::runtime_error(fmt::format("{}:{} stored {} bytes (sha256 {}), expected {} ({})",
-                                                     record.provider, req.key, put.size, put.sha256, size, *sha256));
-            record.etag = put.etag;
-        } catch (const storage::error& e) {
-            rethrow_storage(e, "uploading to " + record.provider + ":" + req.key);
+            put = co_await std::move(upload);
+        } catch (const storage::error&) {
+            failed = std::current_exception();
         }
+        // After a complete its row has nothing left to say; after a failure the engine aborted
+        // the upload and removed the row (a failed abort keeps it, for the next attempt). Either
+        // way the intent is done. A removal that fails is harmless: aborting a completed or
+        // aborted upload is a no-op, so whoever finds the row later just removes it.
+        if (put && recorded_open) {
+            auto forget = forget_row(s, opened, ctx.id);
+            co_await std::move(forget);
+        }
+        if (with_intent) {
+            auto forget = forget_row(s, intent, ctx.id);
+            co_await std::move(forget);
+        }
+        if (failed) {
+            try {
+                std::rethrow_exception(failed);
+            } catch (const storage::error& e) {
+                rethrow_storage(e, "uploading to " + record.provider + ":" + req.key);
+            }
+        }
+        if (put->size != size || (!put->sha256.empty() && put->sha256 != *sha256))
+            throw std::runtime_error(fmt::format("{}:{} stored {} bytes (sha256 {}), expected {} ({})", record.provider,
+                                                 req.key, put->size, put->sha256, size, *sha256));
+        record.etag = put->etag;
     }
     progress("upload", size, size);
 

@@ -65,3 +65,61 @@ TEST(upload_job_s3, uploads_to_moto_records_once_and_presigns_a_fetchable_url) {
     EXPECT_EQ(stats().total_bytes, (70u << 20) + 1000);
     EXPECT_EQ(stats().file_count, 2u);
 }
+
+// A worker killed after moto created a multipart upload but before its row was written left only
+// the intent row: the job's next attempt lists that key, aborts the unrecorded upload and uploads
+// again. An unrecorded upload of a key that another job also writes is left alone (it may be
+// that job's), for `wharfctl storage orphans`. Found by the chaos soak (tests/chaos).
+TEST(upload_job_s3, an_upload_created_but_never_recorded_is_aborted_by_the_next_attempt) {
+    wharf::test::moto_server moto;
+    moto.create_bucket("media");
+    wharf::test::upload_harness h;
+    h.use(nlohmann::json{{"providers",
+                          {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"}, {"endpoint", moto.endpoint()},
+                            {"region", "us-east-1"}, {"bucket", "media"}, {"access_key_id", "testing"},
+                            {"secret_access_key", "testing"}, {"limit", "1GiB"}}}}});
+    const auto sql = [&](const std::string& q) {
+        pqxx::connection c(h.url);
+        pqxx::work tx(c);
+        auto r = tx.exec(q);
+        tx.commit();
+        return r;
+    };
+    const auto intent = [&](const std::string& job, const std::string& key) {
+        sql("INSERT INTO multipart_uploads (provider, bucket, key, upload_id, job_id) VALUES ('moto', 'media', '" +
+            key + "', '(creating)', '" + job + "')");
+    };
+    const auto src = h.file("clip.bin", 3000, 'c');
+
+    // Attempt 1 of job-k wrote its intent, moto created the upload, then the worker died.
+    intent("job-k", "videos/k/clip.bin");
+    const auto lost = moto.begin_upload("media", "videos/k/clip.bin", 5 << 20);
+    // Another key's unrecorded upload is none of this job's business.
+    const auto other_key = moto.begin_upload("media", "videos/other/clip.bin");
+    wharf::worker::job_context retry;
+    retry.id = "job-k";
+    retry.attempt = 2;
+    retry.payload = {{"source", src.string()}, {"key", "videos/k/clip.bin"}};
+    const auto result = h.run_job(retry);
+    EXPECT_EQ(result["size"], 3000);
+    auto open = moto.open_uploads_by_key("media");
+    EXPECT_EQ(open, (std::vector<std::pair<std::string, std::string>>{{"videos/other/clip.bin", other_key}}))
+        << "the lost upload " << lost << " is still open";
+    EXPECT_EQ(sql("SELECT count(*) FROM multipart_uploads")[0][0].as<int>(), 0);
+
+    // Two jobs write one key and both left intents: the unrecorded upload could be either's.
+    intent("job-a", "videos/shared/clip.bin");
+    intent("job-b", "videos/shared/clip.bin");
+    const auto ambiguous = moto.begin_upload("media", "videos/shared/clip.bin");
+    wharf::worker::job_context a;
+    a.id = "job-a";
+    a.attempt = 2;
+    a.payload = {{"source", src.string()}, {"key", "videos/shared/clip.bin"}};
+    h.run_job(a);
+    open = moto.open_uploads_by_key("media");
+    EXPECT_NE(std::find(open.begin(), open.end(), std::pair<std::string, std::string>{"videos/shared/clip.bin", ambiguous}),
+              open.end());
+    // job-a's own intent is gone; job-b's stays for its own next attempt.
+    EXPECT_EQ(sql("SELECT job_id FROM multipart_uploads")[0][0].as<std::string>(), "job-b");
+    EXPECT_EQ(sql("SELECT count(*) FROM multipart_uploads")[0][0].as<int>(), 1);
+}

@@ -122,12 +122,15 @@ TEST(worker_upload, kill_9_mid_upload_leaves_no_orphan_and_counts_every_byte_onc
     ASSERT_TRUE(fleet::eventually([&] { return f.count(done_sql) > 0; }, 120s)) << "no upload progress";
     const auto done = f.count(done_sql);
     EXPECT_LT(done, static_cast<std::int64_t>(size));
-    // The upload was recorded before its first part.
-    ASSERT_EQ(f.count("SELECT count(*) FROM multipart_uploads WHERE job_id = '" + id + "'"), 1);
+    // The upload was recorded before its first part, and its intent before it was created.
+    ASSERT_EQ(f.count("SELECT count(*) FROM multipart_uploads WHERE job_id = '" + id + "' AND upload_id <> '(creating)'"),
+              1);
+    ASSERT_EQ(f.count("SELECT count(*) FROM multipart_uploads WHERE job_id = '" + id + "' AND upload_id = '(creating)'"),
+              1);
     const auto victim = [&] {
         pqxx::connection c{f.postgres().url()};
         pqxx::nontransaction tx{c};
-        return tx.exec1("SELECT upload_id FROM multipart_uploads")[0].as<std::string>();
+        return tx.exec1("SELECT upload_id FROM multipart_uploads WHERE upload_id <> '(creating)'")[0].as<std::string>();
     }();
 
     first.kill_hard();

@@ -87,3 +87,21 @@ TEST(orphans, azure_blocks_shared_with_a_live_job_are_not_orphans) {
     ASSERT_EQ(found.size(), 1u);
     EXPECT_EQ(found[0].key, "videos/a/2");
 }
+
+// Which listed uploads an intent (a row written before CreateMultipartUpload) may have left.
+TEST(uploads_left_by_intent, same_key_and_unrecorded) {
+    using namespace std::chrono;
+    const auto t0 = system_clock::now();
+    s::open_upload intent{"p", "b", "k", std::string{s::creating_upload_id}, "job", 1, t0};
+    const std::vector<s::incomplete_upload> listed = {
+        {"k", "fresh", t0 + 2s},          // the lost one
+        {"k", "skewed", t0 - hours(2)},   // whatever the provider's clock says
+        {"k/longer", "prefix", t0 + 1s},  // listed by prefix, another key
+        {"k", "recorded", t0 + 3s},       // some row records it
+    };
+    const auto left = s::uploads_left_by_intent(intent, listed, {"recorded", "(creating)"});
+    std::vector<std::string> ids;
+    for (const auto& u : left) ids.push_back(u.upload_id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"fresh", "skewed"}));
+    EXPECT_TRUE(s::is_intent(intent));
+}

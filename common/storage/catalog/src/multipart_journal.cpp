@@ -77,6 +77,30 @@ bool upload_shared_with_other_jobs(pqxx::connection& c, const open_upload& u) {
                .as<std::int64_t>() > 0;
 }
 
+key_rows rows_for_key(pqxx::connection& c, const open_upload& u) {
+    pqxx::read_transaction tx(c, "rows_for_key");
+    key_rows out;
+    for (const auto& row : tx.exec_params(
+             "SELECT upload_id, job_id FROM multipart_uploads WHERE provider = $1 AND bucket = $2 AND key = $3",
+             u.provider, u.bucket, u.key)) {
+        out.upload_ids.push_back(row[0].as<std::string>());
+        if (row[1].as<std::string>() != u.job_id) out.other_jobs = true;
+    }
+    return out;
+}
+
+std::vector<incomplete_upload> uploads_left_by_intent(const open_upload& intent,
+                                                      const std::vector<incomplete_upload>& listed,
+                                                      const std::vector<std::string>& recorded_ids) {
+    std::vector<incomplete_upload> out;
+    for (const auto& up : listed) {
+        if (up.key != intent.key) continue;
+        if (std::find(recorded_ids.begin(), recorded_ids.end(), up.upload_id) != recorded_ids.end()) continue;
+        out.push_back(up);
+    }
+    return out;
+}
+
 std::vector<journal_entry> list_open_uploads(pqxx::connection& c) {
     pqxx::read_transaction tx(c, "list_open_uploads");
     std::vector<journal_entry> out;
@@ -135,6 +159,11 @@ boost::asio::awaitable<void> multipart_journal::forget(open_upload u) {
 
 boost::asio::awaitable<std::vector<open_upload>> multipart_journal::of_job(std::string job_id) {
     auto op = db_->run([&job_id](pqxx::connection& c) { return open_uploads_of_job(c, job_id); });
+    co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<key_rows> multipart_journal::for_key(open_upload u) {
+    auto op = db_->run([&u](pqxx::connection& c) { return rows_for_key(c, u); });
     co_return co_await std::move(op);
 }
 

@@ -32,6 +32,22 @@ struct open_upload {
     std::chrono::system_clock::time_point created_at;  // set by PostgreSQL when recorded
 };
 
+// An intent: the row a job writes before it asks a provider to create an upload, with this in
+// place of the upload id. A worker killed after the provider created the upload but before the
+// real row was written leaves only the intent, and the intent names the provider and the key, so
+// the next attempt can still find the upload (by listing that key) and abort it.
+inline constexpr std::string_view creating_upload_id = "(creating)";
+inline bool is_intent(const open_upload& u) noexcept { return u.upload_id == creating_upload_id; }
+
+// The uploads an intent may have left: those the provider lists under exactly the intent's key
+// that no row records. Pure. The caller makes sure no other job writes that key (every wharf job
+// writes its intent before it creates an upload, so an unrecorded upload of a key only this job
+// writes is this job's). Time plays no part: providers' clocks differ from PostgreSQL's, and moto
+// reports one fixed date for every upload.
+std::vector<incomplete_upload> uploads_left_by_intent(const open_upload& intent,
+                                                      const std::vector<incomplete_upload>& listed,
+                                                      const std::vector<std::string>& recorded_ids);
+
 // Recording the same upload of the same job twice is a no-op.
 void record_open_upload(pqxx::connection& c, const open_upload& u);
 // Removes the row of this upload and job; false when there was none.
@@ -41,6 +57,13 @@ std::vector<open_upload> open_uploads_of_job(pqxx::connection& c, std::string_vi
 // Whether another job has an upload recorded with the same provider, bucket, key and upload id
 // (only possible for Azure, whose uploads are all "uncommitted": blocks belong to the key).
 bool upload_shared_with_other_jobs(pqxx::connection& c, const open_upload& u);
+// The rows for u's provider, bucket and key: the upload ids recorded for it by any job, and
+// whether a job other than u's has a row (an upload or an intent) there.
+struct key_rows {
+    std::vector<std::string> upload_ids;
+    bool other_jobs = false;
+};
+key_rows rows_for_key(pqxx::connection& c, const open_upload& u);
 
 // A row with the state of the job that owns it.
 struct journal_entry {
@@ -69,6 +92,8 @@ struct orphan {
 //   in a state this version does not know) owns its uploads: they are never orphans, and neither
 //   is an upload that such a job shares by id (Azure blocks of the same key).
 // - A listed upload that no row records is an orphan when it began before now - older_than.
+// - An intent is an orphan like a recorded upload; there is nothing to abort for it (what it may
+//   have left is listed by the provider, unrecorded), only its row to remove.
 std::vector<orphan> find_orphans(const std::vector<journal_entry>& recorded,
                                  const std::vector<provider_listing>& listed, std::chrono::system_clock::time_point now,
                                  std::chrono::seconds older_than);
@@ -82,6 +107,7 @@ public:
     boost::asio::awaitable<void> forget(open_upload u);
     boost::asio::awaitable<std::vector<open_upload>> of_job(std::string job_id);
     boost::asio::awaitable<bool> shared_with_other_jobs(open_upload u);
+    boost::asio::awaitable<key_rows> for_key(open_upload u);
 
 private:
     pg::pool* db_;
