@@ -12,6 +12,8 @@ packages=(
   # servers and tools the tests and the local run start for real
   redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg
   python3 python3-aiosmtpd python3-redis curl procps openssl
+  # Ceph RADOS Gateway: a single-node cluster (mon, memstore osd, radosgw) for the RGW suite
+  radosgw ceph-mon ceph-osd ceph-common
 )
 
 sudo=""

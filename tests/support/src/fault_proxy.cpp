@@ -29,8 +29,8 @@ using tcp = asio::ip::tcp;
 namespace {
 
 std::string s3_error(const char* code, const char* message) {
-    return std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>") + code + "</Code><Message>" + message +
-           "</Message><RequestId>fault-proxy</RequestId></Error>";
+    return std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>") + code + "</Code><Message>" +
+           message + "</Message><RequestId>fault-proxy</RequestId></Error>";
 }
 
 std::string lower(std::string s) {
@@ -65,10 +65,18 @@ head_info parse_head(const std::string& head) {
     return h;
 }
 
-// Moves exactly n bytes from `from` (buffered bytes first) to `to`.
-asio::awaitable<void> relay(tcp::socket& from, std::string& buf, tcp::socket& to, std::uint64_t n) {
+// Moves exactly n bytes from `from` (buffered bytes first) to `to`; the byte at `flip` (counted
+// from the start of these n) goes out inverted, when given.
+asio::awaitable<void> relay(tcp::socket& from, std::string& buf, tcp::socket& to, std::uint64_t n,
+                            std::optional<std::uint64_t> flip = std::nullopt) {
+    std::uint64_t at = 0;  // bytes relayed so far
+    const auto damage = [&](char* data, std::size_t len) {
+        if (flip && *flip >= at && *flip < at + len) data[*flip - at] = static_cast<char>(~data[*flip - at]);
+        at += len;
+    };
     const std::uint64_t have = std::min<std::uint64_t>(n, buf.size());
     if (have > 0) {
+        damage(buf.data(), have);
         co_await asio::async_write(to, asio::buffer(buf.data(), have), asio::use_awaitable);
         buf.erase(0, have);
         n -= have;
@@ -77,6 +85,7 @@ asio::awaitable<void> relay(tcp::socket& from, std::string& buf, tcp::socket& to
     while (n > 0) {
         const std::size_t got = co_await from.async_read_some(
             asio::buffer(chunk.data(), std::min<std::uint64_t>(chunk.size(), n)), asio::use_awaitable);
+        damage(chunk.data(), got);
         co_await asio::async_write(to, asio::buffer(chunk.data(), got), asio::use_awaitable);
         n -= got;
     }
@@ -84,13 +93,15 @@ asio::awaitable<void> relay(tcp::socket& from, std::string& buf, tcp::socket& to
 
 asio::awaitable<void> relay_chunked(tcp::socket& from, std::string& buf, tcp::socket& to) {
     for (;;) {
-        const std::size_t line_len = co_await asio::async_read_until(from, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
+        const std::size_t line_len =
+            co_await asio::async_read_until(from, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
         const std::uint64_t size = std::stoull(buf.substr(0, line_len), nullptr, 16);
         co_await relay(from, buf, to, line_len);
         if (size == 0) {
             // Trailers, then the empty line.
             for (;;) {
-                const std::size_t n = co_await asio::async_read_until(from, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
+                const std::size_t n =
+                    co_await asio::async_read_until(from, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
                 co_await relay(from, buf, to, n);
                 if (n == 2) co_return;
             }
@@ -107,13 +118,27 @@ void hard_close(tcp::socket& s) {
 
 }  // namespace
 
-fault fault::slow_down() { return fault{kind::status, 503, s3_error("SlowDown", "Please reduce your request rate."), {}}; }
-fault fault::internal_error() {
-    return fault{kind::status, 500, s3_error("InternalError", "We encountered an internal error. Please try again."), {}};
+fault fault::slow_down() {
+    return fault{kind::status, 503, s3_error("SlowDown", "Please reduce your request rate."), {}};
 }
-fault fault::reset() { return fault{kind::reset_mid_body, 0, {}, {}}; }
-fault fault::stall_for(std::chrono::milliseconds d) { return fault{kind::stall, 0, {}, d}; }
-fault fault::truncate() { return fault{kind::truncate_response, 0, {}, {}}; }
+fault fault::internal_error() {
+    return fault{
+        kind::status, 500, s3_error("InternalError", "We encountered an internal error. Please try again."), {}};
+}
+fault fault::reset() {
+    return fault{kind::reset_mid_body, 0, {}, {}};
+}
+fault fault::stall_for(std::chrono::milliseconds d) {
+    return fault{kind::stall, 0, {}, d};
+}
+fault fault::truncate() {
+    return fault{kind::truncate_response, 0, {}, {}};
+}
+fault fault::flip_byte(std::uint64_t offset) {
+    fault f{kind::flip_byte, 0, {}, {}, {}};
+    f.offset = offset;
+    return f;
+}
 fault fault::add_response_header(std::string name, std::string value) {
     fault f{kind::add_header, 0, {}, {}, {}};
     f.header = {std::move(name), std::move(value)};
@@ -177,8 +202,10 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
 
             if (f.what == fault::kind::status) {
                 co_await drain(client, cbuf, info.content_length);
-                const std::string response = "HTTP/1.1 " + std::to_string(f.status) + " Injected\r\nContent-Type: application/xml\r\n"
-                                             "Content-Length: " + std::to_string(f.body.size()) + "\r\n\r\n" + f.body;
+                const std::string response = "HTTP/1.1 " + std::to_string(f.status) +
+                                             " Injected\r\nContent-Type: application/xml\r\n"
+                                             "Content-Length: " +
+                                             std::to_string(f.body.size()) + "\r\n\r\n" + f.body;
                 co_await asio::async_write(client, asio::buffer(response), asio::use_awaitable);
                 continue;
             }
@@ -196,14 +223,16 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
                 hard_close(upstream);
                 co_return;
             }
-            co_await relay(client, cbuf, upstream, info.content_length);
+            std::optional<std::uint64_t> flip;
+            if (f.what == fault::kind::flip_byte) flip = f.offset;
+            co_await relay(client, cbuf, upstream, info.content_length, flip);
 
             // The response; interim 1xx answers are passed on as they come.
             head_info resp;
             std::string rhead;
             for (;;) {
-                const std::size_t n =
-                    co_await asio::async_read_until(upstream, asio::dynamic_buffer(ubuf), "\r\n\r\n", asio::use_awaitable);
+                const std::size_t n = co_await asio::async_read_until(upstream, asio::dynamic_buffer(ubuf), "\r\n\r\n",
+                                                                      asio::use_awaitable);
                 rhead = ubuf.substr(0, n);
                 ubuf.erase(0, n);
                 resp = parse_head(rhead);
@@ -278,22 +307,28 @@ void fault_proxy::set_rule(fault_rule rule) {
     impl_->rule = std::move(rule);
 }
 
-void fault_proxy::fail_requests(std::set<std::uint64_t> numbers, fault f, std::function<bool(const request_info&)> only) {
-    set_rule([numbers = std::move(numbers), f = std::move(f), only = std::move(only), seen = std::uint64_t{0}](
-                 const request_info& info) mutable {
+void fault_proxy::fail_requests(std::set<std::uint64_t> numbers, fault f,
+                                std::function<bool(const request_info&)> only) {
+    set_rule([numbers = std::move(numbers), f = std::move(f), only = std::move(only),
+              seen = std::uint64_t{0}](const request_info& info) mutable {
         if (only && !only(info)) return fault{};
         return numbers.contains(++seen) ? f : fault{};
     });
 }
 
 void fault_proxy::fail_randomly(double p, fault f, std::uint64_t seed, std::function<bool(const request_info&)> only) {
-    set_rule([p, f = std::move(f), only = std::move(only), rng = std::mt19937_64(seed)](const request_info& info) mutable {
-        if (only && !only(info)) return fault{};
-        return std::uniform_real_distribution<double>(0, 1)(rng) < p ? f : fault{};
-    });
+    set_rule(
+        [p, f = std::move(f), only = std::move(only), rng = std::mt19937_64(seed)](const request_info& info) mutable {
+            if (only && !only(info)) return fault{};
+            return std::uniform_real_distribution<double>(0, 1)(rng) < p ? f : fault{};
+        });
 }
 
-std::uint64_t fault_proxy::requests() const noexcept { return impl_->requests; }
-std::uint64_t fault_proxy::faults_injected() const noexcept { return impl_->faults; }
+std::uint64_t fault_proxy::requests() const noexcept {
+    return impl_->requests;
+}
+std::uint64_t fault_proxy::faults_injected() const noexcept {
+    return impl_->faults;
+}
 
 }  // namespace wharf::test
