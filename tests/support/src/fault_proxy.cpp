@@ -29,8 +29,8 @@ using tcp = asio::ip::tcp;
 namespace {
 
 std::string s3_error(const char* code, const char* message) {
-    return std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>") + code + "</Code><Message>" +
-           message + "</Message><RequestId>fault-proxy</RequestId></Error>";
+    return std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>") + code + "</Code><Message>" + message +
+           "</Message><RequestId>fault-proxy</RequestId></Error>";
 }
 
 std::string lower(std::string s) {
@@ -93,15 +93,13 @@ asio::awaitable<void> relay(tcp::socket& from, std::string& buf, tcp::socket& to
 
 asio::awaitable<void> relay_chunked(tcp::socket& from, std::string& buf, tcp::socket& to) {
     for (;;) {
-        const std::size_t line_len =
-            co_await asio::async_read_until(from, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
+        const std::size_t line_len = co_await asio::async_read_until(from, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
         const std::uint64_t size = std::stoull(buf.substr(0, line_len), nullptr, 16);
         co_await relay(from, buf, to, line_len);
         if (size == 0) {
             // Trailers, then the empty line.
             for (;;) {
-                const std::size_t n =
-                    co_await asio::async_read_until(from, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
+                const std::size_t n = co_await asio::async_read_until(from, asio::dynamic_buffer(buf), "\r\n", asio::use_awaitable);
                 co_await relay(from, buf, to, n);
                 if (n == 2) co_return;
             }
@@ -118,22 +116,13 @@ void hard_close(tcp::socket& s) {
 
 }  // namespace
 
-fault fault::slow_down() {
-    return fault{kind::status, 503, s3_error("SlowDown", "Please reduce your request rate."), {}};
-}
+fault fault::slow_down() { return fault{kind::status, 503, s3_error("SlowDown", "Please reduce your request rate."), {}}; }
 fault fault::internal_error() {
-    return fault{
-        kind::status, 500, s3_error("InternalError", "We encountered an internal error. Please try again."), {}};
+    return fault{kind::status, 500, s3_error("InternalError", "We encountered an internal error. Please try again."), {}};
 }
-fault fault::reset() {
-    return fault{kind::reset_mid_body, 0, {}, {}};
-}
-fault fault::stall_for(std::chrono::milliseconds d) {
-    return fault{kind::stall, 0, {}, d};
-}
-fault fault::truncate() {
-    return fault{kind::truncate_response, 0, {}, {}};
-}
+fault fault::reset() { return fault{kind::reset_mid_body, 0, {}, {}}; }
+fault fault::stall_for(std::chrono::milliseconds d) { return fault{kind::stall, 0, {}, d}; }
+fault fault::truncate() { return fault{kind::truncate_response, 0, {}, {}}; }
 fault fault::flip_byte(std::uint64_t offset) {
     fault f{kind::flip_byte, 0, {}, {}, {}};
     f.offset = offset;
@@ -202,10 +191,8 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
 
             if (f.what == fault::kind::status) {
                 co_await drain(client, cbuf, info.content_length);
-                const std::string response = "HTTP/1.1 " + std::to_string(f.status) +
-                                             " Injected\r\nContent-Type: application/xml\r\n"
-                                             "Content-Length: " +
-                                             std::to_string(f.body.size()) + "\r\n\r\n" + f.body;
+                const std::string response = "HTTP/1.1 " + std::to_string(f.status) + " Injected\r\nContent-Type: application/xml\r\n"
+                                             "Content-Length: " + std::to_string(f.body.size()) + "\r\n\r\n" + f.body;
                 co_await asio::async_write(client, asio::buffer(response), asio::use_awaitable);
                 continue;
             }
@@ -231,8 +218,8 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
             head_info resp;
             std::string rhead;
             for (;;) {
-                const std::size_t n = co_await asio::async_read_until(upstream, asio::dynamic_buffer(ubuf), "\r\n\r\n",
-                                                                      asio::use_awaitable);
+                const std::size_t n =
+                    co_await asio::async_read_until(upstream, asio::dynamic_buffer(ubuf), "\r\n\r\n", asio::use_awaitable);
                 rhead = ubuf.substr(0, n);
                 ubuf.erase(0, n);
                 resp = parse_head(rhead);
@@ -307,28 +294,22 @@ void fault_proxy::set_rule(fault_rule rule) {
     impl_->rule = std::move(rule);
 }
 
-void fault_proxy::fail_requests(std::set<std::uint64_t> numbers, fault f,
-                                std::function<bool(const request_info&)> only) {
-    set_rule([numbers = std::move(numbers), f = std::move(f), only = std::move(only),
-              seen = std::uint64_t{0}](const request_info& info) mutable {
+void fault_proxy::fail_requests(std::set<std::uint64_t> numbers, fault f, std::function<bool(const request_info&)> only) {
+    set_rule([numbers = std::move(numbers), f = std::move(f), only = std::move(only), seen = std::uint64_t{0}](
+                 const request_info& info) mutable {
         if (only && !only(info)) return fault{};
         return numbers.contains(++seen) ? f : fault{};
     });
 }
 
 void fault_proxy::fail_randomly(double p, fault f, std::uint64_t seed, std::function<bool(const request_info&)> only) {
-    set_rule(
-        [p, f = std::move(f), only = std::move(only), rng = std::mt19937_64(seed)](const request_info& info) mutable {
-            if (only && !only(info)) return fault{};
-            return std::uniform_real_distribution<double>(0, 1)(rng) < p ? f : fault{};
-        });
+    set_rule([p, f = std::move(f), only = std::move(only), rng = std::mt19937_64(seed)](const request_info& info) mutable {
+        if (only && !only(info)) return fault{};
+        return std::uniform_real_distribution<double>(0, 1)(rng) < p ? f : fault{};
+    });
 }
 
-std::uint64_t fault_proxy::requests() const noexcept {
-    return impl_->requests;
-}
-std::uint64_t fault_proxy::faults_injected() const noexcept {
-    return impl_->faults;
-}
+std::uint64_t fault_proxy::requests() const noexcept { return impl_->requests; }
+std::uint64_t fault_proxy::faults_injected() const noexcept { return impl_->faults; }
 
 }  // namespace wharf::test

@@ -4,7 +4,6 @@
 
 #include "blocking.hpp"
 #include "file_io.hpp"
-
 #include "wharf/core/backoff.hpp"
 #include "wharf/http/client.hpp"
 #include "wharf/storage/s3/replies.hpp"
@@ -42,16 +41,11 @@ std::optional<profile> parse_profile(std::string_view name) noexcept {
 
 std::string_view to_string(profile p) noexcept {
     switch (p) {
-        case profile::aws:
-            return "aws";
-        case profile::minio:
-            return "minio";
-        case profile::r2:
-            return "r2";
-        case profile::gcs:
-            return "gcs";
-        case profile::generic:
-            return "generic";
+    case profile::aws: return "aws";
+    case profile::minio: return "minio";
+    case profile::r2: return "r2";
+    case profile::gcs: return "gcs";
+    case profile::generic: return "generic";
     }
     return "generic";
 }
@@ -67,13 +61,10 @@ addressing resolve_addressing(const config& c) {
     if (a.region.empty()) a.region = (c.profile == profile::r2 || c.profile == profile::gcs) ? "auto" : "us-east-1";
     std::string endpoint = c.endpoint;
     if (endpoint.empty()) {
-        if (c.profile == profile::aws)
-            endpoint = "https://s3." + a.region + ".amazonaws.com";
-        else if (c.profile == profile::gcs)
-            endpoint = "https://storage.googleapis.com";
-        else
-            throw error(errc::permanent, "s3 provider '" + c.name + "': profile " + std::string(to_string(c.profile)) +
-                                             " needs an endpoint URL");
+        if (c.profile == profile::aws) endpoint = "https://s3." + a.region + ".amazonaws.com";
+        else if (c.profile == profile::gcs) endpoint = "https://storage.googleapis.com";
+        else throw error(errc::permanent, "s3 provider '" + c.name + "': profile " + std::string(to_string(c.profile)) +
+                                              " needs an endpoint URL");
     }
     http::endpoint ep;
     try {
@@ -105,15 +96,11 @@ checksum_kind resolve_part_checksum(const config& c) {
 namespace {
 
 // The x-amz-checksum-algorithm value and part header of a CRC kind.
-std::string_view checksum_algorithm(checksum_kind k) {
-    return k == checksum_kind::crc32c ? "CRC32C" : "CRC32";
-}
+std::string_view checksum_algorithm(checksum_kind k) { return k == checksum_kind::crc32c ? "CRC32C" : "CRC32"; }
 std::string_view checksum_header(checksum_kind k) {
     return k == checksum_kind::crc32c ? "x-amz-checksum-crc32c" : "x-amz-checksum-crc32";
 }
-bool is_crc(checksum_kind k) {
-    return k == checksum_kind::crc32 || k == checksum_kind::crc32c;
-}
+bool is_crc(checksum_kind k) { return k == checksum_kind::crc32 || k == checksum_kind::crc32c; }
 
 // Adds a CRC part/object checksum: the value, and the algorithm the AWS SDKs name alongside it
 // (servers that validate the value echo it back in the reply; moto only echoes when it is named).
@@ -147,9 +134,7 @@ std::string md5_base64_of(std::span<const char> bytes) {
     return md5.finish_base64();
 }
 
-std::string meta_prefix(profile p) {
-    return p == profile::gcs ? "x-goog-meta-" : "x-amz-meta-";
-}
+std::string meta_prefix(profile p) { return p == profile::gcs ? "x-goog-meta-" : "x-amz-meta-"; }
 
 std::optional<std::string> meta_sha256(const http::response& r) {
     auto v = r.header("x-amz-meta-sha256");
@@ -180,8 +165,7 @@ std::vector<std::pair<std::string, std::string>> kv(std::string k, std::string v
 }
 
 void check_key(std::string_view key) {
-    if (auto reason = invalid_key_reason(key))
-        throw error(errc::invalid_key, "invalid key '" + std::string(key) + "': " + *reason);
+    if (auto reason = invalid_key_reason(key)) throw error(errc::invalid_key, "invalid key '" + std::string(key) + "': " + *reason);
 }
 
 class s3_provider;
@@ -243,9 +227,9 @@ public:
     // One signed exchange. Transport failures become storage::error (transient ones retryable);
     // the status is the caller's to judge.
     awaitable<http::response> call(http::verb method, std::string path, sigv4::param_list query,
-                                   http::header_list headers, std::span<const char> body, std::string payload_hash,
-                                   std::string_view operation, std::string_view key, http::request_options options = {},
-                                   std::optional<http::file_region> file = {},
+                                   http::header_list headers, std::span<const char> body,
+                                   std::string payload_hash, std::string_view operation, std::string_view key,
+                                   http::request_options options = {}, std::optional<http::file_region> file = {},
                                    std::optional<http::body_source> streamed = {}) {
         sigv4::request_to_sign r;
         r.method = std::string(http::to_string(method));
@@ -466,8 +450,7 @@ public:
         check_key(key);
         const std::string path = where_.object_path(key);
         co_return co_await with_retry("head", key, [&]() -> awaitable<std::optional<object_info>> {
-            auto r = co_await call(http::verb::head, path, {}, {}, {}, std::string(sigv4::empty_payload_sha256), "head",
-                                   key);
+            auto r = co_await call(http::verb::head, path, {}, {}, {}, std::string(sigv4::empty_payload_sha256), "head", key);
             if (r.status == 404) co_return std::nullopt;
             if (!r.ok()) throw reply_error("head", key, r.status, r.body);
             co_return info_from_headers(key, r);
@@ -478,8 +461,7 @@ public:
         check_key(key);
         const std::string path = where_.object_path(key);
         co_await with_retry("delete", key, [&]() -> awaitable<void> {
-            auto r = co_await call(http::verb::delete_, path, {}, {}, {}, std::string(sigv4::empty_payload_sha256),
-                                   "delete", key);
+            auto r = co_await call(http::verb::delete_, path, {}, {}, {}, std::string(sigv4::empty_payload_sha256), "delete", key);
             if (!r.ok() && r.status != 404) throw reply_error("delete", key, r.status, r.body);
         });
     }
@@ -487,9 +469,8 @@ public:
     awaitable<std::vector<std::string>> remove_many(std::vector<std::string> keys) override {
         std::vector<std::string> failed;
         for (std::size_t first = 0; first < keys.size(); first += 1000) {
-            std::vector<std::string> batch(
-                keys.begin() + static_cast<std::ptrdiff_t>(first),
-                keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), first + 1000)));
+            std::vector<std::string> batch(keys.begin() + static_cast<std::ptrdiff_t>(first),
+                                           keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), first + 1000)));
             const std::string body = delete_body(batch);
             const std::span<const char> bytes(body.data(), body.size());
             auto errors = co_await with_retry("delete-many", "", [&]() -> awaitable<std::vector<std::string>> {
@@ -506,15 +487,13 @@ public:
         co_return failed;
     }
 
-    awaitable<list_page> list(std::string prefix, std::optional<std::string> continuation,
-                              std::size_t max_keys) override {
+    awaitable<list_page> list(std::string prefix, std::optional<std::string> continuation, std::size_t max_keys) override {
         sigv4::param_list q = kv("list-type", "2");
         q.emplace_back("max-keys", std::to_string(std::clamp<std::size_t>(max_keys, 1, 1000)));
         if (!prefix.empty()) q.emplace_back("prefix", prefix);
         if (continuation) q.emplace_back("continuation-token", *continuation);
         co_return co_await with_retry("list", prefix, [&]() -> awaitable<list_page> {
-            auto r = co_await call(http::verb::get, bucket_root(), q, {}, {}, std::string(sigv4::empty_payload_sha256),
-                                   "list", prefix);
+            auto r = co_await call(http::verb::get, bucket_root(), q, {}, {}, std::string(sigv4::empty_payload_sha256), "list", prefix);
             if (!r.ok()) throw reply_error("list", prefix, r.status, r.body);
             co_return parse_list_objects(r.body);
         });
@@ -527,8 +506,7 @@ public:
         check_key(source_key);
         check_key(destination_key);
         // x-amz-copy-source is "/bucket/key", URL-encoded.
-        const std::string source =
-            "/" + sigv4::uri_encode(config_.bucket, false) + "/" + sigv4::uri_encode(source_key, true);
+        const std::string source = "/" + sigv4::uri_encode(config_.bucket, false) + "/" + sigv4::uri_encode(source_key, true);
         const std::string what = "copy " + source_key + " -> " + destination_key;
         auto head = co_await with_retry("copy", source_key, [&]() -> awaitable<http::response> {
             auto r = co_await call(http::verb::head, where_.object_path(source_key), {}, {}, {},
@@ -549,8 +527,7 @@ public:
             // CopyObject may answer 200 and fail in its body.
             auto result = parse_copy(r.body);
             if (result.error)
-                throw error(classify(200, result.error->code),
-                            what + ": " + result.error->code + " (" + result.error->message + ")");
+                throw error(classify(200, result.error->code), what + ": " + result.error->code + " (" + result.error->message + ")");
         });
     }
 
@@ -594,8 +571,9 @@ public:
             .async_wait(net::experimental::wait_for_all(), net::use_awaitable);
         if (!failure) {
             try {
-                co_await with_retry("complete copy", destination_key,
-                                    [&]() -> awaitable<std::string> { co_return co_await sink.complete(parts, {}); });
+                co_await with_retry("complete copy", destination_key, [&]() -> awaitable<std::string> {
+                    co_return co_await sink.complete(parts, {});
+                });
                 co_return;
             } catch (...) {
                 failure = std::current_exception();
@@ -628,8 +606,8 @@ public:
             if (key_marker) q.emplace_back("key-marker", *key_marker);
             if (id_marker) q.emplace_back("upload-id-marker", *id_marker);
             auto page = co_await with_retry("list-uploads", prefix, [&]() -> awaitable<uploads_page> {
-                auto r = co_await call(http::verb::get, bucket_root(), q, {}, {},
-                                       std::string(sigv4::empty_payload_sha256), "list-uploads", prefix);
+                auto r = co_await call(http::verb::get, bucket_root(), q, {}, {}, std::string(sigv4::empty_payload_sha256),
+                                       "list-uploads", prefix);
                 if (!r.ok()) throw reply_error("list-uploads", prefix, r.status, r.body);
                 co_return parse_list_uploads(r.body);
             });
@@ -686,8 +664,7 @@ s3_part_sink::s3_part_sink(s3_provider& p, std::string key)
 awaitable<void> s3_part_sink::begin(const std::string& key, const put_options& options) {
     key_ = key;
     auto headers = provider_.object_headers(options, options.sha256);
-    if (is_crc(checksum()))
-        headers.emplace_back("x-amz-checksum-algorithm", std::string(checksum_algorithm(checksum())));
+    if (is_crc(checksum())) headers.emplace_back("x-amz-checksum-algorithm", std::string(checksum_algorithm(checksum())));
     co_await create(std::move(headers));
 }
 
@@ -724,20 +701,14 @@ awaitable<uploaded_part> s3_part_sink::copy_part(std::uint32_t number, const std
     // Like CopyObject, it may answer 200 and fail in its body.
     auto result = parse_copy(r.body);
     if (result.error)
-        throw error(classify(200, result.error->code), "upload-part-copy " + std::to_string(number) + " of " + key_ +
-                                                           ": " + result.error->code + " (" + result.error->message +
-                                                           ")");
-    if (!result.etag)
-        throw error(errc::transient, "upload-part-copy " + std::to_string(number) + " of " + key_ + ": no ETag");
+        throw error(classify(200, result.error->code), "upload-part-copy " + std::to_string(number) + " of " + key_ + ": " +
+                                                           result.error->code + " (" + result.error->message + ")");
+    if (!result.etag) throw error(errc::transient, "upload-part-copy " + std::to_string(number) + " of " + key_ + ": no ETag");
     co_return uploaded_part{.number = number, .size = last - first + 1, .etag = *result.etag, .checksum = {}};
 }
 
-checksum_kind s3_part_sink::checksum() const {
-    return copying_ ? checksum_kind::none : kind_;
-}
-bool s3_part_sink::accepts_file_parts() const {
-    return provider_.plain_tcp();
-}
+checksum_kind s3_part_sink::checksum() const { return copying_ ? checksum_kind::none : kind_; }
+bool s3_part_sink::accepts_file_parts() const { return provider_.plain_tcp(); }
 
 awaitable<http::response> s3_part_sink::send_part(std::uint32_t number, const part_body& body,
                                                   checksum_kind header_kind, const std::string& header_value) {
@@ -839,15 +810,14 @@ awaitable<std::string> s3_part_sink::complete(const std::vector<uploaded_part>& 
     const std::span<const char> bytes(body.data(), body.size());
     const bool retried = complete_tried_;
     complete_tried_ = true;
-    auto r = co_await provider_.call(http::verb::post, path, kv("uploadId", upload_id_),
-                                     kv("Content-Type", "application/xml"), bytes, sigv4::sha256_hex(bytes),
-                                     "complete-multipart", key_);
+    auto r = co_await provider_.call(http::verb::post, path, kv("uploadId", upload_id_), kv("Content-Type", "application/xml"),
+                                     bytes, sigv4::sha256_hex(bytes), "complete-multipart", key_);
     if (r.ok()) {
         // "200 OK" with an <Error> body: the failure arrived after the headers were sent.
         auto result = parse_complete(r.body);
         if (result.error)
-            throw error(classify(200, result.error->code), "complete-multipart " + key_ + ": 200 with " +
-                                                               result.error->code + " (" + result.error->message + ")");
+            throw error(classify(200, result.error->code), "complete-multipart " + key_ + ": 200 with " + result.error->code +
+                                                               " (" + result.error->message + ")");
         // The server's checksum of the object, computed from the parts it stored, must be ours.
         const auto& theirs = checksum() == checksum_kind::crc32c ? result.checksum_crc32c : result.checksum_crc32;
         if (is_crc(checksum()) && !(theirs && !theirs->empty())) {
@@ -882,7 +852,8 @@ awaitable<std::string> s3_part_sink::complete(const std::vector<uploaded_part>& 
     if (retried && err.code() == errc::not_found) {
         // An earlier attempt may have completed the upload and lost its reply: then the object
         // exists with a multipart ETag of this many parts, and this is success, not a failure.
-        if (auto info = co_await provider_.head(key_); info && info->etag.ends_with("-" + std::to_string(parts.size())))
+        if (auto info = co_await provider_.head(key_);
+            info && info->etag.ends_with("-" + std::to_string(parts.size())))
             co_return info->etag;
     }
     throw err;

@@ -44,7 +44,7 @@ struct fault {
 struct request_info {
     std::uint64_t number = 0;  // 1-based, across all connections, in the order heads arrive
     std::string method;
-    std::string target;  // path and query as sent
+    std::string target;        // path and query as sent
     std::uint64_t content_length = 0;
 };
 
