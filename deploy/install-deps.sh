@@ -34,8 +34,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The distribution starts these as services on install; wharf runs its own on loopback.
-for svc in redis-server nginx postgresql; do
+# The distribution starts these as services on install; wharf runs its own on loopback. (Ceph's
+# units start no daemon without a configured cluster, but ceph-crash does; in a container without
+# systemd, policy-rc.d or the missing init keeps them all from starting.)
+for svc in redis-server nginx postgresql ceph-crash ceph.target; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $sudo systemctl stop "$svc" || true
   fi
