@@ -3,12 +3,13 @@
 // neither checks nor echoes them), checks Content-MD5 and signed payload hashes, and answers
 // CompleteMultipartUpload with an empty ETag. Whatever the settings, an upload either stores the
 // source's bytes or fails: it never reports success for other bytes.
+#include "rgw_env.hpp"
+
 #include "wharf/storage/s3/provider.hpp"
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/fault_proxy.hpp"
 #include "wharf/test/io_thread.hpp"
 #include "wharf/test/process.hpp"
-#include "wharf/test/rgw_server.hpp"
 #include "wharf/test/storage_data.hpp"
 
 #include <gtest/gtest.h>
@@ -37,6 +38,14 @@ public:
     }
 };
 const auto* const registered = ::testing::AddGlobalTestEnvironment(new rgw_environment);
+
+}  // namespace
+
+wharf::test::rgw_server& wharf::test::shared_rgw() {
+    return *rgw;
+}
+
+namespace {
 
 bool is_upload_part(const request_info& r) {
     return r.method == "PUT" && r.target.find("partNumber=") != std::string::npos;
