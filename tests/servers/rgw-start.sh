@@ -2,11 +2,13 @@
 # Brings up a throwaway single-node Ceph cluster (1 mon, 1 memstore OSD, no mgr, auth none) and
 # radosgw (beast) on loopback, with all state under DIR, for the RGW integration tests
 # (tests/support/src/rgw_server.cpp runs it). Creates the S3 user AK/SK and the bucket BUCKET.
-# Usage: rgw-start.sh DIR MON_V2_PORT MON_V1_PORT RGW_PORT BUCKET ACCESS_KEY SECRET_KEY
+# Usage: rgw-start.sh DIR MON_V2_PORT MON_V1_PORT RGW_PORT BUCKET ACCESS_KEY SECRET_KEY OWNER_PID
 # Writes the daemons' PIDs, one a line, to DIR/pids (also when it fails half-way: the caller kills
-# them); prints "ready" last on success. Needs: radosgw ceph-mon ceph-osd ceph-common (Debian 12).
+# them); prints "ready" last on success. A detached watchdog kills the daemons and removes DIR
+# once OWNER_PID is gone, so a test binary that crashes leaves no cluster behind.
+# Needs: radosgw ceph-mon ceph-osd ceph-common (Debian 12).
 set -euo pipefail
-dir=$1 mon2=$2 mon1=$3 port=$4 bucket=$5 ak=$6 sk=$7
+dir=$1 mon2=$2 mon1=$3 port=$4 bucket=$5 ak=$6 sk=$7 owner=$8
 export CEPH_CONF=$dir/ceph.conf
 mkdir -p "$dir"/{mon,osd,run,log,rgw}
 : >"$dir/pids"
@@ -20,6 +22,12 @@ collect_pids() {
   return 0
 }
 trap collect_pids EXIT
+
+# The watchdog: its own session, no inherited output (the caller reads this script's output to EOF).
+setsid bash -c 'while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done
+  [ -d "$2" ] || exit 0
+  for f in "$2"/run/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+  rm -rf "$2"' watchdog "$owner" "$dir" </dev/null >/dev/null 2>&1 &
 
 cat >"$CEPH_CONF" <<EOF
 [global]

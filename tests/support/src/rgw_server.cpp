@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <thread>
+#include <unistd.h>
 
 namespace wharf::test {
 
@@ -35,7 +36,7 @@ rgw_server::rgw_server(std::string bucket) : dir_("wharf-rgw"), bucket_(std::mov
     process_options o;
     o.env["CEPH_CONF"] = (dir_.path() / "ceph.conf").string();
     auto r = run({"bash", script.string(), dir_.path().string(), std::to_string(mon2), std::to_string(mon1),
-                  std::to_string(rgw), bucket_, access_key(), secret_key()},
+                  std::to_string(rgw), bucket_, access_key(), secret_key(), std::to_string(::getpid())},
                  o, std::chrono::seconds(180));
     pids_ = read_pids(dir_.path() / "pids");
     if (r.status != 0 || r.output.find("ready") == std::string::npos) {
