@@ -172,13 +172,20 @@ TEST_F(rgw_fixture, a_part_refused_with_bad_digest_is_resent_and_the_upload_succ
     c.part_checksum = checksum_kind::md5;
     auto p = s3::make_provider(io.executor(), c);
     std::atomic<int> part2{0};
+    std::atomic<bool> md5_signed{false};
     proxy.set_rule([&](const request_info& r) {
         if (!is_part(r, 2)) return fault{};
+        // Content-MD5 must be among the signed headers, or a man in the middle could change it too.
+        const auto signed_at = r.head.find("SignedHeaders=");
+        if (r.head.find("\r\nContent-MD5: ") != std::string::npos && signed_at != std::string::npos &&
+            r.head.substr(signed_at, r.head.find(',', signed_at) - signed_at).find("content-md5") != std::string::npos)
+            md5_signed = true;
         return ++part2 == 1 ? fault::flip_byte(4 * MiB) : fault{};
     });
     const auto r = upload(*p, "flip/md5.bin");
     ASSERT_TRUE(std::holds_alternative<put_result>(r)) << std::get<std::string>(r);
     EXPECT_EQ(part2.load(), 2) << "part 2 refused once, then sent again";
+    EXPECT_TRUE(md5_signed.load()) << "no signed Content-MD5 on part 2";
     EXPECT_EQ(stored_sha256("flip/md5.bin"), sha256_hex(content));
     const auto h = head("flip/md5.bin");
     ASSERT_TRUE(h);

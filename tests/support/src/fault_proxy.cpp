@@ -186,6 +186,7 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
                 info.target = req.first_line.substr(sp1 + 1, sp2 - sp1 - 1);
             }
             info.content_length = req.content_length.value_or(0);
+            info.head = head;
             const fault f = decide(info);
             if (f.what != fault::kind::none) ++faults;
 

@@ -46,6 +46,7 @@ struct request_info {
     std::string method;
     std::string target;        // path and query as sent
     std::uint64_t content_length = 0;
+    std::string head;          // the request line and headers as received, up to the blank line
 };
 
 // Decides the fault for each request (called on the proxy's thread).
