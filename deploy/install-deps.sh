@@ -12,6 +12,8 @@ packages=(
   # servers and tools the tests and the local run start for real
   redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg
   python3 python3-aiosmtpd python3-redis curl procps openssl
+  # Ceph RADOS Gateway: a single-node cluster (mon, memstore osd, radosgw) for the RGW suite
+  radosgw ceph-mon ceph-osd ceph-common
 )
 
 sudo=""
@@ -32,8 +34,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The distribution starts these as services on install; wharf runs its own on loopback.
-for svc in redis-server nginx postgresql; do
+# The distribution starts these as services on install; wharf runs its own on loopback. (Ceph's
+# units start no daemon without a configured cluster, but ceph-crash does; in a container without
+# systemd, policy-rc.d or the missing init keeps them all from starting.)
+for svc in redis-server nginx postgresql ceph-crash ceph.target; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $sudo systemctl stop "$svc" || true
   fi

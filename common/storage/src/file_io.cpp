@@ -146,23 +146,28 @@ asio::awaitable<source_file> source_file::open(std::filesystem::path path) {
     co_return std::move(f);
 }
 
-asio::awaitable<source_file::digests> source_file::digest(std::optional<std::string> carried_sha256, bool md5) const {
+asio::awaitable<source_file::digests> source_file::digest(std::optional<std::string> carried_sha256, bool md5,
+                                                         checksum_kind crc) const {
     const state& st = *s_;
     co_return co_await offload([&] {
         std::optional<sha256> sha;
         if (!carried_sha256) sha.emplace();
         std::optional<md5_stream> md;
         if (md5) md.emplace();
+        std::optional<part_checksum> cs;
+        if (crc == checksum_kind::crc32 || crc == checksum_kind::crc32c) cs.emplace(crc);
         std::vector<char> buf(static_cast<std::size_t>(std::clamp<std::uint64_t>(st.size, 1, chunk_size)));
-        for (std::uint64_t offset = 0; offset < st.size && (sha || md);) {
+        for (std::uint64_t offset = 0; offset < st.size && (sha || md || cs);) {
             const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), st.size - offset));
             pread_full(st.fd, buf.data(), n, offset, st.path);
             const std::span<const char> bytes(buf.data(), n);
             if (sha) sha->update(bytes);
             if (md) md->update(bytes);
+            if (cs) cs->update(bytes);
             offset += n;
         }
-        return digests{carried_sha256 ? *carried_sha256 : sha->finish_hex(), md ? md->finish_base64() : std::string()};
+        return digests{carried_sha256 ? *carried_sha256 : sha->finish_hex(), md ? md->finish_base64() : std::string(),
+                       cs ? cs->finish_base64() : std::string()};
     });
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "wharf/http/client.hpp"
+#include "wharf/storage/checksum.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -44,10 +45,13 @@ public:
     struct digests {
         std::string sha256_hex;  // the carried value when one was given
         std::string md5_base64;  // empty unless asked for
+        std::string crc_base64;  // empty unless asked for (`crc`: crc32 or crc32c)
     };
-    // SHA-256 (unless `carried_sha256` is given) and MD5 (when `md5`) of the first size() bytes,
-    // in one streamed read on the blocking pool. A file that shrank is errc::integrity.
-    boost::asio::awaitable<digests> digest(std::optional<std::string> carried_sha256, bool md5) const;
+    // SHA-256 (unless `carried_sha256` is given), MD5 (when `md5`) and a CRC (when `crc` is crc32
+    // or crc32c) of the first size() bytes, in one streamed read on the blocking pool. A file
+    // that shrank is errc::integrity.
+    boost::asio::awaitable<digests> digest(std::optional<std::string> carried_sha256, bool md5,
+                                           checksum_kind crc = checksum_kind::none) const;
 
     // The first size() bytes as an HTTP request body, read chunk by chunk on the blocking pool.
     // The body refers to this object, which must outlive the request.

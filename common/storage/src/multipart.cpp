@@ -217,7 +217,11 @@ asio::awaitable<void> run_part(upload_state& s, std::uint32_t number) {
             s.parts[number - 1] = std::move(part);
             break;
         } catch (const error& e) {
-            if (!e.retryable() || !s.retry.may_retry(attempt) || s.failed) throw;
+            // integrity from the sink: the server refused the bytes it got (BadDigest...). The
+            // re-read below tells a part damaged on the way (same checksum: send it again) from
+            // a file that changed (integrity, final).
+            const bool resend = e.retryable() || e.code() == errc::integrity;
+            if (!resend || !s.retry.may_retry(attempt) || s.failed) throw;
             reason = e.what();
         }
         const auto delay = s.retry.delay(attempt, jitter_rng());

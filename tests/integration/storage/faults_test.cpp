@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 
 namespace fs = std::filesystem;
@@ -230,6 +231,41 @@ TEST_F(s3_faults, slow_down_reset_and_stall_on_parts_are_retried) {
     expect_stored_intact("s3/reset.bin", upload("s3/reset.bin"));
     proxy.fail_requests({3}, fault::stall_for(4s), is_upload_part);
     expect_stored_intact("s3/stall.bin", upload("s3/stall.bin"));
+}
+
+// moto echoes the x-amz-checksum-crc32 of parts and single PUTs (it is named by
+// x-amz-sdk-checksum-algorithm), so the provider takes the fast path: each part and PUT once, no
+// Content-MD5 re-send (which a server that does not echo gets: see tests/integration/rgw).
+TEST_F(s3_faults, a_server_that_echoes_the_crc_gets_each_part_and_put_once) {
+    std::atomic<int> parts{0}, puts{0}, others{0};
+    proxy.set_rule([&](const request_info& r) {
+        if (is_upload_part(r)) ++parts;
+        else if (r.method == "PUT" && r.target.find('?') == std::string::npos) ++puts;
+        else ++others;
+        return fault{};
+    });
+    for (int i = 0; i < 2; ++i) {
+        parts = 0;
+        others = 0;
+        const auto r = upload("s3/fast-" + std::to_string(i) + ".bin");
+        EXPECT_EQ(parts.load(), 3) << "a part was sent again: the echo was not seen";
+        EXPECT_EQ(others.load(), 2) << "create and complete only (no HEAD: the ETag came with complete)";
+        expect_stored_intact("s3/fast-" + std::to_string(i) + ".bin", r);
+        proxy.set_rule([&](const request_info& r) {
+            if (is_upload_part(r)) ++parts;
+            else if (r.method == "PUT" && r.target.find('?') == std::string::npos) ++puts;
+            else ++others;
+            return fault{};
+        });
+    }
+    const std::string small = random_bytes(MiB + 3, 12);
+    const auto small_src = dir.path() / "small.bin";
+    wharf::test::spill(small_src, small);
+    const auto single = io.run(p->put_file("s3/fast-single.bin", small_src, {}));
+    const auto bytes = io.run(p->put_bytes("s3/fast-bytes.bin", small, {}));
+    EXPECT_EQ(puts.load(), 2) << "each single PUT once";
+    EXPECT_EQ(single.sha256, sha256_hex(small));
+    EXPECT_FALSE(bytes.etag.empty());
 }
 
 TEST_F(s3_faults, a_200_with_an_error_body_on_complete_is_retried) {

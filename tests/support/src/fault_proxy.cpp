@@ -65,10 +65,18 @@ head_info parse_head(const std::string& head) {
     return h;
 }
 
-// Moves exactly n bytes from `from` (buffered bytes first) to `to`.
-asio::awaitable<void> relay(tcp::socket& from, std::string& buf, tcp::socket& to, std::uint64_t n) {
+// Moves exactly n bytes from `from` (buffered bytes first) to `to`; the byte at `flip` (counted
+// from the start of these n) goes out inverted, when given.
+asio::awaitable<void> relay(tcp::socket& from, std::string& buf, tcp::socket& to, std::uint64_t n,
+                            std::optional<std::uint64_t> flip = std::nullopt) {
+    std::uint64_t at = 0;  // bytes relayed so far
+    const auto damage = [&](char* data, std::size_t len) {
+        if (flip && *flip >= at && *flip < at + len) data[*flip - at] = static_cast<char>(~data[*flip - at]);
+        at += len;
+    };
     const std::uint64_t have = std::min<std::uint64_t>(n, buf.size());
     if (have > 0) {
+        damage(buf.data(), have);
         co_await asio::async_write(to, asio::buffer(buf.data(), have), asio::use_awaitable);
         buf.erase(0, have);
         n -= have;
@@ -77,6 +85,7 @@ asio::awaitable<void> relay(tcp::socket& from, std::string& buf, tcp::socket& to
     while (n > 0) {
         const std::size_t got = co_await from.async_read_some(
             asio::buffer(chunk.data(), std::min<std::uint64_t>(chunk.size(), n)), asio::use_awaitable);
+        damage(chunk.data(), got);
         co_await asio::async_write(to, asio::buffer(chunk.data(), got), asio::use_awaitable);
         n -= got;
     }
@@ -114,6 +123,11 @@ fault fault::internal_error() {
 fault fault::reset() { return fault{kind::reset_mid_body, 0, {}, {}}; }
 fault fault::stall_for(std::chrono::milliseconds d) { return fault{kind::stall, 0, {}, d}; }
 fault fault::truncate() { return fault{kind::truncate_response, 0, {}, {}}; }
+fault fault::flip_byte(std::uint64_t offset) {
+    fault f{kind::flip_byte, 0, {}, {}, {}};
+    f.offset = offset;
+    return f;
+}
 fault fault::add_response_header(std::string name, std::string value) {
     fault f{kind::add_header, 0, {}, {}, {}};
     f.header = {std::move(name), std::move(value)};
@@ -172,6 +186,7 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
                 info.target = req.first_line.substr(sp1 + 1, sp2 - sp1 - 1);
             }
             info.content_length = req.content_length.value_or(0);
+            info.head = head;
             const fault f = decide(info);
             if (f.what != fault::kind::none) ++faults;
 
@@ -196,7 +211,9 @@ struct fault_proxy::impl : std::enable_shared_from_this<impl> {
                 hard_close(upstream);
                 co_return;
             }
-            co_await relay(client, cbuf, upstream, info.content_length);
+            std::optional<std::uint64_t> flip;
+            if (f.what == fault::kind::flip_byte) flip = f.offset;
+            co_await relay(client, cbuf, upstream, info.content_length, flip);
 
             // The response; interim 1xx answers are passed on as they come.
             head_info resp;

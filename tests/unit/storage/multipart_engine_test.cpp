@@ -213,6 +213,44 @@ TEST(multipart_engine, transient_part_failures_are_retried_and_the_part_re_read)
     EXPECT_FALSE(sink.aborted);
 }
 
+// The server refused a part's bytes (S3 BadDigest: damaged on the way). The file still reads the
+// same, so the part is sent again, within the retry bound; a part refused every time fails the
+// upload as integrity once the bound is spent.
+TEST(multipart_engine, a_part_the_server_refused_is_resent_while_it_reads_the_same) {
+    for (const bool file_parts : {false, true}) {
+        SCOPED_TRACE(file_parts ? "file mode" : "memory mode");
+        fixture f(16 * MiB);
+        memory_sink sink;
+        sink.kind = checksum_kind::crc32;
+        sink.file_parts = file_parts;
+        sink.fail_part = [](std::uint32_t n, int attempt) -> std::optional<errc> {
+            if (n == 2 && attempt == 1) return errc::integrity;
+            return std::nullopt;
+        };
+        const auto r = run(sink, f, options());
+        EXPECT_EQ(sink.attempts[2], 2);
+        EXPECT_TRUE(sink.object == f.content);
+        EXPECT_EQ(r.sha256, sha256_hex(f.content));
+        EXPECT_FALSE(sink.aborted);
+
+        memory_sink always;
+        always.file_parts = file_parts;
+        always.fail_part = [](std::uint32_t n, int) -> std::optional<errc> {
+            if (n == 2) return errc::integrity;
+            return std::nullopt;
+        };
+        try {
+            run(always, f, options());
+            FAIL() << "expected an integrity error";
+        } catch (const error& e) {
+            EXPECT_EQ(e.code(), errc::integrity) << e.what();
+        }
+        EXPECT_EQ(always.attempts[2], 4);  // fast_retries(): 4 attempts
+        EXPECT_TRUE(always.aborted);
+        EXPECT_EQ(always.complete_calls, 0);
+    }
+}
+
 TEST(multipart_engine, a_permanent_failure_aborts_after_in_flight_parts_drain) {
     fixture f(40 * MiB);
     memory_sink sink;

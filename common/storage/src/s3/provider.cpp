@@ -19,6 +19,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <vector>
+
+#include <unistd.h>
 
 namespace wharf::storage::s3 {
 
@@ -97,6 +102,38 @@ std::string_view checksum_header(checksum_kind k) {
 }
 bool is_crc(checksum_kind k) { return k == checksum_kind::crc32 || k == checksum_kind::crc32c; }
 
+// Adds a CRC part/object checksum: the value, and the algorithm the AWS SDKs name alongside it
+// (servers that validate the value echo it back in the reply; moto only echoes when it is named).
+void add_crc_headers(http::header_list& h, checksum_kind k, const std::string& value) {
+    h.emplace_back(std::string(checksum_header(k)), value);
+    h.emplace_back("x-amz-sdk-checksum-algorithm", std::string(checksum_algorithm(k)));
+}
+
+// What a reply says of the CRC it was sent: nullopt when it does not echo one (the server did
+// not check it); an echo that is not ours means the server got other bytes.
+std::optional<std::string> echoed_crc(const http::response& r, checksum_kind k) {
+    auto v = r.header(checksum_header(k));
+    if (!v || v->empty()) return std::nullopt;
+    return std::string(*v);
+}
+
+// An ETag that is the hex MD5 of the bytes (single PUTs and parts without SSE-KMS/SSE-C).
+bool is_plain_md5_etag(std::string_view etag) {
+    return etag.size() == 32 && std::all_of(etag.begin(), etag.end(),
+                                            [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// The hex form of a base64 MD5 (Content-MD5 value), to compare with a plain-MD5 ETag.
+std::string md5_hex(const std::string& md5_base64) {
+    return to_hex(base64_decode(md5_base64).value_or(""));
+}
+
+std::string md5_base64_of(std::span<const char> bytes) {
+    part_checksum md5(checksum_kind::md5);
+    md5.update(bytes);
+    return md5.finish_base64();
+}
+
 std::string meta_prefix(profile p) { return p == profile::gcs ? "x-goog-meta-" : "x-amz-meta-"; }
 
 std::optional<std::string> meta_sha256(const http::response& r) {
@@ -137,7 +174,7 @@ class s3_provider;
 // engine. Parts and complete are not retried here: the engine owns those retries.
 class s3_part_sink final : public part_sink {
 public:
-    s3_part_sink(s3_provider& p, std::string key) : provider_(p), key_(std::move(key)) {}
+    s3_part_sink(s3_provider& p, std::string key);
     awaitable<void> begin(const std::string& key, const put_options& options) override;
     awaitable<uploaded_part> upload_part(std::uint32_t number, const part_body& body,
                                          const std::string& checksum_value) override;
@@ -154,8 +191,18 @@ public:
 
 private:
     awaitable<void> create(http::header_list headers);
+    // One UploadPart with the given integrity header (a CRC kind, md5, or none); the reply when 2xx.
+    awaitable<http::response> send_part(std::uint32_t number, const part_body& body, checksum_kind header_kind,
+                                        const std::string& header_value);
+    // The MD5 of a part's bytes, read again on the blocking pool in file mode; `crc` (the engine's
+    // checksum of its first read) must still match, or the file changed under the upload.
+    awaitable<std::string> part_md5(const part_body& body, const std::string& crc) const;
 
     s3_provider& provider_;
+    // The checksum of this upload's parts, fixed when it starts (Create declares it and
+    // Complete lists it): the configured one, or md5 once the provider learnt that the server
+    // ignores x-amz-checksum-*.
+    checksum_kind kind_;
     bool copying_ = false;
     std::string key_;
     std::string upload_id_;
@@ -210,14 +257,18 @@ public:
     }
 
     // Runs `op` again on transient errors, with the one backoff policy. Only for idempotent calls.
+    // With `resend_refused_bytes`, also when the server refused the bytes it got (BadDigest and
+    // the like: errc::integrity), for a body that is read again on each attempt.
     template <class Op>
-    auto with_retry(std::string_view what, std::string_view key, Op op) -> decltype(op()) {
+    auto with_retry(std::string_view what, std::string_view key, Op op, bool resend_refused_bytes = false)
+        -> decltype(op()) {
         for (std::uint32_t attempt = 1;; ++attempt) {
             std::string reason;
             try {
                 co_return co_await op();
             } catch (const error& e) {
-                if (!e.retryable() || !config_.retry.may_retry(attempt)) throw;
+                const bool again = e.retryable() || (resend_refused_bytes && e.code() == errc::integrity);
+                if (!again || !config_.retry.may_retry(attempt)) throw;
                 reason = e.what();
             }
             const auto delay = config_.retry.delay(attempt, jitter_rng());
@@ -237,20 +288,76 @@ public:
         return h;
     }
 
-    // One PUT of `body`, or of `file` when given (read chunk by chunk off the I/O thread).
+    // How a single PUT's bytes are checked by the server: the part checksum's CRC (verified by its
+    // echo), Content-MD5 (md5, r2 and gcs, or a server that ignores x-amz-checksum-*), or
+    // nothing beyond the signed payload hash (part_checksum none).
+    checksum_kind single_put_check() const noexcept {
+        if (is_crc(part_checksum_)) return ignores_checksum_headers() ? checksum_kind::md5 : part_checksum_;
+        return part_checksum_;
+    }
+
+    // One PUT of `body`, or of `file` when given (read chunk by chunk off the I/O thread). `sum`
+    // is the single_put_check() value of the bytes (base64; empty for none). The object counts as
+    // stored only once the server is known to have checked the bytes: it echoed the CRC, or took
+    // the Content-MD5, or answered a plain-MD5 ETag equal to the bytes' MD5. A server that does
+    // not echo the CRC gets the bytes again with Content-MD5 unless its ETag already proves them.
     awaitable<put_result> put_single(std::string key, std::span<const char> body, const detail::source_file* file,
-                                     std::uint64_t size, std::string sha, const put_options& options) {
+                                     std::uint64_t size, std::string sha, std::string sum, checksum_kind check,
+                                     const put_options& options) {
         const std::string path = where_.object_path(key);
         const std::string payload = config_.sign_payload ? sha : std::string(sigv4::unsigned_payload);
-        std::optional<http::body_source> streamed;
-        if (file) streamed = file->body();
-        auto res = co_await with_retry("put", key, [&]() -> awaitable<http::response> {
-            auto r = co_await call(http::verb::put, path, {}, object_headers(options, sha), body, payload, "put", key, {}, {}, streamed);
+        auto send = [&](checksum_kind kind, const std::string& value) -> awaitable<http::response> {
+            std::optional<http::body_source> streamed;
+            if (file) streamed = file->body();  // each send reads the file again
+            http::header_list headers = object_headers(options, sha);
+            if (is_crc(kind))
+                add_crc_headers(headers, kind, value);
+            else if (kind == checksum_kind::md5)
+                headers.emplace_back("Content-MD5", value);
+            auto r = co_await call(http::verb::put, path, {}, std::move(headers), body, payload, "put", key, {}, {},
+                                   std::move(streamed));
             if (!r.ok()) throw reply_error("put", key, r.status, r.body);
             co_return r;
-        });
+        };
+        // The MD5 of what the server should hold: the bytes, or the file read again.
+        auto md5_of_source = [&]() -> awaitable<std::string> {
+            if (file) {
+                auto d = co_await file->digest(sha, true);
+                co_return d.md5_base64;
+            }
+            co_return co_await detail::offload([body] { return md5_base64_of(body); });
+        };
+        auto res = co_await with_retry(
+            "put", key,
+            [&]() -> awaitable<http::response> {
+                auto r = co_await send(check, sum);
+                std::string md5;
+                if (is_crc(check)) {
+                    if (auto echo = echoed_crc(r, check)) {
+                        if (*echo != sum)
+                            throw error(errc::integrity, "put " + key + ": the server's " +
+                                                             std::string(checksum_algorithm(check)) + " " + *echo +
+                                                             " is not the bytes' " + sum);
+                        co_return r;
+                    }
+                    note_checksum_ignored("a PUT");
+                    md5 = co_await md5_of_source();
+                    const std::string etag = unquote(r.header("etag").value_or(""));
+                    if (is_plain_md5_etag(etag) && etag == md5_hex(md5)) co_return r;  // the server has our bytes
+                    spdlog::warn(
+                        "s3 {}: put '{}': ETag '{}' does not prove the bytes (MD5 {}); sending them again "
+                        "with Content-MD5",
+                        config_.name, key, etag, md5_hex(md5));
+                    r = co_await send(checksum_kind::md5, md5);
+                }
+                // A Content-MD5 the server took is its check. (A 32-hex ETag that differs proves
+                // nothing: SSE-KMS and SSE-C objects have such ETags that are not the MD5.)
+                co_return r;
+            },
+            true);
         if (options.progress) options.progress(size, size);
-        co_return put_result{.key = key, .size = size, .etag = unquote(res.header("etag").value_or("")), .sha256 = sha, .parts = 1};
+        co_return put_result{
+            .key = key, .size = size, .etag = unquote(res.header("etag").value_or("")), .sha256 = sha, .parts = 1};
     }
 
     awaitable<put_result> put_file(std::string key, std::filesystem::path source, put_options options) override {
@@ -263,15 +370,25 @@ public:
             if (options.part_size == 0) options.part_size = config_.part_size;
             co_return co_await upload_file_in_parts(sink, key, source, std::move(options), config_.engine);
         }
-        const detail::source_file::digests digests = co_await file.digest(options.sha256, false);
-        co_return co_await put_single(key, {}, &file, file.size(), digests.sha256_hex, options);
+        const checksum_kind check = single_put_check();
+        const detail::source_file::digests digests =
+            co_await file.digest(options.sha256, check == checksum_kind::md5, check);
+        std::string sum = check == checksum_kind::md5 ? digests.md5_base64 : digests.crc_base64;
+        co_return co_await put_single(key, {}, &file, file.size(), digests.sha256_hex, std::move(sum), check, options);
     }
 
     awaitable<put_result> put_bytes(std::string key, std::string data, put_options options) override {
         check_key(key);
         std::string sha = options.sha256 ? *options.sha256 : sigv4::sha256_hex(std::string_view(data));
-        co_return co_await put_single(key, std::span<const char>(data.data(), data.size()), {}, data.size(), std::move(sha),
-                                      options);
+        const checksum_kind check = single_put_check();
+        const std::span<const char> bytes(data.data(), data.size());
+        std::string sum;
+        if (check != checksum_kind::none) {
+            storage::part_checksum c(check);
+            c.update(bytes);
+            sum = c.finish_base64();
+        }
+        co_return co_await put_single(key, bytes, {}, data.size(), std::move(sha), std::move(sum), check, options);
     }
 
     awaitable<object_info> get_to_file(std::string key, std::filesystem::path destination,
@@ -508,6 +625,17 @@ public:
         });
     }
 
+    // Whether this server is known to ignore x-amz-checksum-* (it did not echo one): then parts
+    // and single PUTs carry a signed Content-MD5 instead. Learnt once per provider instance.
+    bool ignores_checksum_headers() const noexcept { return ignores_checksum_headers_.load(std::memory_order_relaxed); }
+    void note_checksum_ignored(std::string_view what) {
+        if (!ignores_checksum_headers_.exchange(true))
+            spdlog::warn(
+                "s3 {}: the server did not echo the {} it was sent with {}, so it does not check "
+                "x-amz-checksum-* headers; sending a signed Content-MD5 instead from now on",
+                config_.name, checksum_header(part_checksum_), what);
+    }
+
     std::string bucket_root() const { return where_.path_style ? where_.bucket_path : "/"; }
     const config& cfg() const noexcept { return config_; }
     const addressing& where() const noexcept { return where_; }
@@ -519,9 +647,15 @@ private:
     addressing where_;
     http::endpoint endpoint_;
     checksum_kind part_checksum_;
+    std::atomic<bool> ignores_checksum_headers_{false};
     std::shared_ptr<http::client> http_;
     sigv4::signer signer_;
 };
+
+s3_part_sink::s3_part_sink(s3_provider& p, std::string key)
+    : provider_(p),
+      kind_(is_crc(p.part_checksum()) && p.ignores_checksum_headers() ? checksum_kind::md5 : p.part_checksum()),
+      key_(std::move(key)) {}
 
 awaitable<void> s3_part_sink::begin(const std::string& key, const put_options& options) {
     key_ = key;
@@ -569,16 +703,18 @@ awaitable<uploaded_part> s3_part_sink::copy_part(std::uint32_t number, const std
     co_return uploaded_part{.number = number, .size = last - first + 1, .etag = *result.etag, .checksum = {}};
 }
 
-checksum_kind s3_part_sink::checksum() const { return copying_ ? checksum_kind::none : provider_.part_checksum(); }
+checksum_kind s3_part_sink::checksum() const { return copying_ ? checksum_kind::none : kind_; }
 bool s3_part_sink::accepts_file_parts() const { return provider_.plain_tcp(); }
 
-awaitable<uploaded_part> s3_part_sink::upload_part(std::uint32_t number, const part_body& body,
-                                                   const std::string& checksum_value) {
+awaitable<http::response> s3_part_sink::send_part(std::uint32_t number, const part_body& body,
+                                                  checksum_kind header_kind, const std::string& header_value) {
     const std::string path = provider_.where().object_path(key_);
     http::header_list headers;
-    if (!checksum_value.empty()) {
-        if (checksum() == checksum_kind::md5) headers.emplace_back("Content-MD5", checksum_value);
-        else if (is_crc(checksum())) headers.emplace_back(std::string(checksum_header(checksum())), checksum_value);
+    if (!header_value.empty()) {
+        if (header_kind == checksum_kind::md5)
+            headers.emplace_back("Content-MD5", header_value);  // signed, like every header
+        else if (is_crc(header_kind))
+            add_crc_headers(headers, header_kind, header_value);
     }
     // UNSIGNED-PAYLOAD: the part checksum protects the part; signing it would hash every byte again.
     // (Built before the co_await: GCC 12 miscompiles braced lists inside co_await expressions.)
@@ -590,8 +726,68 @@ awaitable<uploaded_part> s3_part_sink::upload_part(std::uint32_t number, const p
                                      std::string(sigv4::unsigned_payload), "upload-part", key_, {}, std::move(file));
     if (!r.ok()) throw reply_error("upload-part " + std::to_string(number) + " of", key_, r.status, r.body);
     auto etag = r.header("etag");
-    if (!etag || etag->empty()) throw error(errc::transient, "upload-part " + std::to_string(number) + " of " + key_ + ": no ETag in reply");
-    co_return uploaded_part{.number = number, .size = body.size, .etag = unquote(*etag), .checksum = checksum_value};
+    if (!etag || etag->empty())
+        throw error(errc::transient, "upload-part " + std::to_string(number) + " of " + key_ + ": no ETag in reply");
+    co_return r;
+}
+
+awaitable<std::string> s3_part_sink::part_md5(const part_body& body, const std::string& crc) const {
+    const checksum_kind kind = kind_;
+    // Only trivially destructible captures: GCC 12 destroys a co_await operand's temporaries badly.
+    const std::string* expected = &crc;
+    co_return co_await detail::offload([body, expected, kind]() {
+        if (!body.in_file()) return md5_base64_of(body.bytes);
+        part_checksum md5(checksum_kind::md5), again(kind);
+        std::vector<char> buf(std::min<std::uint64_t>(std::max<std::uint64_t>(body.size, 1), 1u << 20));
+        for (std::uint64_t at = 0; at < body.size;) {
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), body.size - at));
+            const ssize_t got = ::pread(body.fd, buf.data(), n, static_cast<off_t>(body.offset + at));
+            if (got < 0 && errno == EINTR) continue;
+            if (got <= 0) throw error(errc::integrity, "the source shrank while it was being uploaded");
+            const std::span<const char> bytes(buf.data(), static_cast<std::size_t>(got));
+            md5.update(bytes);
+            again.update(bytes);
+            at += static_cast<std::uint64_t>(got);
+        }
+        if (is_crc(kind) && again.finish_base64() != *expected)
+            throw error(errc::integrity, "the source changed while it was being uploaded");
+        return md5.finish_base64();
+    });
+}
+
+awaitable<uploaded_part> s3_part_sink::upload_part(std::uint32_t number, const part_body& body,
+                                                   const std::string& checksum_value) {
+    const auto done = [&](const http::response& r, bool verified) {
+        return uploaded_part{.number = number,
+                             .size = body.size,
+                             .etag = unquote(*r.header("etag")),
+                             .checksum = checksum_value,
+                             .server_verified = verified};
+    };
+    const std::string what = "upload-part " + std::to_string(number) + " of " + key_;
+    if (kind_ == checksum_kind::md5) {
+        auto r = co_await send_part(number, body, checksum_kind::md5, checksum_value);
+        co_return done(r, true);
+    }
+    if (!is_crc(kind_)) {
+        auto r = co_await send_part(number, body, kind_, checksum_value);
+        co_return done(r, false);
+    }
+    if (!provider_.ignores_checksum_headers()) {
+        // The fast path (AWS, MinIO, moto): the server checks the CRC and says so by echoing it.
+        auto r = co_await send_part(number, body, kind_, checksum_value);
+        if (auto echo = echoed_crc(r, kind_)) {
+            if (*echo != checksum_value)
+                throw error(errc::integrity, what + ": the server's " + std::string(checksum_algorithm(kind_)) + " " +
+                                                 *echo + " is not the part's " + checksum_value);
+            co_return done(r, true);
+        }
+        provider_.note_checksum_ignored("a part");
+    }
+    // The server does not check x-amz-checksum-*: (re)send the part with a Content-MD5 it does check.
+    const std::string md5 = co_await part_md5(body, checksum_value);
+    auto r = co_await send_part(number, body, checksum_kind::md5, md5);
+    co_return done(r, true);
 }
 
 awaitable<std::string> s3_part_sink::complete(const std::vector<uploaded_part>& parts, const std::string& sha256_hex) {
@@ -609,9 +805,19 @@ awaitable<std::string> s3_part_sink::complete(const std::vector<uploaded_part>& 
         if (result.error)
             throw error(classify(200, result.error->code), "complete-multipart " + key_ + ": 200 with " + result.error->code +
                                                                " (" + result.error->message + ")");
-        if (!result.etag) throw error(errc::transient, "complete-multipart " + key_ + ": reply has no ETag");
         // The server's checksum of the object, computed from the parts it stored, must be ours.
         const auto& theirs = checksum() == checksum_kind::crc32c ? result.checksum_crc32c : result.checksum_crc32;
+        if (is_crc(checksum()) && !(theirs && !theirs->empty())) {
+            // No whole-object checksum to compare: only parts the server checked one by one
+            // (echoed CRC or Content-MD5) may make up the object.
+            const auto unchecked =
+                std::find_if(parts.begin(), parts.end(), [](const auto& p) { return !p.server_verified; });
+            if (unchecked != parts.end())
+                throw error(errc::integrity, "complete-multipart " + key_ +
+                                                 ": the server gives no object checksum and did not "
+                                                 "check part " +
+                                                 std::to_string(unchecked->number));
+        }
         if (is_crc(checksum()) && theirs && !theirs->empty()) {
             std::vector<std::string> values;
             values.reserve(parts.size());
@@ -623,7 +829,11 @@ awaitable<std::string> s3_part_sink::complete(const std::vector<uploaded_part>& 
                 throw error(errc::integrity, "complete-multipart " + key_ + ": the server's checksum " + *theirs +
                                                  " is not the parts' " + *ours);
         }
-        co_return *result.etag;
+        if (result.etag && !result.etag->empty()) co_return *result.etag;
+        // No ETag, or an empty one (RGW 16.2 answers <ETag></ETag>): the object's HEAD has it.
+        if (auto info = co_await provider_.head(key_); info && info->etag.ends_with("-" + std::to_string(parts.size())))
+            co_return info->etag;
+        throw error(errc::transient, "complete-multipart " + key_ + ": reply has no ETag, nor has the object's HEAD");
     }
     auto err = reply_error("complete-multipart", key_, r.status, r.body);
     if (retried && err.code() == errc::not_found) {

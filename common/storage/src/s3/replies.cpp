@@ -47,7 +47,7 @@ errc classify(unsigned status, std::string_view code) noexcept {
                       "InvalidSecurity", "AccountProblem"}))
         return errc::access_denied;
     if (one_of(code, {"NoSuchKey", "NoSuchBucket", "NoSuchUpload", "NotFound"})) return errc::not_found;
-    if (one_of(code, {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"})) return errc::integrity;
+    if (one_of(code, {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch"})) return errc::integrity;
     if (status >= 500 || status == 408 || status == 429) return errc::transient;
     if (status == 403 || status == 401) return errc::access_denied;
     if (status == 404) return errc::not_found;

@@ -42,6 +42,10 @@ struct uploaded_part {
     std::uint64_t size = 0;
     std::string etag;          // S3 ETag, or the Azure block id
     std::string checksum;      // the part checksum sent with it (base64; empty for none)
+    // Set by the sink: the server is known to have checked the part's bytes (it echoed the
+    // x-amz-checksum-* it validated, or took a Content-MD5). complete() relies on it when the
+    // server gives no whole-object checksum to compare.
+    bool server_verified = false;
 };
 
 // One part's bytes: in memory, or -- for a sink that accepts_file_parts() -- a region of the open
@@ -63,7 +67,9 @@ public:
     virtual ~part_sink() = default;
     virtual boost::asio::awaitable<void> begin(const std::string& key, const put_options& options) = 0;
     // `checksum` is the checksum() of the part's bytes, base64 (computed by the engine; empty for
-    // checksum_kind::none).
+    // checksum_kind::none). A server's refusal of the bytes (S3 BadDigest and the like) is
+    // errc::integrity: the engine re-reads the part and, when it still reads the same, sends it
+    // again within its retry bound (the bytes were damaged on the way).
     virtual boost::asio::awaitable<uploaded_part> upload_part(std::uint32_t number, const part_body& body,
                                                               const std::string& checksum) = 0;
     // sha256_hex of the whole object, to store with it (metadata). Returns the object's ETag.
@@ -94,8 +100,8 @@ struct engine_limits {
 // once, in order, in cache-sized chunks that feed both the object's SHA-256 and the part's
 // checksum. Without it, parts are read and checksummed in parallel. Progress is reported
 // through options.progress as parts finish. Throws storage::error: integrity when the file
-// changed while it was read, the error of the first failed part otherwise (the upload has then
-// been aborted).
+// changed while it was read (or the server kept refusing a part's bytes), the error of the first
+// failed part otherwise (the upload has then been aborted).
 boost::asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string key,
                                                         std::filesystem::path source, put_options options,
                                                         engine_limits limits = {});

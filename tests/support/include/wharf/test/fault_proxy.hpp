@@ -1,6 +1,7 @@
 // A fault-injecting HTTP/1.1 proxy for tests: sits between a client and a real server on
 // loopback, forwards requests, and on chosen requests answers 500/503 itself, resets the
-// connection in the middle of the request body, stalls, or truncates the response body.
+// connection in the middle of the request body, stalls, truncates the response body, or flips
+// one byte of the request body on its way (a damaged part the server should catch).
 // Runs its own io_context on its own thread, so tests drive the client however they like.
 #pragma once
 
@@ -22,12 +23,14 @@ struct fault {
         stall,              // hold the request for `stall` before forwarding it (the client's deadline fires)
         truncate_response,  // forward the request, then only half of the response body, then close
         add_header,         // forward as is, with `header` added to the response head (a provider's extra)
+        flip_byte,          // forward the request with the body byte at `offset` inverted (bits flipped)
     };
     kind what = kind::none;
     int status = 503;
     std::string body;
     std::chrono::milliseconds stall{0};
     std::pair<std::string, std::string> header;  // add_header
+    std::uint64_t offset = 0;                    // flip_byte: 0-based, in the request body
 
     static fault slow_down();       // 503 with S3's <Error><Code>SlowDown</Code> body
     static fault internal_error();  // 500 with S3's <Error><Code>InternalError</Code> body
@@ -35,6 +38,7 @@ struct fault {
     static fault stall_for(std::chrono::milliseconds duration);
     static fault truncate();
     static fault add_response_header(std::string name, std::string value);
+    static fault flip_byte(std::uint64_t offset);
 };
 
 struct request_info {
@@ -42,6 +46,7 @@ struct request_info {
     std::string method;
     std::string target;        // path and query as sent
     std::uint64_t content_length = 0;
+    std::string head;          // the request line and headers as received, up to the blank line
 };
 
 // Decides the fault for each request (called on the proxy's thread).

@@ -28,7 +28,8 @@ std::optional<error_reply> parse_error(std::string_view body);
 //   5xx, 408, 429, SlowDown, RequestTimeout, InternalError, ServiceUnavailable, ... -> transient
 //   403, SignatureDoesNotMatch, InvalidAccessKeyId, AccessDenied, ...               -> access_denied
 //   404, NoSuchKey, NoSuchBucket, NoSuchUpload                                       -> not_found
-//   BadDigest, XAmzContentSHA256Mismatch (the bytes are not what was signed/hashed)  -> integrity
+//   BadDigest, InvalidDigest, XAmzContentSHA256Mismatch, XAmzContentChecksumMismatch
+//     (the bytes are not what was signed/hashed; the part/PUT is sent again)         -> integrity
 //   any other 3xx/4xx                                                                -> permanent
 errc classify(unsigned status, std::string_view code) noexcept;
 // Connection refused/reset/timeout/truncated -> transient; TLS, protocol, too large -> permanent.
