@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     sas.blob = in.ConsumeRandomLengthString(128);
     sas.permissions = in.ConsumeRandomLengthString(8);
     sas.start = std::chrono::system_clock::time_point{} +
-                std::chrono::seconds(in.ConsumeIntegralInRange<std::int64_t>(0, 253402300799));
+                std::chrono::seconds(in.ConsumeIntegralInRange<std::int64_t>(0, 4102444800));
     sas.expiry = sas.start + std::chrono::seconds(in.ConsumeIntegralInRange<std::int64_t>(0, 604800));
     (void)az::sas_query(sas, key);
     (void)az::uri_encode(in.ConsumeRemainingBytesAsString(), true);

@@ -26,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const v4::credentials creds{"AKIDEXAMPLE", in.ConsumeRandomLengthString(64), in.ConsumeRandomLengthString(32)};
     const v4::scope where{in.ConsumeRandomLengthString(24), "s3"};
     const auto now = std::chrono::system_clock::time_point{} +
-                     std::chrono::seconds(in.ConsumeIntegralInRange<std::int64_t>(0, 253402300799));  // to 9999
+                     std::chrono::seconds(in.ConsumeIntegralInRange<std::int64_t>(0, 4102444800));  // to 2100: system_clock counts ns in 64 bits
     r.payload_hash = in.ConsumeRemainingBytesAsString();
 
     const std::string query = v4::canonical_query(r.query);
