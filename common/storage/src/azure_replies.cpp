@@ -30,7 +30,13 @@ std::chrono::system_clock::time_point parse_http_date(std::string_view text) {
     std::tm tm{};
     const std::string s(text);
     if (!::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) return {};
-    return std::chrono::system_clock::from_time_t(::timegm(&tm));
+    const std::time_t t = ::timegm(&tm);
+    // system_clock's 64-bit nanoseconds span 1677-2262: a date outside would overflow
+    // from_time_t's multiplication (found by tests/fuzz/azure_xml_fuzz).
+    constexpr auto limit =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count();
+    if (t < -limit || t > limit) return {};
+    return std::chrono::system_clock::from_time_t(t);
 }
 
 std::string strip_quotes(std::string_view v) {

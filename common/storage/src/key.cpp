@@ -18,8 +18,7 @@ std::optional<std::string> invalid_key_reason(std::string_view key) {
     std::size_t start = 0;
     for (;;) {
         const std::size_t slash = key.find('/', start);
-        const std::string_view segment =
-            key.substr(start, slash == std::string_view::npos ? key.size() - start : slash - start);
+        const std::string_view segment = key.substr(start, slash == std::string_view::npos ? key.size() - start : slash - start);
         if (segment.empty()) return "key has an empty path segment";
         if (segment == "." || segment == "..") return "key has a '.' or '..' path segment";
         if (slash == std::string_view::npos) break;

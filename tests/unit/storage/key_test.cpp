@@ -6,8 +6,8 @@
 using wharf::storage::invalid_key_reason;
 
 TEST(invalid_key_reason, accepts_ordinary_keys) {
-    for (const char* key :
-         {"a", "videos/2026/clip.mp4", "temp/x y (1).bin", "processed/\xc3\xa9t\xc3\xa9.txt", "a..b/c.", ".hidden/x"})
+    for (const char* key : {"a", "videos/2026/clip.mp4", "temp/x y (1).bin", "processed/\xc3\xa9t\xc3\xa9.txt",
+                            "a..b/c.", ".hidden/x"})
         EXPECT_FALSE(invalid_key_reason(key)) << key;
 }
 
@@ -22,7 +22,7 @@ TEST(invalid_key_reason, refuses_bad_bytes) {
     EXPECT_TRUE(invalid_key_reason("a\\..\\b"));
     EXPECT_TRUE(invalid_key_reason("a\nb"));
     EXPECT_TRUE(invalid_key_reason("a\x7f"));
-    EXPECT_TRUE(invalid_key_reason("bad\xff"));             // not UTF-8
+    EXPECT_TRUE(invalid_key_reason("bad\xff"));       // not UTF-8
     EXPECT_TRUE(invalid_key_reason("\xc0\xae\xc0\xae/x"));  // overlong ".."
     EXPECT_TRUE(invalid_key_reason(std::string(1025, 'a')));
     EXPECT_FALSE(invalid_key_reason(std::string(1024, 'a')));
