@@ -69,14 +69,21 @@ run_one() {
   local t=$1 corpus=$work/corpus/$1 art=$work/artifacts/$1
   mkdir -p "$corpus" "$art"
   if [ -d "$fuzz_src/corpus/$t" ]; then cp -r "$fuzz_src/corpus/$t/." "$corpus/"; fi
-  local dict=()
-  if [ -f "$fuzz_src/$t.dict" ]; then dict=("-dict=$fuzz_src/$t.dict"); fi
+  local extra=()
+  if [ -f "$fuzz_src/$t.dict" ]; then extra+=("-dict=$fuzz_src/$t.dict"); fi
+  # <target>.options: more libFuzzer flags, one a line (later flags win, e.g. -max_len=262144
+  # where a seed must be long: 100,000 levels of nesting are 200 KB).
+  if [ -f "$fuzz_src/$t.options" ]; then
+    while read -r flag; do
+      case "$flag" in -*) extra+=("$flag") ;; esac
+    done <"$fuzz_src/$t.options"
+  fi
   # -max_len 64 KiB: far above every seed (the parsers' interesting states are in small inputs)
   # yet enough for nesting and size-limit paths. The outer timeout catches a target that hangs
   # outside libFuzzer's own -timeout (e.g. in its exit path).
   timeout --kill-after=10 $((seconds + 120)) "$bin/${t}_fuzz" -max_total_time="$seconds" -rss_limit_mb=2048 \
     -malloc_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 -artifact_prefix="$art/" \
-    "${dict[@]}" "$corpus" >"$work/logs/$t.log" 2>&1
+    "${extra[@]}" "$corpus" >"$work/logs/$t.log" 2>&1
 }
 
 declare -A status
@@ -114,9 +121,10 @@ failed=0
 printf '%-18s %12s %8s %8s  %s\n' target execs seconds exec/s result
 for t in "${targets[@]}"; do
   log=$work/logs/$t.log
+  # A target that crashes on a seed prints none of these: "?".
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
-  rate=$(grep -oE 'exec/s: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+  rate=$( (grep -oE 'exec/s: [0-9]+' "$log" || true) | tail -1 | cut -d' ' -f2)
   rc=${status[$t]}
   if [ "$rc" -eq 0 ]; then
     result=ok
