@@ -38,6 +38,10 @@ export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/wharf-ccache} CCACHE_MAXSIZE=${CCAC
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_stack_use_after_return=0}
 
+if ! command -v "${CXX:-clang++-14}" >/dev/null 2>&1; then
+  echo "run.sh: ${CXX:-clang++-14} not found: run deploy/install-deps.sh (clang-14, libclang-rt-14-dev)" >&2
+  exit 1
+fi
 build_start=$(date +%s)
 if [ ! -f "$build/CMakeCache.txt" ]; then
   CC=${CC:-clang-14} CXX=${CXX:-clang++-14} cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
