@@ -44,8 +44,9 @@ if ! command -v "${CXX:-clang++-14}" >/dev/null 2>&1; then
 fi
 build_start=$(date +%s)
 if [ ! -f "$build/CMakeCache.txt" ]; then
+  mkdir -p "$build"
   CC=${CC:-clang-14} CXX=${CXX:-clang++-14} cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DWHARF_FUZZ=ON >"$build.configure.log" 2>&1 || { cat "$build.configure.log" >&2; exit 1; }
+    -DWHARF_FUZZ=ON >"$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
 fi
 cmake --build "$build" --target wharf_fuzz_targets -j "$(nproc)"
 echo "fuzz: build took $(( $(date +%s) - build_start )) s"
