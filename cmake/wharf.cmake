@@ -4,7 +4,17 @@
 add_library(wharf_warnings INTERFACE)
 target_compile_options(wharf_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
 
-if(WHARF_SANITIZE)
+if(WHARF_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "WHARF_FUZZ needs clang (libFuzzer), not ${CMAKE_CXX_COMPILER_ID}: configure with "
+                        "CXX=clang++-14 in an empty build directory (tests/fuzz/run.sh does)")
+  endif()
+  # Coverage instrumentation for libFuzzer everywhere; only the fuzz targets link its main
+  # (-fsanitize=fuzzer, tests/fuzz). UB aborts, so libFuzzer sees it as a crash.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+elseif(WHARF_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()

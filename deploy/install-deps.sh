@@ -9,6 +9,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-url1.81-dev libhiredis-dev libcurl4-openssl-dev libssl-dev
   libpqxx-dev libspdlog-dev nlohmann-json3-dev libisal-dev libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (tests/fuzz): clang and its libFuzzer/ASan/UBSan runtimes
+  clang-14 libclang-rt-14-dev
   # servers and tools the tests and the local run start for real
   redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg
   python3 python3-aiosmtpd python3-redis curl procps openssl

@@ -3,21 +3,33 @@
 
 #include <hiredis/read.h>
 
+#include <algorithm>
 #include <charconv>
 #include <memory>
 #include <new>
 
 namespace wharf::redis::detail {
 
-// hiredis builds a reply tree by calling these as it parses. A child is constructed in place in
-// its parent's pre-sized element vector (stable addresses: the vector is never resized after
-// createArray), so only the root is heap-allocated, and hiredis frees only the root
-// (freeObject is called on r->reply alone, on error or reader destruction).
+// hiredis builds a reply tree by calling these as it parses. A child is constructed in place at
+// the end of its parent's element vector, so only the root is heap-allocated, and hiredis frees
+// only the root (freeObject is called on r->reply alone, on error or reader destruction).
+// hiredis fills an array's elements in order and keeps pointers only to the arrays still open
+// (the current element's ancestors): appending to one vector moves finished siblings, never an
+// open ancestor, whose vectors are not being appended to at that moment.
+//
+// The vector is not sized from the header: "*2147483647\r\n" is 14 bytes, and resizing to it
+// asked for 150 GB, a std::bad_alloc thrown through hiredis's C frames (std::terminate). Found by
+// tests/fuzz/resp_fuzz. The reservation is capped; elements grow as their bytes arrive.
 struct reply_builder {
+    // Enough for a whole XREADGROUP batch (256 entries) without regrowth.
+    static constexpr std::size_t max_reserved_elements = 1024;
+
     static reply* slot(const redisReadTask* task) {
         if (task->parent == nullptr) return new (std::nothrow) reply;
         auto* parent = static_cast<reply*>(task->parent->obj);
-        return &parent->elements_[static_cast<std::size_t>(task->idx)];
+        // hiredis hands elements out in order: idx is always the next one.
+        if (static_cast<std::size_t>(task->idx) != parent->elements_.size()) return nullptr;
+        return &parent->elements_.emplace_back();
     }
 
     static void* create_string(const redisReadTask* task, char* str, size_t len) {
@@ -36,7 +48,7 @@ struct reply_builder {
         reply* r = slot(task);
         if (r == nullptr) return nullptr;
         r->type_ = reply::type::array;
-        r->elements_.resize(elements > 0 ? static_cast<std::size_t>(elements) : 0);
+        r->elements_.reserve(elements > 0 ? std::min(static_cast<std::size_t>(elements), max_reserved_elements) : 0);
         return r;
     }
 
@@ -95,7 +107,9 @@ resp_reader::resp_reader(std::size_t max_buffered)
     if (reader_ == nullptr) throw std::bad_alloc();
 }
 
-resp_reader::~resp_reader() { redisReaderFree(reader_); }
+resp_reader::~resp_reader() {
+    redisReaderFree(reader_);
+}
 
 void resp_reader::feed(const char* data, std::size_t size) {
     if (buffered() + size > max_buffered_)
@@ -113,6 +127,8 @@ std::optional<reply> resp_reader::next() {
     return std::move(*root);
 }
 
-std::size_t resp_reader::buffered() const noexcept { return reader_->len - reader_->pos; }
+std::size_t resp_reader::buffered() const noexcept {
+    return reader_->len - reader_->pos;
+}
 
 }  // namespace wharf::redis::detail

@@ -7,6 +7,7 @@
 #include "wharf/http/client.hpp"
 #include "wharf/storage/azure_auth.hpp"
 #include "wharf/storage/azure_batch.hpp"
+#include "wharf/storage/azure_replies.hpp"
 #include "wharf/storage/s3/xml.hpp"
 #include "wharf/storage/sha256.hpp"
 
@@ -39,18 +40,6 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     co_await t.async_wait(asio::use_awaitable);
 }
 
-std::string strip_quotes(std::string_view v) {
-    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    return std::string(v);
-}
-
-std::chrono::system_clock::time_point parse_http_date(std::string_view text) {
-    std::tm tm{};
-    const std::string s(text);
-    if (!::strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm)) return {};
-    return std::chrono::system_clock::from_time_t(::timegm(&tm));
-}
-
 errc status_errc(unsigned status) {
     if (status == 404) return errc::not_found;
     if (status == 401 || status == 403) return errc::access_denied;
@@ -80,12 +69,19 @@ std::string random_token() {
 object_info info_from(const std::string& key, const http::response& r) {
     object_info o;
     o.key = key;
+    std::optional<std::string_view> size_header;
+    std::optional<std::uint64_t> size;
     if (auto range = r.header("content-range")) {  // "bytes 0-99/1234": the object's size is the total
-        const auto slash = range->rfind('/');
-        if (slash != std::string_view::npos) o.size = std::stoull(std::string(range->substr(slash + 1)));
+        size_header = range;
+        size = content_range_total(*range);
     } else if (auto len = r.header("content-length")) {
-        o.size = std::stoull(std::string(*len));
+        size_header = len;
+        size = parse_size(*len);
     }
+    if (size_header && !size)
+        throw error(errc::permanent, "azure '" + key + "': malformed size header '" +
+                                         std::string(size_header->substr(0, 64)) + "'");
+    o.size = size.value_or(0);
     o.etag = strip_quotes(r.header("etag").value_or(""));
     if (auto sha = r.header("x-ms-meta-sha256"); sha && is_sha256_hex(*sha)) o.sha256 = std::string(*sha);
     if (auto lm = r.header("last-modified")) o.last_modified = parse_http_date(*lm);
@@ -378,19 +374,9 @@ public:
         c.body_limit = 64ull << 20;
         const auto r = co_await send(c, "List Blobs");
         if (!r.ok()) throw_for(r, "azure List Blobs");
-        std::vector<object_info> out;
-        for (const auto blob : xml::elements(r.body, "Blob")) {
-            object_info o;
-            o.key = xml::text(blob, "Name").value_or("");
-            o.size = std::stoull(xml::text(blob, "Content-Length").value_or("0"));
-            o.etag = strip_quotes(xml::text(blob, "Etag").value_or(""));
-            if (auto lm = xml::text(blob, "Last-Modified")) o.last_modified = parse_http_date(*lm);
-            if (auto sha = xml::text(blob, "sha256"); sha && is_sha256_hex(*sha)) o.sha256 = *sha;
-            out.push_back(std::move(o));
-        }
-        marker = xml::text(r.body, "NextMarker");
-        if (marker && marker->empty()) marker.reset();
-        co_return out;
+        auto page = parse_list_blobs(r.body);
+        marker = std::move(page.next_marker);
+        co_return std::move(page.blobs);
     }
 
     asio::awaitable<list_page> list(std::string prefix, std::optional<std::string> continuation, std::size_t max_keys) override {

@@ -24,15 +24,27 @@ std::optional<std::string> invalid_key_reason(std::string_view key) {
         if (slash == std::string_view::npos) break;
         start = slash + 1;
     }
-    // UTF-8 well-formedness: keys travel in URLs and XML, where broken sequences get mangled.
+    // UTF-8 well-formedness (RFC 3629, table 3-7 of Unicode): keys travel in URLs and XML, where
+    // broken sequences get mangled. Overlong forms (C0, C1, E0 80-9F, F0 80-8F) would let "/" or
+    // "." be spelled twice; surrogates (ED A0-BF) and code points above U+10FFFF (F4 90+, F5-F7)
+    // are not characters, and other stores refuse them.
     for (std::size_t i = 0; i < key.size();) {
         const auto c = static_cast<unsigned char>(key[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        std::size_t len = 0;
+        unsigned char lo = 0x80, hi = 0xbf;  // the range of the second byte
+        if (c < 0x80)
+            len = 1;
+        else if (c >= 0xc2 && c <= 0xdf)
+            len = 2;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
         if (len == 0 || i + len > key.size()) return "key is not valid UTF-8";
-        for (std::size_t j = 1; j < len; ++j)
-            if ((static_cast<unsigned char>(key[i + j]) >> 6) != 0x2) return "key is not valid UTF-8";
-        // Overlong 2-byte forms (C0/C1) would let "/" or "." be spelled twice.
-        if (len == 2 && c < 0xc2) return "key is not valid UTF-8";
+        for (std::size_t j = 1; j < len; ++j) {
+            const auto b = static_cast<unsigned char>(key[i + j]);
+            if (j == 1 ? (b < lo || b > hi) : (b >> 6) != 0x2) return "key is not valid UTF-8";
+        }
         i += len;
     }
     return std::nullopt;

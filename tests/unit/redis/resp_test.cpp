@@ -186,6 +186,48 @@ TEST(resp_reader, size_limit) {
     EXPECT_THROW(r.feed(chunk.data(), chunk.size()), redis::error);
 }
 
+// Found by tests/fuzz/resp_fuzz: the element vector was sized from the header, so 14 bytes
+// ("*2147483647\r\n") asked for 150 GB and the std::bad_alloc crossed hiredis's C frames.
+TEST(resp_reader, a_huge_array_header_allocates_nothing_until_its_elements_arrive) {
+    resp_reader r;
+    const std::string head = "*2147483647\r\n";
+    r.feed(head.data(), head.size());
+    EXPECT_FALSE(r.next().has_value());
+    const std::string some = ":1\r\n$1\r\na\r\n";
+    r.feed(some.data(), some.size());
+    EXPECT_FALSE(r.next().has_value());
+}
+
+// The fuzzer's input, nested: arrays of huge declared length inside a finished reply.
+TEST(resp_reader, huge_nested_array_headers_inside_a_reply_are_refused_or_wait_without_allocating) {
+    resp_reader r;
+    const std::string wire = "*3\r\n*9\r\n*0\r\n$-1\r\n*3\r\n*2147483647\r\n+QUEUED\r\n";
+    r.feed(wire.data(), wire.size());
+    EXPECT_FALSE(r.next().has_value());
+}
+
+// Elements are appended as they arrive: siblings after a nested array, and arrays nested in
+// arrays past the reserved size, keep their values.
+TEST(resp_reader, arrays_grow_past_the_reservation_with_nested_siblings_intact) {
+    std::string wire = "*2000\r\n";
+    for (int i = 0; i < 2000; ++i) wire += i % 2 ? ":" + std::to_string(i) + "\r\n" : "*2\r\n$1\r\nk\r\n*1\r\n:" + std::to_string(i) + "\r\n";
+    for (const std::size_t step : {std::size_t{1}, std::size_t{7}, wire.size()}) {
+        const auto replies = parse_in_steps(wire, step);
+        ASSERT_EQ(replies.size(), 1u);
+        const auto& top = replies[0];
+        ASSERT_EQ(top.size(), 2000u);
+        for (std::size_t i = 0; i < 2000; ++i) {
+            if (i % 2) {
+                EXPECT_EQ(top[i].integer(), static_cast<std::int64_t>(i));
+            } else {
+                ASSERT_EQ(top[i].size(), 2u);
+                EXPECT_EQ(top[i][0].str(), "k");
+                EXPECT_EQ(top[i][1][0].integer(), static_cast<std::int64_t>(i));
+            }
+        }
+    }
+}
+
 }  // namespace
 
 namespace {

@@ -125,3 +125,20 @@ TEST(s3_replies, dates_etags_and_gcs_hashes) {
     EXPECT_EQ(goog_hash("crc32c=n03x6A==, md5=Ojk9c3dhfxgoKVVHYwFbHQ==", "crc32c"), "n03x6A==");
     EXPECT_FALSE(goog_hash("md5=x", "crc32c"));
 }
+
+// Found by tests/fuzz/s3_replies_fuzz: a date outside what system_clock's 64-bit nanoseconds hold
+// (1677-2262) overflowed from_time_t (undefined behaviour; a garbage time in practice).
+TEST(s3_dates, dates_outside_the_clocks_range_are_refused) {
+    EXPECT_FALSE(parse_iso8601("1000-01-01T00:00:00.000Z"));
+    EXPECT_FALSE(parse_iso8601("9999-12-31T23:59:59.999Z"));
+    EXPECT_FALSE(parse_http_date("Mon, 01 Jan 1000 00:00:00 GMT"));
+    EXPECT_TRUE(parse_iso8601("1700-01-01T00:00:00Z"));
+    EXPECT_TRUE(parse_iso8601("2200-01-01T00:00:00.500Z"));
+    // In a listing, the entry keeps its key and size and has no date.
+    const auto page = parse_list_objects(
+        "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>3</Size>"
+        "<LastModified>0001-01-01T00:00:00.000Z</LastModified></Contents></ListBucketResult>");
+    ASSERT_EQ(page.objects.size(), 1u);
+    EXPECT_EQ(page.objects[0].key, "k");
+    EXPECT_EQ(page.objects[0].size, 3u);
+}

@@ -24,7 +24,17 @@ bool one_of(std::string_view code, std::initializer_list<std::string_view> list)
     return false;
 }
 
-std::chrono::system_clock::time_point from_tm(std::tm& tm) { return std::chrono::system_clock::from_time_t(timegm(&tm)); }
+// timegm's seconds as a time_point; nullopt outside what system_clock holds (its 64-bit
+// nanoseconds span 1677-2262): a reply dated "0001-01-01" must not overflow from_time_t's
+// multiplication (found by tests/fuzz/s3_replies_fuzz).
+std::optional<std::chrono::system_clock::time_point> from_tm(std::tm& tm) {
+    using namespace std::chrono;
+    const std::time_t t = timegm(&tm);
+    // One second of margin for the milliseconds parse_iso8601 adds.
+    constexpr auto limit = duration_cast<seconds>(system_clock::duration::max()).count() - 1;
+    if (t < -limit || t > limit) return std::nullopt;
+    return system_clock::from_time_t(t);
+}
 
 }  // namespace
 
@@ -186,6 +196,7 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
     const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
     if (!end) return std::nullopt;
     auto t = from_tm(tm);
+    if (!t) return std::nullopt;
     if (*end == '.') {  // fractional seconds: keep milliseconds
         ++end;
         int ms = 0, digits = 0;
@@ -194,7 +205,7 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
             ++end;
         }
         while (digits < 3) ms *= 10, ++digits;
-        t += std::chrono::milliseconds(ms);
+        *t += std::chrono::milliseconds(ms);
     }
     if (*end != 'Z' && *end != '\0' && *end != '+') return std::nullopt;
     return t;
