@@ -123,6 +123,28 @@ TEST(worker, with_several_io_threads_every_job_still_succeeds_exactly_once) {
     every_job_of_every_queue_succeeds_once_with_threads("4");
 }
 
+// The cause of the "--threads 4: one queue never ran its jobs" failure (issue 8), with one thread:
+// a job's default id is its stream entry id, unique only within its own stream, while `jobs.id`
+// is unique across queues. Two producers' XADDs in the same millisecond give two queues the same
+// entry id; the second job's outcome then meets the first job's final row under the same fence,
+// is taken for a replay ("applied"), and is acknowledged with no row of its own. Disabled until
+// the default id is made unique across queues (see the tsan branch's report); run it with
+// --gtest_also_run_disabled_tests.
+TEST(worker, DISABLED_jobs_of_two_queues_with_the_same_entry_id_each_get_their_own_row) {
+    fleet f;
+    logs_on_failure logs{f};
+    f.start_worker({"--queues", "noop=4,fail=4"});
+    for (int i = 1; i <= 20; ++i) {
+        const std::string id = "1700000000000-" + std::to_string(i);
+        f.cmd({"XADD", "wharf:{noop}:stream", id, "job", json{{"payload", {{"n", i}}}}.dump()});
+        f.cmd({"XADD", "wharf:{fail}:stream", id, "job", json{{"payload", {{"fail_attempts", 0}, {"n", i}}}}.dump()});
+    }
+    ASSERT_TRUE(
+        fleet::eventually([&] { return f.stat("noop", "succeeded") == 20 && f.stat("fail", "succeeded") == 20; }, 30s));
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE queue = 'noop' AND status = 'succeeded'"), 20);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE queue = 'fail' AND status = 'succeeded'"), 20);
+}
+
 TEST(worker, poison_messages_are_dead_lettered_with_readable_reasons_and_good_jobs_still_run) {
     fleet f;
     logs_on_failure logs{f};
