@@ -95,8 +95,10 @@ mkdir -p "$out"
   echo "params: N=$N CS=$CS REPS=$REPS LAT_N=$LAT_N RATE=$RATE LAT_CS=$LAT_CS LIBS=$LIBS WORKER_ARGS=${WORKER_ARGS:-} WORKERS=${WORKERS:-1}"
 } | tee "$out/env.txt"
 
+# WORKER_ARGS goes with a leading space: the peers' argument parser takes a value that starts with
+# "--" for the next flag, so "--threads 2" on its own would reach the harness as `true`.
 common=(--port "$redis_port" --pg-url "$pg_url" --pg-pid "$pg_pid" --worker "$worker"
-        --worker-args "${WORKER_ARGS:-}" --workers "${WORKERS:-1}" --libs "$LIBS" --reps "$REPS" --outdir "$out" --quiet-max "$QUIET_MAX" --retries "$RETRIES")
+        --worker-args " ${WORKER_ARGS:-}" --workers "${WORKERS:-1}" --libs "$LIBS" --reps "$REPS" --outdir "$out" --quiet-max "$QUIET_MAX" --retries "$RETRIES")
 for phase in $PHASES; do
   case $phase in
     drain) node "$here/harness.js" drain "${common[@]}" --n "$N" --cs "$CS" ;;

