@@ -4,6 +4,11 @@
 add_library(wharf_warnings INTERFACE)
 target_compile_options(wharf_warnings INTERFACE -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
 
+if(WHARF_SANITIZE AND WHARF_TSAN)
+  message(FATAL_ERROR "WHARF_SANITIZE and WHARF_TSAN are exclusive: ThreadSanitizer cannot be "
+                      "combined with AddressSanitizer; use one build directory for each")
+endif()
+
 if(WHARF_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "WHARF_FUZZ needs clang (libFuzzer), not ${CMAKE_CXX_COMPILER_ID}: configure with "
@@ -17,6 +22,18 @@ if(WHARF_FUZZ)
 elseif(WHARF_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
+endif()
+
+# ThreadSanitizer: every data race between the I/O threads (--threads > 1), the offload pool and
+# the job state writer. The uninstrumented system libraries (libpq, hiredis, OpenSSL, libcurl) are
+# only seen through their calls; tests/tsan.supp names the few of their internals it misreads.
+# -Wno-tsan: GCC warns that it cannot instrument std::atomic_thread_fence, which Asio's
+# std_fenced_block issues around every handler call. Those fences are redundant there (handlers
+# reach another thread only through the scheduler's and strands' mutex-protected queues, which
+# TSan does see), so the warning is noise on every file that includes Asio.
+if(WHARF_TSAN)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan)
+  add_link_options(-fsanitize=thread)
 endif()
 
 # wharf_library(name SOURCES ... [DEPS ...]): a static library whose public headers live in

@@ -5,7 +5,7 @@
 // <outdir>/<tag>.jsonl. bench/queue/run.sh starts the servers and calls this; summarize.js turns
 // the lines into the tables of bench/README.md.
 //
-//   node harness.js drain   --port P --pg-url URL --pg-pid PID --worker PATH [--n 50000] [--cs 1,10,100] [--reps 3]
+//   node harness.js drain   --port P --pg-url URL --pg-pid PID --worker PATH [--n 50000] [--cs 1,10,100] [--reps 3] [--workers 1]
 //   node harness.js trickle --port P --pg-url URL --pg-pid PID --worker PATH [--lat-n 2000] [--rate 500] [--lat-cs 1,10]
 //
 // The measuring code follows the peers' harness.js (../shared/peers/queue/harness.js): the same
@@ -36,6 +36,7 @@ const args = C.parseArgs(process.argv.slice(2), {
   'pg-pid': 0,
   worker: '',
   'worker-args': '',
+  workers: 1,
   'truncate-sql': 'TRUNCATE jobs',
   tag: '',
   outdir: '',
@@ -350,14 +351,31 @@ async function wharfDrainOnce(c, rep) {
   const w0 = await jobsWrites();
   const pg0 = pgCpu();
   const p0 = cpuProbe();
-  const h = start(workerArgv(c), { env: workerEnv(), logName: `wharf-worker-c${c}` });
-  const wpid = await grandchild(h.child.pid);
+  // --workers K: K identical worker processes (each with its own --queues noop=c) share the
+  // stream, the way a fleet scales with processes; their CPU and RSS figures are summed/maxed.
+  const k = Math.max(1, Number(args.workers));
+  const hs = [];
+  for (let i = 0; i < k; i++) hs.push(start(workerArgv(c), { env: workerEnv(), logName: `wharf-worker-c${c}-${i}` }));
+  const h = hs[0];
+  const wpids = await Promise.all(hs.map((x) => grandchild(x.child.pid)));
+  const wpid = wpids[0];
   const seen = await waitSucceeded(n, h, Number(args['child-timeout']));
-  const wAtDone = procStat(wpid);
+  const atDone = wpids.map((p) => procStat(p));
+  const wAtDone = atDone.every(Boolean) ? { self: atDone.reduce((a, x) => a + x.self, 0) } : null;
   const p1 = cpuProbe();
   const pg1 = pgCpu();
   const s2 = await snapshot();
-  const wrk = await stop(h, wpid);
+  const stopped = await Promise.all(hs.map((x, i) => stop(x, wpids[i])));
+  const wrk = stopped[0];
+  if (k > 1) {
+    const sum = (f) => stopped.reduce((a, x) => (a === null || x[f] == null ? null : a + x[f]), 0);
+    wrk.cpu_s = sum('cpu_s');
+    wrk.user_s = sum('user_s');
+    wrk.sys_s = sum('sys_s');
+    wrk.vol_cs = sum('vol_cs');
+    wrk.maxrss_kb = Math.max(...stopped.map((x) => x.maxrss_kb || 0));
+    wrk.code = stopped.find((x) => x.code !== 0)?.code ?? 0;
+  }
   await new Promise((r) => setTimeout(r, 1100));  // table statistics reach the view within a second
   const w1 = await jobsWrites();
   const q = (await psql(
@@ -370,7 +388,7 @@ async function wharfDrainOnce(c, rep) {
   const pgS = pg1 - pg0;
   const wCpuAtDone = wAtDone ? wAtDone.self : null;
   const rec = {
-    kind: 'drain', lib: 'wharf', c, rep, n, port: args.port,
+    kind: 'drain', lib: 'wharf', c, rep, n, port: args.port, workers: k, worker_args: String(args['worker-args']),
     ok: ok === n && enq.code === 0,
     enqueue: enq.result,
     rows, succeeded: ok, max_attempts: maxAttempts, max_epoch: maxEpoch, polled: seen,

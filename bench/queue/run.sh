@@ -8,8 +8,10 @@
 #
 # Env: WHARF_BUILD_DIR (default <repo>/build-bench; wharf-worker and wharfctl are built there when
 # missing), N, CS, REPS, LAT_N, RATE, LAT_CS, LIBS (wharf,bullmq,bee), WORKER_ARGS (extra flags for
-# wharf-worker), PHASES ("drain trickle"), QUIET_MAX (seconds to wait for an idle box per run),
-# RETRIES (re-runs of a run during which other processes used > 10 % of the box; default 1).
+# wharf-worker), WORKERS (wharf-worker processes per drain run, each with --queues noop=C and
+# WORKER_ARGS; default 1; the trickle phase always runs one), PHASES ("drain trickle"), QUIET_MAX
+# (seconds to wait for an idle box per run), RETRIES (re-runs of a run during which other
+# processes used > 10 % of the box; default 1).
 # Benchmarks print figures; they assert nothing about timings.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -90,11 +92,13 @@ mkdir -p "$out"
   echo "postgres: $("$pg_bin/postgres" --version)"
   echo "node: $(node --version); bullmq $(node -p 'require("bullmq/package.json").version'); bee-queue $(node -p 'require("bee-queue/package.json").version')"
   echo "wharf: $(git -C "$repo" rev-parse --short HEAD) ($(git -C "$repo" log -1 --format=%cI))"
-  echo "params: N=$N CS=$CS REPS=$REPS LAT_N=$LAT_N RATE=$RATE LAT_CS=$LAT_CS LIBS=$LIBS WORKER_ARGS=${WORKER_ARGS:-}"
+  echo "params: N=$N CS=$CS REPS=$REPS LAT_N=$LAT_N RATE=$RATE LAT_CS=$LAT_CS LIBS=$LIBS WORKER_ARGS=${WORKER_ARGS:-} WORKERS=${WORKERS:-1}"
 } | tee "$out/env.txt"
 
+# WORKER_ARGS goes with a leading space: the peers' argument parser takes a value that starts with
+# "--" for the next flag, so "--threads 2" on its own would reach the harness as `true`.
 common=(--port "$redis_port" --pg-url "$pg_url" --pg-pid "$pg_pid" --worker "$worker"
-        --worker-args "${WORKER_ARGS:-}" --libs "$LIBS" --reps "$REPS" --outdir "$out" --quiet-max "$QUIET_MAX" --retries "$RETRIES")
+        --worker-args " ${WORKER_ARGS:-}" --workers "${WORKERS:-1}" --libs "$LIBS" --reps "$REPS" --outdir "$out" --quiet-max "$QUIET_MAX" --retries "$RETRIES")
 for phase in $PHASES; do
   case $phase in
     drain) node "$here/harness.js" drain "${common[@]}" --n "$N" --cs "$CS" ;;

@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 #include <fstream>
@@ -33,6 +34,18 @@ fleet::fleet(redis_server_options redis_options, postgres_server_options pg_opti
 fleet::~fleet() {
     for (auto& w : workers_) {
         if (w->running()) w->kill_hard();
+    }
+    // A sanitizer build of the worker (ASan/UBSan, TSan) reports into its log: a report fails the
+    // test even when the jobs came out right (another worker may have finished what it dropped).
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        const auto log = worker_log(i);
+        for (const char* marker :
+             {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+            if (const auto at = log.find(marker); at != std::string::npos) {
+                ADD_FAILURE() << "worker " << i << " log holds a sanitizer report:\n" << log.substr(at, 20'000);
+                break;
+            }
+        }
     }
     if (conn_) conn_->close();
     io_.restart();
@@ -119,7 +132,9 @@ void fleet::enqueue_many(const std::string& queue, std::size_t n,
     }
 }
 
-std::int64_t fleet::stream_length(const std::string& queue) { return cmd({"XLEN", queue::keys{queue}.stream}).integer(); }
+std::int64_t fleet::stream_length(const std::string& queue) {
+    return cmd({"XLEN", queue::keys{queue}.stream}).integer();
+}
 
 std::int64_t fleet::pending(const std::string& queue) {
     const auto r = cmd({"XPENDING", queue::keys{queue}.stream, "workers"});
@@ -127,7 +142,9 @@ std::int64_t fleet::pending(const std::string& queue) {
     return r[0].integer();
 }
 
-std::int64_t fleet::delayed(const std::string& queue) { return cmd({"ZCARD", queue::keys{queue}.delayed}).integer(); }
+std::int64_t fleet::delayed(const std::string& queue) {
+    return cmd({"ZCARD", queue::keys{queue}.delayed}).integer();
+}
 
 std::int64_t fleet::stat(const std::string& queue, const std::string& field) {
     const auto r = cmd({"HGET", queue::keys{queue}.stats, field});
@@ -149,7 +166,8 @@ std::vector<std::map<std::string, std::string>> fleet::dead_entries(const std::s
 std::optional<job_row_view> fleet::job(const std::string& id) {
     pqxx::connection c{pg_->url()};
     pqxx::nontransaction tx{c};
-    const auto r = tx.exec_params("SELECT id, queue, status, attempts, epoch, error, result::text FROM jobs WHERE id = $1", id);
+    const auto r =
+        tx.exec_params("SELECT id, queue, status, attempts, epoch, error, result::text FROM jobs WHERE id = $1", id);
     if (r.empty()) return std::nullopt;
     job_row_view v;
     v.id = r[0][0].as<std::string>();

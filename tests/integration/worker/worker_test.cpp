@@ -76,6 +76,81 @@ TEST(worker, two_workers_ten_thousand_jobs_each_succeeds_exactly_once) {
     EXPECT_EQ(f.cmd({"XINFO", "CONSUMERS", "wharf:{noop}:stream", "workers"}).size(), 2u);
 }
 
+// Several I/O threads: every piece of runtime state lives on one strand, while Redis and
+// PostgreSQL completions, the pg pool and the job state writer run on other threads. Three queues
+// at once, one of them of jobs that wait on a timer: every job of every queue starts and succeeds
+// exactly once. CI runs it under ThreadSanitizer, where a data race fails the worker
+// (halt_on_error) and fleet's log check. (The --threads 4 failure that once removed this test,
+// "the sleep queue never ran its jobs", was not a race: it was the cross-queue id collision below.)
+static void every_job_of_every_queue_succeeds_once_with_threads(const char* threads) {
+    fleet f;
+    logs_on_failure logs{f};
+    constexpr std::size_t noops = 4'000, sleeps = 300, fails = 300;
+    f.start_worker({"--queues", "noop=32,sleep=8,fail=4", "--threads", threads});
+    // A pause between the queues' XADDs: entry ids are unique per stream only, and a job's default
+    // id is its entry id, so two queues filled in the same millisecond would share job ids (see
+    // DISABLED_jobs_of_two_queues_with_the_same_entry_id_each_get_their_own_row below).
+    f.enqueue_many("sleep", sleeps, [](std::size_t i) { return json{{"payload", {{"ms", 2}, {"n", i}}}}; });
+    std::this_thread::sleep_for(5ms);
+    f.enqueue_many("noop", noops, [](std::size_t i) { return json{{"payload", {{"n", i}}}}; });
+    std::this_thread::sleep_for(5ms);
+    // fail_attempts 0: succeeds at its first attempt (the fail job type's own code path).
+    f.enqueue_many("fail", fails, [](std::size_t i) { return json{{"payload", {{"fail_attempts", 0}, {"n", i}}}}; });
+    const auto succeeded = [&](const char* queue) {
+        return f.count(std::string{"SELECT count(*) FROM jobs WHERE status = 'succeeded' AND queue = '"} + queue + "'");
+    };
+    const auto counts = [&] {
+        return "noop " + std::to_string(succeeded("noop")) + "/" + std::to_string(noops) + ", sleep " +
+               std::to_string(succeeded("sleep")) + "/" + std::to_string(sleeps) + ", fail " +
+               std::to_string(succeeded("fail")) + "/" + std::to_string(fails) + " succeeded";
+    };
+    // The sleep queue must make progress while the other two are busy, not only after them.
+    ASSERT_TRUE(fleet::eventually([&] { return succeeded("sleep") > 0; }, 60s)) << counts();
+    ASSERT_TRUE(fleet::eventually(
+        [&] {
+            return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") ==
+                   static_cast<std::int64_t>(noops + sleeps + fails);
+        },
+        180s))
+        << counts();
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs"), noops + sleeps + fails);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE attempts = 1 AND epoch = 1"), noops + sleeps + fails);
+    EXPECT_EQ(f.count("SELECT count(DISTINCT (queue, payload->>'n')) FROM jobs"), noops + sleeps + fails);
+    EXPECT_TRUE(fleet::eventually(
+        [&] { return f.pending("noop") == 0 && f.pending("sleep") == 0 && f.pending("fail") == 0; }, 10s));
+    EXPECT_EQ(f.stat("sleep", "succeeded"), static_cast<std::int64_t>(sleeps));
+}
+
+TEST(worker, with_two_io_threads_every_job_of_every_queue_still_succeeds_exactly_once) {
+    every_job_of_every_queue_succeeds_once_with_threads("2");
+}
+
+TEST(worker, with_several_io_threads_every_job_still_succeeds_exactly_once) {
+    every_job_of_every_queue_succeeds_once_with_threads("4");
+}
+
+// The cause of the "--threads 4: one queue never ran its jobs" failure (issue 8), with one thread:
+// a job's default id is its stream entry id, unique only within its own stream, while `jobs.id`
+// is unique across queues. Two producers' XADDs in the same millisecond give two queues the same
+// entry id; the second job's outcome then meets the first job's final row under the same fence,
+// is taken for a replay ("applied"), and is acknowledged with no row of its own. Disabled until
+// the default id is made unique across queues (see the tsan branch's report); run it with
+// --gtest_also_run_disabled_tests.
+TEST(worker, DISABLED_jobs_of_two_queues_with_the_same_entry_id_each_get_their_own_row) {
+    fleet f;
+    logs_on_failure logs{f};
+    f.start_worker({"--queues", "noop=4,fail=4"});
+    for (int i = 1; i <= 20; ++i) {
+        const std::string id = "1700000000000-" + std::to_string(i);
+        f.cmd({"XADD", "wharf:{noop}:stream", id, "job", json{{"payload", {{"n", i}}}}.dump()});
+        f.cmd({"XADD", "wharf:{fail}:stream", id, "job", json{{"payload", {{"fail_attempts", 0}, {"n", i}}}}.dump()});
+    }
+    ASSERT_TRUE(
+        fleet::eventually([&] { return f.stat("noop", "succeeded") == 20 && f.stat("fail", "succeeded") == 20; }, 30s));
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE queue = 'noop' AND status = 'succeeded'"), 20);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE queue = 'fail' AND status = 'succeeded'"), 20);
+}
+
 TEST(worker, poison_messages_are_dead_lettered_with_readable_reasons_and_good_jobs_still_run) {
     fleet f;
     logs_on_failure logs{f};
@@ -88,8 +163,8 @@ TEST(worker, poison_messages_are_dead_lettered_with_readable_reasons_and_good_jo
     for (int i = 0; i < 20; ++i) good.push_back(f.enqueue("noop", {{"payload", {{"i", i}}}}));
 
     ASSERT_TRUE(fleet::eventually([&] { return f.dead_entries("noop").size() == 4; }, 20s));
-    ASSERT_TRUE(fleet::eventually(
-        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == 20; }, 20s));
+    ASSERT_TRUE(
+        fleet::eventually([&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == 20; }, 20s));
     std::map<std::string, std::string> reasons;
     for (auto& e : f.dead_entries("noop")) reasons[e["id"]] = e["reason"];
     for (const auto& id : {bad_json, wrong_types, wrong_queue, no_job}) {
@@ -186,8 +261,7 @@ TEST(worker, retries_back_off_with_full_jitter_and_dead_letter_after_the_last_at
     const auto record = (dir.path() / "attempts.txt").string();
     f.start_worker({"--queues", "fail=2"});
     // Fails every attempt: 4 attempts (the fail type's default), then dead.
-    const auto doomed =
-        f.enqueue("fail", {{"payload", {{"record", record}, {"message", "disk on fire"}}}});
+    const auto doomed = f.enqueue("fail", {{"payload", {{"record", record}, {"message", "disk on fire"}}}});
     // Fails twice, then succeeds on attempt 3.
     const auto flaky = f.enqueue("fail", {{"id", "flaky-1"}, {"payload", {{"fail_attempts", 2}}}});
 
@@ -287,8 +361,8 @@ TEST(worker, shutdown_hands_back_jobs_read_ahead_and_none_is_lost_or_doubled) {
     // A long lease: a job left pending instead of handed back would not come back in time.
     auto& w = f.start_worker({"--queues", "sleep=4", "--grace", "10s", "--lease", "60s"});
     f.enqueue_many("sleep", jobs, [](std::size_t i) { return json{{"payload", {{"ms", 0}, {"n", i}}}}; });
-    ASSERT_TRUE(fleet::eventually(
-        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") >= 200; }, 60s));
+    ASSERT_TRUE(
+        fleet::eventually([&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") >= 200; }, 60s));
     w.signal(SIGTERM);
     const auto status = w.wait(20s);
     ASSERT_TRUE(status);
@@ -344,8 +418,8 @@ TEST(worker, a_future_run_at_waits_in_the_delayed_set) {
     logs_on_failure logs{f};
     f.start_worker({"--queues", "noop=1"});
     const auto due = std::chrono::system_clock::now() + 1'500ms;
-    const auto entry = f.enqueue("noop", {{"id", "later-1"}, {"run_at", wharf::queue::format_rfc3339(due)},
-                                          {"payload", json::object()}});
+    const auto entry = f.enqueue(
+        "noop", {{"id", "later-1"}, {"run_at", wharf::queue::format_rfc3339(due)}, {"payload", json::object()}});
     (void)entry;
     ASSERT_TRUE(fleet::eventually([&] { return f.delayed("noop") == 1; }, 5s));
     EXPECT_EQ(status_of(f, "later-1"), "");
@@ -383,8 +457,8 @@ TEST(worker, postgres_restart_mid_run_loses_nothing) {
     constexpr std::size_t jobs = 3'000;
     f.enqueue_many("sleep", jobs, [](std::size_t i) { return json{{"payload", {{"ms", 5}, {"n", i}}}}; });
     f.start_worker({"--queues", "sleep=20"});
-    ASSERT_TRUE(fleet::eventually(
-        [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") >= 300; }, 60s));
+    ASSERT_TRUE(
+        fleet::eventually([&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") >= 300; }, 60s));
     f.postgres().restart();
     ASSERT_TRUE(fleet::eventually(
         [&] { return f.count("SELECT count(*) FROM jobs WHERE status = 'succeeded'") == jobs; }, 120s));
