@@ -19,14 +19,21 @@ namespace fs = std::filesystem;
 using wharf::test::migrated_database;
 using wharf::test::run_coro;
 
+namespace {
+// storage_providers as a deployment writes them: one s3 provider "moto", bucket media, 1 GiB.
+nlohmann::json moto_providers(const wharf::test::moto_server& moto) {
+    return {{"providers",
+             {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"}, {"endpoint", moto.endpoint()},
+               {"region", "us-east-1"}, {"bucket", "media"}, {"access_key_id", "testing"},
+               {"secret_access_key", "testing"}, {"limit", "1GiB"}}}}};
+}
+}  // namespace
+
 TEST(upload_job_s3, uploads_to_moto_records_once_and_presigns_a_fetchable_url) {
     wharf::test::moto_server moto;
     moto.create_bucket("media");
     wharf::test::upload_harness h;
-    h.use(nlohmann::json{{"providers",
-                          {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"}, {"endpoint", moto.endpoint()},
-                            {"region", "us-east-1"}, {"bucket", "media"}, {"access_key_id", "testing"},
-                            {"secret_access_key", "testing"}, {"limit", "1GiB"}}}}});
+    h.use(moto_providers(moto));
     auto run = [&](nlohmann::json payload, int attempt) { return h.run(std::move(payload), attempt); };
     auto stats = [&] { return h.stats("moto"); };
     const auto& dir = h.dir;
@@ -74,10 +81,7 @@ TEST(upload_job_s3, an_upload_created_but_never_recorded_is_aborted_by_the_next_
     wharf::test::moto_server moto;
     moto.create_bucket("media");
     wharf::test::upload_harness h;
-    h.use(nlohmann::json{{"providers",
-                          {{{"name", "moto"}, {"kind", "s3"}, {"profile", "generic"}, {"endpoint", moto.endpoint()},
-                            {"region", "us-east-1"}, {"bucket", "media"}, {"access_key_id", "testing"},
-                            {"secret_access_key", "testing"}, {"limit", "1GiB"}}}}});
+    h.use(moto_providers(moto));
     const auto sql = [&](const std::string& q) {
         pqxx::connection c(h.url);
         pqxx::work tx(c);

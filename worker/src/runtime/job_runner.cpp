@@ -214,6 +214,8 @@ asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j,
     untrack(*j);
 }
 
+namespace {
+
 // The next delivery of a job (retry, delay, hand-back) keeps its id and its duplicate-detection
 // token, so it is recognised as the same run and not as a duplicate.
 queue::envelope next_envelope(const job_run& j, std::int32_t attempt) {
@@ -223,6 +225,21 @@ queue::envelope next_envelope(const job_run& j, std::int32_t attempt) {
     next.token = j.envelope.token.value_or(j.delivery.entry_id);
     return next;
 }
+
+// The jobs row a decoded delivery starts with.
+pg::job_start start_of(const job_run& j) {
+    const auto& e = j.envelope;
+    return {.id = j.job_id,
+            .queue = j.queue.name,
+            .fence = j.fence,
+            .attempt = e.attempt,
+            .max_attempts = j.max_attempts,
+            .api_key = e.api_key,
+            .parent_id = e.parent_id,
+            .payload_json = e.payload_json};
+}
+
+}  // namespace
 
 // One delivery, in three steps. Whatever any of them throws ends the attempt with a reason
 // (retried within max_attempts, like a handler's failure): an exception must never leave a job
@@ -282,14 +299,7 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
 
     // ---- the same rule with the envelope's own max_attempts, when it is lower than the type's
     if (auto reason = died_too_often_reason(d.delivery_count, j->max_attempts); !reason.empty()) {
-        writer.started({.id = j->job_id,
-                        .queue = q.name,
-                        .fence = j->fence,
-                        .attempt = e.attempt,
-                        .max_attempts = j->max_attempts,
-                        .api_key = e.api_key,
-                        .parent_id = e.parent_id,
-                        .payload_json = e.payload_json});
+        writer.started(start_of(*j));
         co_await dead_letter_now(j, reason);
         co_return false;
     }
@@ -351,14 +361,7 @@ asio::awaitable<attempt_end> runtime::impl::execute(std::shared_ptr<job_run> j) 
         out.end = *j->stopped;  // lost or handed back before it started
         co_return out;
     }
-    writer.started({.id = j->job_id,
-                    .queue = q.name,
-                    .fence = j->fence,
-                    .attempt = e.attempt,
-                    .max_attempts = j->max_attempts,
-                    .api_key = e.api_key,
-                    .parent_id = e.parent_id,
-                    .payload_json = e.payload_json});
+    writer.started(start_of(*j));
     j->context.id = j->job_id;
     j->context.queue = q.name;
     j->context.attempt = e.attempt;
