@@ -100,7 +100,8 @@ nlohmann::json result_json(const storage::object_record& r, const std::string& u
 
 }  // namespace
 
-std::optional<std::string> local_source_refusal(const fs::path& source, const std::vector<fs::path>& roots) {
+std::optional<std::string> local_source_refusal(const fs::path& source, const std::vector<fs::path>& roots,
+                                                fs::path* resolved) {
     if (roots.empty())
         return "local files may not be uploaded by this worker (set upload_source_roots to the directories "
                "that hold them)";
@@ -114,7 +115,10 @@ std::optional<std::string> local_source_refusal(const fs::path& source, const st
         if (ec) continue;
         // Component-wise: /srv/in must not admit /srv/inbox/x.
         auto [r, s] = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
-        if (r == real_root.end() && s != real.end()) return std::nullopt;
+        if (r == real_root.end() && s != real.end()) {
+            if (resolved) *resolved = real;
+            return std::nullopt;
+        }
     }
     return "outside upload_source_roots";
 }
@@ -328,9 +332,10 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
     std::optional<std::string> sha256;
     scratch_file scratch;
     if (req.source_path) {
-        source = *req.source_path;
-        if (auto why = local_source_refusal(source, s.options().source_roots))
-            throw permanent_error("payload.source " + source.string() + ": " + *why);
+        // Read the file the check resolved, not the given path again: a symlink swapped in after
+        // the check must not lead elsewhere (a directory swapped for a link still could).
+        if (auto why = local_source_refusal(*req.source_path, s.options().source_roots, &source))
+            throw permanent_error("payload.source " + req.source_path->string() + ": " + *why);
     } else {
         auto* from = s.providers().find(*req.source_provider);
         if (!from) throw permanent_error("payload.source.provider: unknown storage provider \"" + *req.source_provider + "\"");

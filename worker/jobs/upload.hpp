@@ -77,9 +77,10 @@ std::optional<std::string> key_layout_violation(std::string_view key);
 // Why a local `source` may not be uploaded, or nullopt when it may: it must be a regular file
 // that, with every symlink resolved, lies inside one of `roots` (directories). Without roots no
 // local file may be uploaded: a producer must not be able to have /etc/shadow or the worker's own
-// config stored and presigned for it.
+// config stored and presigned for it. When allowed, `resolved` (if given) gets the resolved path.
 std::optional<std::string> local_source_refusal(const std::filesystem::path& source,
-                                                const std::vector<std::filesystem::path>& roots);
+                                                const std::vector<std::filesystem::path>& roots,
+                                                std::filesystem::path* resolved = nullptr);
 
 struct upload_options {
     std::filesystem::path scratch_dir = "./.data/tmp";  // downloads of storage-object sources

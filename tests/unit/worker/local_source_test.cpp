@@ -32,6 +32,10 @@ TEST(local_source, files_under_a_root_are_allowed) {
     EXPECT_EQ(local_source_refusal(t.in / "clip.mp4", {t.in}), std::nullopt);
     EXPECT_EQ(local_source_refusal(t.in / "sub" / "a.bin", {t.outside, t.in}), std::nullopt);
     EXPECT_EQ(local_source_refusal(t.in / "link-in", {t.in}), std::nullopt);  // a symlink that stays inside
+    // The caller reads what was checked: the resolved path.
+    fs::path resolved;
+    EXPECT_EQ(local_source_refusal(t.in / "sub" / ".." / "link-in", {t.in}, &resolved), std::nullopt);
+    EXPECT_EQ(resolved, fs::canonical(t.in / "clip.mp4"));
 }
 
 TEST(local_source, nothing_is_allowed_without_roots) {
