@@ -13,9 +13,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     WHARF_FUZZ_CHECK(ep->db >= 0);
     WHARF_FUZZ_CHECK(ep->unix_socket.empty() || !ep->tls);
-    const std::string shown = ep->to_display_string();
-    // Only a password long enough not to occur by chance in the rest of the URL is checked.
-    if (ep->password.size() >= 12 && ep->password.find("***") == std::string::npos)
-        WHARF_FUZZ_CHECK(shown.find(ep->password) == std::string::npos);
+    // The display form does not depend on the password at all. (Searching it for the password
+    // text gave false alarms: the fuzzer copies the password into the socket path, which is shown.)
+    if (!ep->password.empty()) {
+        auto other = *ep;
+        other.password = ep->password == "x" ? "y" : "x";
+        WHARF_FUZZ_CHECK(ep->to_display_string() == other.to_display_string());
+    }
     return 0;
 }

@@ -3,6 +3,7 @@
 #   tests/fuzz/run.sh                          # every target, 30 s each, two at a time
 #   tests/fuzz/run.sh --seconds 600 resp s3_xml  # longer, some targets
 #   tests/fuzz/run.sh --repro envelope crash-1234abcd  # run one input through one target
+#   tests/fuzz/run.sh --seed 1                 # a fixed libFuzzer seed (CI: the same inputs each run)
 # Build dir: build-fuzz under the repository (WHARF_FUZZ_BUILD_DIR overrides). Each run fuzzes a
 # scratch copy of the committed corpus (tests/fuzz/corpus/<target>/) under <build>/fuzz-run/, so
 # the committed corpus stays small; crashes land in <build>/fuzz-run/artifacts/<target>/. Exits 1
@@ -15,8 +16,9 @@ seconds=30
 jobs=2
 repro=()
 targets=()
+seed_flags=()
 
-usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -24,6 +26,8 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --jobs=*) jobs=${1#*=}; shift ;;
     --repro) [ $# -ge 3 ] || usage; repro=("$2" "$3"); shift 3 ;;
+    --seed) seed_flags=("-seed=$2"); shift 2 ;;
+    --seed=*) seed_flags=("-seed=${1#*=}"); shift ;;
     -h|--help) usage ;;
     -*) echo "run.sh: unknown option $1" >&2; usage ;;
     *) targets+=("${1%_fuzz}"); shift ;;
@@ -88,7 +92,7 @@ run_one() {
   # outside libFuzzer's own -timeout (e.g. in its exit path).
   timeout --kill-after=10 $((seconds + 120)) "$bin/${t}_fuzz" -max_total_time="$seconds" -rss_limit_mb=2048 \
     -malloc_limit_mb=2048 -timeout=10 -max_len=65536 -print_final_stats=1 -artifact_prefix="$art/" \
-    "${extra[@]}" "$corpus" >"$work/logs/$t.log" 2>&1
+    "${seed_flags[@]}" "${extra[@]}" "$corpus" >"$work/logs/$t.log" 2>&1
 }
 
 declare -A status
