@@ -231,7 +231,7 @@ TEST(worker, hostile_envelopes_are_dead_lettered_and_leak_no_slot) {
 
 // The "died too often" rule holds before the envelope is decoded, so an entry that kills the
 // decoder itself cannot crash-loop the fleet. The deaths are simulated: a consumer that took
-// the entry and "died" ten times (XCLAIM ... RETRYCOUNT), then the worker's take-over.
+// the entry and "died" 110 times (XCLAIM ... RETRYCOUNT), then the worker's take-over.
 TEST(worker, an_entry_whose_workers_keep_dying_is_dead_lettered_before_it_is_decoded) {
     fleet f;
     logs_on_failure logs{f};
@@ -241,7 +241,7 @@ TEST(worker, an_entry_whose_workers_keep_dying_is_dead_lettered_before_it_is_dec
     const auto taken =
         f.cmd({"XREADGROUP", "GROUP", "workers", "ghost", "COUNT", "1", "STREAMS", "wharf:{noop}:stream", ">"});
     ASSERT_TRUE(taken.is_array()) << taken.debug_string();
-    f.cmd({"XCLAIM", "wharf:{noop}:stream", "workers", "ghost", "0", id, "IDLE", "600000", "RETRYCOUNT", "10"});
+    f.cmd({"XCLAIM", "wharf:{noop}:stream", "workers", "ghost", "0", id, "IDLE", "600000", "RETRYCOUNT", "110"});
     auto& w = f.start_worker({"--queues", "noop=2", "--lease", "2s", "--sweep", "200ms"});
     ASSERT_TRUE(fleet::eventually([&] { return f.dead_entries("noop").size() == 1; }, 20s));
     const auto dead = f.dead_entries("noop");

@@ -278,9 +278,13 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
     const auto give_up = [this] { return abandon; };
     j->fence = pg::fence{d.entry_ms, d.entry_seq, d.delivery_count};
 
-    // ---- an entry whose workers keep dying is not run again, nor even decoded: if the decoder
-    // itself is what kills them, this is the rule that ends the crash loop.
-    if (auto reason = died_too_often_reason(d.delivery_count, q.type.max_attempts); !reason.empty()) {
+    // ---- an entry whose workers keep dying is not even decoded any more: if the decoder itself
+    // is what kills them, this is the rule that ends the crash loop. Its bound lies above the
+    // decoded rule's for any envelope (max_attempts is at most 100): an entry that decodes is
+    // always dead-lettered by that rule first, under its own job id, with its row -- this one
+    // knows only the entry id, and catching a decodable job here would orphan its row.
+    constexpr std::int32_t undecoded_bound = 100 + 3;
+    if (auto reason = died_too_often_reason(d.delivery_count, undecoded_bound); !reason.empty()) {
         co_await dead_letter_now(j, reason);
         co_return false;
     }
@@ -297,7 +301,7 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
     j->max_attempts = e.max_attempts.value_or(q.type.max_attempts);
     j->timeout = e.timeout_s ? std::chrono::milliseconds(std::chrono::seconds(*e.timeout_s)) : q.type.timeout;
 
-    // ---- the same rule with the envelope's own max_attempts, when it is lower than the type's
+    // ---- a job whose workers keep dying is not run again
     if (auto reason = died_too_often_reason(d.delivery_count, j->max_attempts); !reason.empty()) {
         writer.started(start_of(*j));
         co_await dead_letter_now(j, reason);
