@@ -1,10 +1,12 @@
-// The memory budget: FIFO waiters, each parked on a timer that release() cancels on the waiter's
-// own executor (timers are not thread-safe, so the wake-up is posted there rather than done here).
+// The memory budget: FIFO waiters, each parked on its own one-slot channel. A grant is a
+// try_send() into that channel, which is thread-safe and is kept until the waiter receives it, so
+// a grant made on another thread before the waiter has even begun to wait is never lost. (A timer
+// cancelled from give_back() was not: cancel() posted to a thread pool could run before the
+// waiter's async_wait started, and that waiter then slept for ever.)
 #include "wharf/storage/memory_budget.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
@@ -16,8 +18,8 @@ namespace wharf::storage {
 namespace asio = boost::asio;
 
 struct memory_budget::waiter {
-    explicit waiter(asio::any_io_executor ex, std::uint64_t n) : timer(ex, asio::steady_timer::time_point::max()), bytes(n) {}
-    asio::steady_timer timer;
+    explicit waiter(asio::any_io_executor ex, std::uint64_t n) : wake(std::move(ex), 1), bytes(n) {}
+    asio::experimental::concurrent_channel<void(boost::system::error_code)> wake;
     std::uint64_t bytes;
     bool granted = false;  // guarded by the budget's mutex
 };
@@ -86,9 +88,9 @@ asio::awaitable<memory_budget::lease> memory_budget::acquire(std::uint64_t bytes
         }
         queue_.push_back(w);
     }
-    // The wait ends with operation_aborted either way: from give_back() (granted) or from the
-    // caller's cancellation (not granted). Only the flag tells which, hence as_tuple.
-    co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    // The wait ends with a grant or with the caller's cancellation; a grant racing a cancellation
+    // wins (the bytes are already counted as ours), so only the flag decides, hence as_tuple.
+    co_await w->wake.async_receive(asio::as_tuple(asio::use_awaitable));
     std::unique_lock lock(mutex_);
     if (w->granted) co_return lease(this, w->bytes);
     queue_.erase(std::remove(queue_.begin(), queue_.end(), w), queue_.end());
@@ -115,10 +117,8 @@ void memory_budget::wake_locked(std::unique_lock<std::mutex>& lock) noexcept {
         woken.push_back(std::move(w));
     }
     lock.unlock();
-    for (auto& w : woken) {
-        auto ex = w->timer.get_executor();
-        asio::post(ex, [w = std::move(w)] { w->timer.cancel(); });
-    }
+    // Outside the lock: a waiter already receiving resumes on its own executor.
+    for (auto& w : woken) w->wake.try_send(boost::system::error_code{});
     lock.lock();
 }
 
