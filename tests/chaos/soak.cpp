@@ -788,7 +788,7 @@ int main(int argc, char** argv) {
                 pqxx::connection conn{f.postgres().url()};
                 pqxx::nontransaction tx{conn};
                 for (const auto& r : tx.exec("SELECT m.job_id, m.key, m.upload_id, coalesce(j.status, 'no row') FROM "
-                                             "multipart_uploads m LEFT JOIN jobs j ON j.id = m.job_id"))
+                                             "multipart_uploads m LEFT JOIN jobs j ON j.id = m.job_id AND j.queue = m.job_queue"))
                     bad.push_back(fmt::format("journal row: job {} ({}) key {} upload {}", r[0].as<std::string>(),
                                               r[3].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()));
             }

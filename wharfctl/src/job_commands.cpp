@@ -14,8 +14,9 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view status_usage = "wharfctl status <id> [--json]";
-constexpr wharf::option_spec status_specs[] = {database_url_option, json_option, help_option};
+constexpr std::string_view status_usage = "wharfctl status <id> [--queue Q] [--json]";
+constexpr wharf::option_spec queue_option{"queue", "the job's queue (needed when queues share the id)"};
+constexpr wharf::option_spec status_specs[] = {database_url_option, queue_option, json_option, help_option};
 
 json optional_text(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
@@ -35,16 +36,31 @@ boost::asio::awaitable<int> run_status(invocation inv) {
     if (cfg.enabled("help")) {
         print_help(status_usage,
                    "Shows a job's row in PostgreSQL: status, attempts, epoch (times it was taken),\n"
-                   "last error, result, progress and timestamps. Exits 1 when there is no such job.",
+                   "last error, result, progress and timestamps. A job is its queue and its id; without\n"
+                   "--queue the id must name one job. Exits 1 when there is no such job.",
                    status_specs);
         co_return exit_ok;
     }
     expect_positionals(cfg, 1, status_usage);
     const std::string id = cfg.positional()[0];
+    const auto queue = cfg.get("queue");
     auto db = open_database(inv.executor, cfg);
-    const auto row = co_await wharf::pg::load_job(*db, id);
-    db->shutdown();
-    if (!row) throw failure("no job with id " + id);
+    std::optional<wharf::pg::job_row> row;
+    if (queue) {
+        row = co_await wharf::pg::load_job(*db, *queue, id);
+        db->shutdown();
+        if (!row) throw failure("no job with id " + id + " in queue " + *queue);
+    } else {
+        auto rows = co_await wharf::pg::load_jobs_with_id(*db, id);
+        db->shutdown();
+        if (rows.empty()) throw failure("no job with id " + id);
+        if (rows.size() > 1) {
+            std::string queues;
+            for (const auto& r : rows) queues += (queues.empty() ? "" : ", ") + r.queue;
+            throw usage_error("job id " + id + " is in several queues (" + queues + "): say which with --queue");
+        }
+        row = std::move(rows.front());
+    }
 
     if (cfg.enabled("json")) {
         const json out{{"id", row->id},

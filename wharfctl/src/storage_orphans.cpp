@@ -57,7 +57,7 @@ boost::asio::awaitable<std::string> abort_orphan(const s::registry& providers, w
         }
     }
     if (o.job_id) {
-        const s::open_upload row{o.provider, o.bucket, o.key, o.upload_id, *o.job_id, 1, {}};
+        const s::open_upload row{o.provider, o.bucket, o.key, o.upload_id, *o.job_id, 1, {}, o.job_queue};
         auto forget = db.run([&row](pqxx::connection& c) { return s::forget_open_upload(c, row); });
         co_await std::move(forget);
     }

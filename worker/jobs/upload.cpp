@@ -273,8 +273,8 @@ asio::awaitable<void> abort_left_by_intent(upload_services& s, storage::provider
     }
 }
 
-asio::awaitable<void> abort_left_open(upload_services& s, std::string job_id) {
-    auto load = s.journal().of_job(job_id);
+asio::awaitable<void> abort_left_open(upload_services& s, std::string job_queue, std::string job_id) {
+    auto load = s.journal().of_job(std::move(job_queue), job_id);
     auto left_open = co_await std::move(load);
     // Intents first, while the real rows still tell their uploads apart from the unrecorded ones.
     std::stable_partition(left_open.begin(), left_open.end(), [](const auto& u) { return storage::is_intent(u); });
@@ -324,7 +324,7 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
     progress_reporter progress(ctx.report_progress);
 
     // 0. Multipart uploads an earlier attempt of this job left open: aborted before anything else.
-    auto cleanup = abort_left_open(s, ctx.id);
+    auto cleanup = abort_left_open(s, ctx.queue, ctx.id);
     co_await std::move(cleanup);
 
     // 1. The bytes to upload, as a local file, with its size and SHA-256 (computed once).
@@ -368,6 +368,7 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
     record.sha256 = *sha256;
     record.api_key = req.api_key;
     record.job_id = ctx.id;
+    record.job_queue = ctx.queue;
     record.prefix_class = req.prefix_class;
 
     // 2. The same bytes already stored under the key: nothing to upload.
@@ -455,7 +456,7 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
         options.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress("upload", done, total); };
         // A multipart upload is recorded before its first part and forgotten once it is gone, so
         // one left open by a kill -9 is aborted by the next attempt (abort_left_open).
-        storage::open_upload opened{record.provider, record.bucket, req.key, {}, ctx.id, ctx.attempt, {}};
+        storage::open_upload opened{record.provider, record.bucket, req.key, {}, ctx.id, ctx.attempt, {}, ctx.queue};
         bool recorded_open = false;
         // The intent covers the gap between the provider creating the upload and the row above
         // being written: a kill there leaves an upload only the intent can lead back to. (The

@@ -5,8 +5,16 @@
 
 #include <algorithm>
 #include <numeric>
+#include <tuple>
 
 namespace wharf::pg::detail {
+
+std::string job_key(std::string_view queue, std::string_view id) {
+    std::string key = sanitize_text(queue);
+    key.push_back('/');
+    key += sanitize_text(id);
+    return key;
+}
 
 batch_queue::batch_queue(std::size_t max_batch, std::size_t max_pending)
     : max_batch_(max_batch == 0 ? 1 : max_batch), max_pending_(std::max(max_pending, max_batch_)) {}
@@ -19,9 +27,10 @@ batch& batch_queue::open_batch(clock::time_point now) {
 
 void batch_queue::add_start(job_start s, clock::time_point now) {
     batch* b = batches_.empty() ? nullptr : &batches_.back();
-    const bool usable = b && !b->sealed && !b->outcome_ids.count(s.id);
+    std::string key = job_key(s.queue, s.id);
+    const bool usable = b && !b->sealed && !b->outcome_keys.count(key);
     if (usable) {
-        if (auto it = b->start_index.find(s.id); it != b->start_index.end()) {
+        if (auto it = b->start_index.find(key); it != b->start_index.end()) {
             pending_start& p = b->starts[it->second];
             // A start with a fence no larger than the one pending is a duplicate or out of date:
             // the database would refuse it too.
@@ -33,14 +42,16 @@ void batch_queue::add_start(job_start s, clock::time_point now) {
         }
     }
     if (!usable || b->starts.size() >= max_batch_) b = &open_batch(now);
-    b->start_index.emplace(s.id, b->starts.size());
+    b->start_index.emplace(std::move(key), b->starts.size());
     b->starts.push_back({std::move(s), 1});
 }
 
-bool batch_queue::add_progress(std::string id, pg::fence f, std::string json, clock::time_point now) {
+bool batch_queue::add_progress(std::string queue, std::string id, pg::fence f, std::string json,
+                               clock::time_point now) {
     batch* b = batches_.empty() || batches_.back().sealed ? nullptr : &batches_.back();
+    std::string key = job_key(queue, id);
     if (b) {
-        if (auto it = b->progress_index.find(id); it != b->progress_index.end()) {
+        if (auto it = b->progress_index.find(key); it != b->progress_index.end()) {
             pending_progress& p = b->progress[it->second];
             if (f < p.fence) return true;  // an older owner's report: the newer one stands
             p.fence = f;
@@ -50,8 +61,8 @@ bool batch_queue::add_progress(std::string id, pg::fence f, std::string json, cl
     }
     if (pending_progress_ >= max_pending_) return false;
     if (!b || b->progress.size() >= max_batch_) b = &open_batch(now);
-    b->progress_index.emplace(id, b->progress.size());
-    b->progress.push_back({std::move(id), f, std::move(json)});
+    b->progress_index.emplace(std::move(key), b->progress.size());
+    b->progress.push_back({std::move(queue), std::move(id), f, std::move(json)});
     ++pending_progress_;
     return true;
 }
@@ -66,19 +77,20 @@ void batch_queue::add_outcome(job_outcome o, std::uint64_t ticket, clock::time_p
 
 void batch_queue::place_outcome(pending_outcome o, clock::time_point now) {
     batch* b = batches_.empty() ? nullptr : &batches_.back();
-    if (!b || b->sealed || b->outcomes.size() >= max_batch_ || b->outcome_ids.count(o.outcome.id)) {
+    std::string key = job_key(o.outcome.queue, o.outcome.id);
+    if (!b || b->sealed || b->outcomes.size() >= max_batch_ || b->outcome_keys.count(key)) {
         b = &open_batch(now);
-    } else if (auto it = b->start_index.find(o.outcome.id); it != b->start_index.end()) {
+    } else if (auto it = b->start_index.find(key); it != b->start_index.end()) {
         pending_start& s = b->starts[it->second];
         if (s.start.fence == o.outcome.fence) {
-            b->outcome_ids.insert(o.outcome.id);
+            b->outcome_keys.insert(std::move(key));
             s.outcome = std::move(o);
             ++b->merged;
             ++pending_outcomes_;
             return;
         }
     }
-    b->outcome_ids.insert(o.outcome.id);
+    b->outcome_keys.insert(std::move(key));
     b->outcomes.push_back(std::move(o));
     ++pending_outcomes_;
 }
@@ -114,13 +126,19 @@ void batch_queue::pop_front() {
 
 namespace {
 
-// Row order by id, so concurrent writers lock rows in the same order (fewer deadlocks).
-template <class Rows, class Id>
-std::vector<std::size_t> order_by_id(const Rows& rows, Id id) {
+// Row order by the primary key (id, queue), so concurrent writers lock rows in the same order
+// (fewer deadlocks).
+template <class Rows, class Key>
+std::vector<std::size_t> order_by_key(const Rows& rows, Key key) {
     std::vector<std::size_t> order(rows.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return id(rows[a]) < id(rows[b]); });
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key(rows[a]) < key(rows[b]); });
     return order;
+}
+
+template <class Row>
+auto key_of(const Row& r) {
+    return std::tie(r.id, r.queue);
 }
 
 std::optional<std::string> clean(const std::optional<std::string>& text) {
@@ -133,9 +151,9 @@ std::optional<std::string> clean(const std::optional<std::string>& text) {
 flush_params encode(const batch& b) {
     flush_params out;
     if (!b.starts.empty()) {
-        std::array<array_literal, 15> plain, combined;
+        std::array<array_literal, 16> plain, combined;
         std::size_t plain_rows = 0, combined_rows = 0;
-        for (std::size_t i : order_by_id(b.starts, [](const pending_start& p) -> const std::string& { return p.start.id; })) {
+        for (std::size_t i : order_by_key(b.starts, [](const pending_start& p) { return key_of(p.start); })) {
             const pending_start& p = b.starts[i];
             const job_start& s = p.start;
             auto& cols = p.outcome ? combined : plain;
@@ -151,16 +169,17 @@ flush_params encode(const batch& b) {
             cols[8].push_optional(clean(s.api_key));
             cols[9].push_optional(clean(s.parent_id));
             cols[10].push(std::string_view{s.payload_json});  // made storable when reported
+            cols[11].push(std::int64_t{s.fence.generation});
             if (!p.outcome) continue;
             const job_outcome& o = p.outcome->outcome;
-            cols[11].push(to_string(o.status));
-            cols[12].push_optional(clean(o.error));
-            cols[13].push_optional(o.result_json);  // validated when reported
+            cols[12].push(to_string(o.status));
+            cols[13].push_optional(clean(o.error));
+            cols[14].push_optional(o.result_json);  // validated when reported
             if (o.run_at)
-                cols[14].push(static_cast<std::int64_t>(
+                cols[15].push(static_cast<std::int64_t>(
                     std::chrono::duration_cast<std::chrono::milliseconds>(o.run_at->time_since_epoch()).count()));
             else
-                cols[14].push_null();
+                cols[15].push_null();
         }
         if (plain_rows > 0) {
             out.starts.emplace();
@@ -172,22 +191,23 @@ flush_params encode(const batch& b) {
         }
     }
     if (!b.progress.empty()) {
-        std::array<array_literal, 5> cols;
-        for (std::size_t i : order_by_id(b.progress, [](const pending_progress& p) -> const std::string& { return p.id; })) {
+        std::array<array_literal, 7> cols;
+        for (std::size_t i : order_by_key(b.progress, [](const pending_progress& p) { return key_of(p); })) {
             const pending_progress& p = b.progress[i];
             cols[0].push(sanitize_text(p.id));
-            cols[1].push(p.fence.entry_ms);
-            cols[2].push(p.fence.entry_seq);
-            cols[3].push(std::int64_t{p.fence.delivery});
-            cols[4].push(std::string_view{p.json});  // validated when reported
+            cols[1].push(sanitize_text(p.queue));
+            cols[2].push(std::int64_t{p.fence.generation});
+            cols[3].push(p.fence.entry_ms);
+            cols[4].push(p.fence.entry_seq);
+            cols[5].push(std::int64_t{p.fence.delivery});
+            cols[6].push(std::string_view{p.json});  // validated when reported
         }
         out.progress.emplace();
         for (std::size_t c = 0; c < cols.size(); ++c) (*out.progress)[c] = std::move(cols[c]).finish();
     }
     if (!b.outcomes.empty()) {
-        std::array<array_literal, 10> cols;
-        for (std::size_t i :
-             order_by_id(b.outcomes, [](const pending_outcome& p) -> const std::string& { return p.outcome.id; })) {
+        std::array<array_literal, 11> cols;
+        for (std::size_t i : order_by_key(b.outcomes, [](const pending_outcome& p) { return key_of(p.outcome); })) {
             const job_outcome& o = b.outcomes[i].outcome;
             cols[0].push(sanitize_text(o.id));
             cols[1].push(sanitize_text(o.queue));
@@ -203,6 +223,7 @@ flush_params encode(const batch& b) {
                     std::chrono::duration_cast<std::chrono::milliseconds>(o.run_at->time_since_epoch()).count()));
             else
                 cols[9].push_null();
+            cols[10].push(std::int64_t{o.fence.generation});
         }
         out.outcomes.emplace();
         for (std::size_t c = 0; c < cols.size(); ++c) (*out.outcomes)[c] = std::move(cols[c]).finish();
@@ -210,23 +231,24 @@ flush_params encode(const batch& b) {
     return out;
 }
 
-std::optional<std::array<std::string, 5>> encode_unapplied(const batch& b,
+std::optional<std::array<std::string, 7>> encode_unapplied(const batch& b,
                                                            const std::unordered_set<std::string>& applied) {
-    std::array<array_literal, 5> cols;
+    std::array<array_literal, 7> cols;
     const auto add = [&](const job_outcome& o) {
-        std::string id = sanitize_text(o.id);
-        if (applied.count(id)) return;
-        cols[0].push(std::string_view{id});
-        cols[1].push(o.fence.entry_ms);
-        cols[2].push(o.fence.entry_seq);
-        cols[3].push(std::int64_t{o.fence.delivery});
-        cols[4].push(to_string(o.status));
+        if (applied.count(job_key(o.queue, o.id))) return;
+        cols[0].push(sanitize_text(o.id));
+        cols[1].push(sanitize_text(o.queue));
+        cols[2].push(std::int64_t{o.fence.generation});
+        cols[3].push(o.fence.entry_ms);
+        cols[4].push(o.fence.entry_seq);
+        cols[5].push(std::int64_t{o.fence.delivery});
+        cols[6].push(to_string(o.status));
     };
     for (const auto& p : b.outcomes) add(p.outcome);
     for (const auto& s : b.starts)
         if (s.outcome) add(s.outcome->outcome);
     if (cols[0].size() == 0) return std::nullopt;
-    std::array<std::string, 5> out;
+    std::array<std::string, 7> out;
     for (std::size_t c = 0; c < cols.size(); ++c) out[c] = std::move(cols[c]).finish();
     return out;
 }

@@ -1,4 +1,4 @@
-// The batched, fenced job-state writer (the flush loop and its SQL) and load_job().
+// The batched, fenced job-state writer (the flush loop and its SQL), load_job() and record_enqueued().
 #include "wharf/pg/job_state.hpp"
 
 #include "wharf/core/backoff.hpp"
@@ -27,29 +27,35 @@ namespace asio = boost::asio;
 namespace wharf::pg {
 namespace {
 
+// A job is (queue, id) and its fence is (generation, entry_ms, entry_seq, delivery): see
+// job_state.hpp. Every statement returns the rows it applied as queue || '/' || id, the text of
+// detail::job_key().
+
 // Starts: insert the row, or take it over when the stored fence is smaller and the job is not
-// final. `takes` (starts coalesced into the row) is added to epoch. ORDER BY id: lock order.
+// final -- or is dead or failed and the start belongs to a newer generation (`wharfctl dead
+// retry`; an old run's take-over, whatever its entry, reopens nothing). `takes` (starts coalesced
+// into the row) is added to epoch. ORDER BY the key: lock order.
 constexpr const char* starts_sql = R"sql(
-INSERT INTO jobs AS j (id, queue, status, attempts, max_attempts, epoch, entry_ms, entry_seq, delivery,
+INSERT INTO jobs AS j (id, queue, status, attempts, max_attempts, epoch, generation, entry_ms, entry_seq, delivery,
                        api_key, parent_id, payload, created_at, updated_at, started_at)
-SELECT t.id, t.queue, 'running', t.attempt, t.max_attempts, t.takes, t.entry_ms, t.entry_seq, t.delivery,
+SELECT t.id, t.queue, 'running', t.attempt, t.max_attempts, t.takes, t.generation, t.entry_ms, t.entry_seq, t.delivery,
        t.api_key, t.parent_id, t.payload::jsonb, now(), now(), now()
 FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[], $8::int[],
-            $9::text[], $10::text[], $11::text[])
-     AS t(id, queue, attempt, max_attempts, takes, entry_ms, entry_seq, delivery, api_key, parent_id, payload)
-ORDER BY t.id
-ON CONFLICT (id) DO UPDATE SET
+            $9::text[], $10::text[], $11::text[], $12::int[])
+     AS t(id, queue, attempt, max_attempts, takes, entry_ms, entry_seq, delivery, api_key, parent_id, payload,
+          generation)
+ORDER BY t.id, t.queue
+ON CONFLICT (id, queue) DO UPDATE SET
     status = 'running', attempts = EXCLUDED.attempts, max_attempts = EXCLUDED.max_attempts,
-    epoch = j.epoch + EXCLUDED.epoch,
+    epoch = j.epoch + EXCLUDED.epoch, generation = EXCLUDED.generation,
     entry_ms = EXCLUDED.entry_ms, entry_seq = EXCLUDED.entry_seq, delivery = EXCLUDED.delivery,
     api_key = COALESCE(EXCLUDED.api_key, j.api_key), parent_id = COALESCE(EXCLUDED.parent_id, j.parent_id),
     run_at = NULL, started_at = now(), finished_at = NULL, updated_at = now()
-WHERE (j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
-  AND j.status NOT IN ('succeeded', 'cancelled')
+WHERE ((j.generation, j.entry_ms, j.entry_seq, j.delivery)
+           < (EXCLUDED.generation, EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+       AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled'))
+   OR (j.generation < EXCLUDED.generation AND j.status IN ('failed', 'dead'))
 )sql";
-// (A dead or failed job is reopened by a newer fence: that is `wharfctl dead retry`, which
-// re-enqueues it as a new stream entry. Nothing else delivers a newer entry for a finished id:
-// duplicates of a finished id are acknowledged without running.)
 
 // A start and the outcome of the same delivery (same fence) in one row version. Equivalent to
 // starts_sql followed by outcomes_sql for that row:
@@ -59,54 +65,56 @@ WHERE (j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry
 //    after a lost COMMIT): the start is refused, the outcome applies -> written, epoch unchanged;
 //  - a larger stored fence, or a final job: both refused (a replayed final outcome with the same
 //    fence and status is reported applied by replayed_sql) -- except that a dead or failed job is
-//    reopened by a newer fence, as in starts_sql.
+//    reopened by a newer generation, as in starts_sql.
 constexpr const char* combined_sql = R"sql(
 WITH t AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[],
-                         $8::int[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-                         $15::bigint[])
+                         $8::int[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::text[],
+                         $15::text[], $16::bigint[])
            AS t(id, queue, attempt, max_attempts, takes, entry_ms, entry_seq, delivery, api_key, parent_id, payload,
-                status, error, result, run_at_ms)
+                generation, status, error, result, run_at_ms)
 ), written AS (
-    INSERT INTO jobs AS j (id, queue, status, attempts, max_attempts, epoch, entry_ms, entry_seq, delivery,
-                           api_key, parent_id, payload, error, result, run_at, created_at, updated_at, started_at,
-                           finished_at)
-    SELECT t.id, t.queue, t.status, t.attempt, t.max_attempts, t.takes, t.entry_ms, t.entry_seq, t.delivery,
-           t.api_key, t.parent_id, t.payload::jsonb, t.error, t.result::jsonb, to_timestamp(t.run_at_ms / 1000.0),
-           now(), now(), now(),
+    INSERT INTO jobs AS j (id, queue, status, attempts, max_attempts, epoch, generation, entry_ms, entry_seq,
+                           delivery, api_key, parent_id, payload, error, result, run_at, created_at, updated_at,
+                           started_at, finished_at)
+    SELECT t.id, t.queue, t.status, t.attempt, t.max_attempts, t.takes, t.generation, t.entry_ms, t.entry_seq,
+           t.delivery, t.api_key, t.parent_id, t.payload::jsonb, t.error, t.result::jsonb,
+           to_timestamp(t.run_at_ms / 1000.0), now(), now(), now(),
            CASE WHEN t.status IN ('succeeded', 'failed', 'dead', 'cancelled') THEN now() END
-    FROM t ORDER BY t.id
-    ON CONFLICT (id) DO UPDATE SET
+    FROM t ORDER BY t.id, t.queue
+    ON CONFLICT (id, queue) DO UPDATE SET
         status = EXCLUDED.status, attempts = EXCLUDED.attempts, max_attempts = EXCLUDED.max_attempts,
-        epoch = j.epoch + CASE WHEN (j.entry_ms, j.entry_seq, j.delivery)
-                                    < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+        epoch = j.epoch + CASE WHEN (j.generation, j.entry_ms, j.entry_seq, j.delivery)
+                                    < (EXCLUDED.generation, EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
                                THEN EXCLUDED.epoch ELSE 0 END,
-        started_at = CASE WHEN (j.entry_ms, j.entry_seq, j.delivery)
-                                 < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+        started_at = CASE WHEN (j.generation, j.entry_ms, j.entry_seq, j.delivery)
+                                 < (EXCLUDED.generation, EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
                             THEN now() ELSE j.started_at END,
+        generation = EXCLUDED.generation,
         entry_ms = EXCLUDED.entry_ms, entry_seq = EXCLUDED.entry_seq, delivery = EXCLUDED.delivery,
         api_key = COALESCE(EXCLUDED.api_key, j.api_key), parent_id = COALESCE(EXCLUDED.parent_id, j.parent_id),
         error = COALESCE(EXCLUDED.error, j.error), result = COALESCE(EXCLUDED.result, j.result),
         run_at = EXCLUDED.run_at, finished_at = EXCLUDED.finished_at, updated_at = now()
-    WHERE ((j.entry_ms, j.entry_seq, j.delivery) <= (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
+    WHERE ((j.generation, j.entry_ms, j.entry_seq, j.delivery)
+               <= (EXCLUDED.generation, EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
            AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled'))
-       OR ((j.entry_ms, j.entry_seq, j.delivery) < (EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
-           AND j.status IN ('failed', 'dead'))
-    RETURNING j.id
+       OR (j.generation < EXCLUDED.generation AND j.status IN ('failed', 'dead'))
+    RETURNING j.queue || '/' || j.id
 )
-SELECT id FROM written
+SELECT * FROM written
 )sql";
 
 // Progress: only from the current holder of a running job.
 constexpr const char* progress_sql = R"sql(
 UPDATE jobs AS j SET progress = t.progress::jsonb, updated_at = now()
-FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::text[])
-     AS t(id, entry_ms, entry_seq, delivery, progress)
-WHERE j.id = t.id AND (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.entry_seq, t.delivery)
+FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::int[], $7::text[])
+     AS t(id, queue, generation, entry_ms, entry_seq, delivery, progress)
+WHERE j.id = t.id AND j.queue = t.queue
+  AND (j.generation, j.entry_ms, j.entry_seq, j.delivery) = (t.generation, t.entry_ms, t.entry_seq, t.delivery)
   AND j.status = 'running'
 )sql";
 
-// Outcomes, returning the ids applied:
+// Outcomes, returning the jobs applied:
 //  - updated: the stored fence equals the given one and the job is not final yet;
 //  - inserted: no row at all (a malformed envelope dead-lettered before any start).
 // Both sub-statements see the table as it was before this statement, so a row counts in at most
@@ -116,8 +124,8 @@ WHERE j.id = t.id AND (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.ent
 constexpr const char* outcomes_sql = R"sql(
 WITH t AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::int[],
-                         $8::text[], $9::text[], $10::bigint[])
-           AS t(id, queue, entry_ms, entry_seq, delivery, status, attempt, error, result, run_at_ms)
+                         $8::text[], $9::text[], $10::bigint[], $11::int[])
+           AS t(id, queue, entry_ms, entry_seq, delivery, status, attempt, error, result, run_at_ms, generation)
 ), updated AS (
     UPDATE jobs AS j SET
         status = t.status, attempts = t.attempt, error = COALESCE(t.error, j.error),
@@ -125,21 +133,22 @@ WITH t AS (
         finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'dead', 'cancelled') THEN now() END,
         updated_at = now()
     FROM t
-    WHERE j.id = t.id AND (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.entry_seq, t.delivery)
+    WHERE j.id = t.id AND j.queue = t.queue
+      AND (j.generation, j.entry_ms, j.entry_seq, j.delivery) = (t.generation, t.entry_ms, t.entry_seq, t.delivery)
       AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled')
-    RETURNING j.id
+    RETURNING j.queue || '/' || j.id
 ), inserted AS (
-    INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, entry_ms, entry_seq, delivery,
+    INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, generation, entry_ms, entry_seq, delivery,
                       error, result, run_at, finished_at)
-    SELECT t.id, t.queue, t.status, t.attempt, t.attempt, 1, t.entry_ms, t.entry_seq, t.delivery,
+    SELECT t.id, t.queue, t.status, t.attempt, t.attempt, 1, t.generation, t.entry_ms, t.entry_seq, t.delivery,
            t.error, t.result::jsonb, to_timestamp(t.run_at_ms / 1000.0),
            CASE WHEN t.status IN ('succeeded', 'failed', 'dead', 'cancelled') THEN now() END
-    FROM t WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.id)
-    ORDER BY t.id
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id
+    FROM t WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = t.id AND j.queue = t.queue)
+    ORDER BY t.id, t.queue
+    ON CONFLICT (id, queue) DO NOTHING
+    RETURNING queue || '/' || id
 )
-SELECT id FROM updated UNION ALL SELECT id FROM inserted
+SELECT * FROM updated UNION ALL SELECT * FROM inserted
 )sql";
 
 // Outcomes of this flush that combined_sql and outcomes_sql did not apply, checked for a replay:
@@ -148,11 +157,11 @@ SELECT id FROM updated UNION ALL SELECT id FROM inserted
 // looked up, and usually there are none: looking every outcome up again inside the writing
 // statements cost PostgreSQL an index probe per job on every flush.
 constexpr const char* replayed_sql = R"sql(
-SELECT j.id
-FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::int[], $5::text[])
-     AS t(id, entry_ms, entry_seq, delivery, status)
-JOIN jobs j ON j.id = t.id
-WHERE (j.entry_ms, j.entry_seq, j.delivery) = (t.entry_ms, t.entry_seq, t.delivery)
+SELECT j.queue || '/' || j.id
+FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::int[], $7::text[])
+     AS t(id, queue, generation, entry_ms, entry_seq, delivery, status)
+JOIN jobs j ON j.id = t.id AND j.queue = t.queue
+WHERE (j.generation, j.entry_ms, j.entry_seq, j.delivery) = (t.generation, t.entry_ms, t.entry_seq, t.delivery)
   AND j.status = t.status AND j.status IN ('succeeded', 'failed', 'dead', 'cancelled')
 )sql";
 
@@ -267,8 +276,8 @@ struct job_state_writer::impl : std::enable_shared_from_this<impl> {
         for_each_outcome(b, [&](const detail::pending_outcome& p) {
             auto it = waiters.find(p.ticket);
             if (it == waiters.end()) return;
-            it->second({}, applied.count(detail::sanitize_text(p.outcome.id)) ? write_result::applied
-                                                                               : write_result::stale);
+            it->second({}, applied.count(detail::job_key(p.outcome.queue, p.outcome.id)) ? write_result::applied
+                                                                                          : write_result::stale);
             waiters.erase(it);
         });
     }
@@ -412,14 +421,15 @@ void job_state_writer::started(job_start s) {
     });
 }
 
-void job_state_writer::progress(std::string id, pg::fence f, std::string progress_json) {
+void job_state_writer::progress(std::string queue, std::string id, pg::fence f, std::string progress_json) {
     if (!detail::is_storable_json(progress_json)) {
         spdlog::warn("job state: progress of job {} is not storable JSON; ignored", detail::sanitize_text(id));
         return;
     }
-    asio::post(impl_->strand, [impl = impl_, id = std::move(id), f, json = std::move(progress_json)]() mutable {
+    asio::post(impl_->strand, [impl = impl_, queue = std::move(queue), id = std::move(id), f,
+                               json = std::move(progress_json)]() mutable {
         if (impl->stopped) return;
-        if (!impl->queue.add_progress(std::move(id), f, std::move(json), detail::clock::now()) &&
+        if (!impl->queue.add_progress(std::move(queue), std::move(id), f, std::move(json), detail::clock::now()) &&
             impl->dropped_progress++ % 10'000 == 0)
             spdlog::warn("job state: too many pending writes, dropping progress reports");
         impl->poke();
@@ -468,43 +478,67 @@ asio::awaitable<void> job_state_writer::drain() {
     co_await asio::co_spawn(impl_->strand, std::move(wait), asio::use_awaitable);
 }
 
-asio::awaitable<std::optional<job_row>> load_job(pool& db, std::string id) {
-    auto read = [id = std::move(id)](pqxx::connection& c) -> std::optional<job_row> {
-        pqxx::read_transaction tx(c);
-        const auto r = tx.exec_params(R"sql(
+namespace {
+
+constexpr const char* job_row_columns = R"sql(
 SELECT id, queue, status, attempts, max_attempts, epoch, error, result::text, progress::text, api_key, parent_id,
        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
        to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
        to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
        to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-       to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-FROM jobs WHERE id = $1)sql",
-                                      id);
+       to_char(run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+       generation, entry_ms, entry_seq, delivery
+FROM jobs )sql";
+
+job_row job_row_from(const pqxx::row& row) {
+    auto opt = [&](int i) -> std::optional<std::string> {
+        if (row[i].is_null()) return std::nullopt;
+        return row[i].as<std::string>();
+    };
+    job_row out;
+    out.id = row[0].as<std::string>();
+    out.queue = row[1].as<std::string>();
+    const auto status = job_status_from_string(row[2].c_str());
+    if (!status) throw std::runtime_error("jobs.status holds an unknown value '" + row[2].as<std::string>() + "'");
+    out.status = *status;
+    out.attempts = row[3].as<std::int32_t>();
+    out.max_attempts = row[4].as<std::int32_t>();
+    out.epoch = row[5].as<std::int64_t>();
+    out.error = opt(6);
+    out.result_json = opt(7);
+    out.progress_json = opt(8);
+    out.api_key = opt(9);
+    out.parent_id = opt(10);
+    out.created_at = row[11].as<std::string>();
+    out.updated_at = row[12].as<std::string>();
+    out.started_at = opt(13);
+    out.finished_at = opt(14);
+    out.run_at = opt(15);
+    out.fence = {.entry_ms = row[17].as<std::int64_t>(),
+                 .entry_seq = row[18].as<std::int64_t>(),
+                 .delivery = row[19].as<std::int32_t>(),
+                 .generation = row[16].as<std::int32_t>()};
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<job_row>> load_job(pool& db, std::string queue, std::string id) {
+    auto read = [queue = std::move(queue), id = std::move(id)](pqxx::connection& c) -> std::optional<job_row> {
+        pqxx::read_transaction tx(c);
+        const auto r = tx.exec_params(std::string{job_row_columns} + "WHERE id = $1 AND queue = $2", id, queue);
         if (r.empty()) return std::nullopt;
-        const auto row = r[0];
-        auto opt = [&](int i) -> std::optional<std::string> {
-            if (row[i].is_null()) return std::nullopt;
-            return row[i].as<std::string>();
-        };
-        job_row out;
-        out.id = row[0].as<std::string>();
-        out.queue = row[1].as<std::string>();
-        const auto status = job_status_from_string(row[2].c_str());
-        if (!status) throw std::runtime_error("jobs.status holds an unknown value '" + row[2].as<std::string>() + "'");
-        out.status = *status;
-        out.attempts = row[3].as<std::int32_t>();
-        out.max_attempts = row[4].as<std::int32_t>();
-        out.epoch = row[5].as<std::int64_t>();
-        out.error = opt(6);
-        out.result_json = opt(7);
-        out.progress_json = opt(8);
-        out.api_key = opt(9);
-        out.parent_id = opt(10);
-        out.created_at = row[11].as<std::string>();
-        out.updated_at = row[12].as<std::string>();
-        out.started_at = opt(13);
-        out.finished_at = opt(14);
-        out.run_at = opt(15);
+        return job_row_from(r[0]);
+    };
+    co_return co_await db.run(std::move(read));  // named: see pool::run
+}
+
+asio::awaitable<std::vector<job_row>> load_jobs_with_id(pool& db, std::string id) {
+    auto read = [id = std::move(id)](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        std::vector<job_row> out;
+        for (const auto& row : tx.exec_params(std::string{job_row_columns} + "WHERE id = $1 ORDER BY queue", id))
+            out.push_back(job_row_from(row));
         return out;
     };
     co_return co_await db.run(std::move(read));  // named: see pool::run
@@ -515,14 +549,15 @@ asio::awaitable<bool> record_enqueued(pool& db, job_enqueued job) {
     auto write = [job = std::move(job)](pqxx::connection& c) -> bool {
         pqxx::work tx(c);
         const std::int64_t ms = job.fence ? job.fence->entry_ms : 0, seq = job.fence ? job.fence->entry_seq : 0;
+        const std::int32_t generation = job.fence ? job.fence->generation : 0;
         const auto r = tx.exec_params(R"sql(
-INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, entry_ms, entry_seq, delivery, api_key, parent_id,
-                  payload, run_at, created_at, updated_at)
-VALUES ($1, $2, 'queued', 0, $3, 0, $4, $5, 0, $6, $7, $8::jsonb, to_timestamp($9::bigint / 1000.0), now(), now())
-ON CONFLICT (id) DO NOTHING
+INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, generation, entry_ms, entry_seq, delivery, api_key,
+                  parent_id, payload, run_at, created_at, updated_at)
+VALUES ($1, $2, 'queued', 0, $3, 0, $10, $4, $5, 0, $6, $7, $8::jsonb, to_timestamp($9::bigint / 1000.0), now(), now())
+ON CONFLICT (id, queue) DO NOTHING
 RETURNING id)sql",
                                       detail::sanitize_text(job.id), job.queue, job.max_attempts, ms, seq, job.api_key,
-                                      job.parent_id, job.payload_json, job.run_at_ms);
+                                      job.parent_id, job.payload_json, job.run_at_ms, generation);
         tx.commit();
         return !r.empty();
     };

@@ -21,8 +21,9 @@ std::string shown_text(std::string_view s) {
     return "\"" + std::string{s.substr(0, shown)} + "...\" (" + std::to_string(s.size()) + " bytes)";
 }
 
-constexpr std::array<std::string_view, 11> known_fields = {
-    "v", "type", "payload", "id", "api_key", "max_attempts", "timeout_s", "run_at", "parent_id", "attempt", "_token"};
+constexpr std::array<std::string_view, 12> known_fields = {"v",       "type",      "payload", "id",
+                                                           "api_key", "max_attempts", "timeout_s", "run_at",
+                                                           "parent_id", "attempt", "_token", "_gen"};
 
 bool is_known(std::string_view key) {
     for (auto k : known_fields)
@@ -143,6 +144,11 @@ std::variant<envelope, decode_error> decode(std::string_view text, std::string_v
             return decode_error{"_token: must be a string of 1-128 characters"};
         e.token = t->get<std::string>();
     }
+    if (const json* g = field(doc, "_gen")) {
+        const auto n = as_integer(*g);
+        if (!n || *n < 0 || *n > 1000000) return decode_error{range_reason("_gen", 0, 1000000)};
+        e.generation = static_cast<std::int32_t>(*n);
+    }
 
     json extra = json::object();
     for (auto it = doc.begin(); it != doc.end(); ++it)
@@ -171,6 +177,7 @@ std::string encode(const envelope& e) {
     if (e.parent_id) out["parent_id"] = *e.parent_id;
     if (e.attempt != 1) out["attempt"] = e.attempt;
     if (e.token) out["_token"] = *e.token;
+    if (e.generation != 0) out["_gen"] = e.generation;
     // Invalid UTF-8 in a string cannot come from decode (the parser rejects it); replace rather
     // than throw for hand-built envelopes.
     return dump_json(out);

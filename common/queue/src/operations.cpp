@@ -368,10 +368,12 @@ boost::asio::awaitable<std::size_t> operations::dead_retry(std::optional<std::st
             std::vector<std::string> keys{keys_.stream, keys_.dead};
             auto decoded = decode(text, keys_.queue);
             if (auto* e = std::get_if<envelope>(&decoded)) {
-                // A fresh run: attempts start over and the old run's token no longer applies.
+                // A fresh run: attempts start over, the old run's token no longer applies, and the
+                // next generation may reopen the job's dead row (no entry of the old run can).
                 e->attempt = 1;
                 e->token.reset();
                 e->run_at.reset();
+                if (e->generation < 1000000) ++e->generation;
                 if (e->id) keys.push_back(keys_.id_key(*e->id));
                 text = encode(*e);
             }

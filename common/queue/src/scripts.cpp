@@ -18,16 +18,20 @@ return 1
 
 // KEYS: stream, dead, stats [, id_key]
 // ARGV: entry_id, job_text, job_id, reason, attempts, failed_at, id_ttl_s
+// Idempotent per entry: the dead letter is added only by the call that removes the entry from the
+// stream, so two workers settling the same entry (a take-over racing the first run's last step)
+// leave one dead letter. Returns 1 when it added the dead letter, 0 when the entry was gone.
 const redis::script& dead_letter() {
     static const redis::script s{R"lua(
-redis.call('XADD', KEYS[2], '*', 'job', ARGV[2], 'id', ARGV[3], 'reason', ARGV[4],
-           'attempts', ARGV[5], 'failed_at', ARGV[6])
+local removed = redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('XACK', KEYS[1], 'workers', ARGV[1])
-redis.call('XDEL', KEYS[1], ARGV[1])
 if KEYS[4] then
   redis.call('HSET', KEYS[4], 'state', 'dead')
   redis.call('EXPIRE', KEYS[4], ARGV[7])
 end
+if removed == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'job', ARGV[2], 'id', ARGV[3], 'reason', ARGV[4],
+           'attempts', ARGV[5], 'failed_at', ARGV[6])
 redis.call('HINCRBY', KEYS[3], 'dead', 1)
 return 1
 )lua"};

@@ -97,12 +97,12 @@ TEST(multipart_journal, records_forgets_and_lists_uploads_by_job) {
     s::record_open_upload(c, upload("videos/a/2", "u2", "job-a"));
     s::record_open_upload(c, upload("videos/b/1", "u3", "job-b"));
 
-    const auto of_a = s::open_uploads_of_job(c, "job-a");
+    const auto of_a = s::open_uploads_of_job(c, "upload", "job-a");
     ASSERT_EQ(of_a.size(), 2u);
     EXPECT_EQ(of_a[0].upload_id, "u1");
     EXPECT_EQ(of_a[1].upload_id, "u2");
     EXPECT_LT(std::chrono::system_clock::now() - of_a[0].created_at, 5min);
-    EXPECT_TRUE(s::open_uploads_of_job(c, "job-c").empty());
+    EXPECT_TRUE(s::open_uploads_of_job(c, "upload", "job-c").empty());
 
     // Azure-style: the same upload id for one key, by two jobs.
     s::record_open_upload(c, upload("videos/z/1", "uncommitted", "job-a"));
@@ -127,7 +127,7 @@ TEST(multipart_journal, records_forgets_and_lists_uploads_by_job) {
     EXPECT_TRUE(s::forget_open_upload(c, upload("videos/a/1", "u1", "job-a")));
     EXPECT_FALSE(s::forget_open_upload(c, upload("videos/a/1", "u1", "job-a")));
     EXPECT_FALSE(s::forget_open_upload(c, upload("videos/b/1", "u3", "job-a"))) << "another job's row";
-    EXPECT_EQ(s::open_uploads_of_job(c, "job-a").size(), 2u);
+    EXPECT_EQ(s::open_uploads_of_job(c, "upload", "job-a").size(), 2u);
 }
 
 TEST(multipart_journal, a_job_aborts_what_its_earlier_attempt_left_open_and_nothing_of_other_jobs) {

@@ -90,8 +90,8 @@ TEST(upload_job_s3, an_upload_created_but_never_recorded_is_aborted_by_the_next_
         return r;
     };
     const auto intent = [&](const std::string& job, const std::string& key) {
-        sql("INSERT INTO multipart_uploads (provider, bucket, key, upload_id, job_id) VALUES ('moto', 'media', '" +
-            key + "', '(creating)', '" + job + "')");
+        sql("INSERT INTO multipart_uploads (provider, bucket, key, upload_id, job_id, job_queue) VALUES ('moto', 'media', '" +
+            key + "', '(creating)', '" + job + "', 'upload')");
     };
     const auto src = h.file("clip.bin", 3000, 'c');
 

@@ -63,7 +63,7 @@ TEST(migrate, applies_every_file_once_in_order) {
 TEST(migrate, every_jobs_column_is_documented_for_operators) {
     const auto url = fresh_database();
     pg::migrate(url, pg::default_migrations_dir());
-    EXPECT_EQ(count(url, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'jobs'"), 20);
+    EXPECT_EQ(count(url, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'jobs'"), 21);
     EXPECT_EQ(count(url, R"(SELECT count(*) FROM information_schema.columns c
                             WHERE c.table_name = 'jobs' AND col_description('jobs'::regclass, c.ordinal_position) IS NULL)"),
               0);

@@ -62,7 +62,9 @@ struct writer_fixture : ::testing::Test {
     pg::job_state_writer writer{ctx.get_executor(), db};
 
     pg::write_result finish(pg::job_outcome o) { return run_coro(ctx, writer.finished(std::move(o))); }
-    std::optional<pg::job_row> load(const std::string& id) { return run_coro(ctx, pg::load_job(db, id)); }
+    std::optional<pg::job_row> load(const std::string& id, const std::string& queue = "transcode") {
+        return run_coro(ctx, pg::load_job(db, queue, id));
+    }
     // Everything handed to the writer before this is durable once it returns: flushes run in
     // order, and an outcome completes after its COMMIT.
     void barrier() {
@@ -191,9 +193,9 @@ TEST_F(writer_fixture, a_succeeded_job_is_never_restarted) {
     EXPECT_EQ(row->epoch, 1);
 }
 
-TEST_F(writer_fixture, a_dead_job_retried_on_purpose_runs_again_under_its_new_entry) {
-    // `wharfctl dead retry` re-enqueues a dead job as a new stream entry: a newer fence.
-    const pg::fence first{40, 0, 1}, retried{41, 0, 1};
+TEST_F(writer_fixture, a_dead_job_retried_on_purpose_runs_again_under_its_new_generation) {
+    // `wharfctl dead retry` re-enqueues a dead job as a new stream entry of the next generation.
+    const pg::fence first{40, 0, 1}, retried{41, 0, 1, 1};
     writer.started(start_of("job-d", first));
     auto dead = outcome_of("job-d", first, pg::job_status::dead);
     dead.error = "attempts exhausted";
@@ -203,6 +205,7 @@ TEST_F(writer_fixture, a_dead_job_retried_on_purpose_runs_again_under_its_new_en
     auto row = load("job-d");
     EXPECT_EQ(row->status, pg::job_status::running);
     EXPECT_EQ(row->epoch, 2);
+    EXPECT_EQ(row->fence, retried);
     EXPECT_FALSE(row->finished_at);
     // The old delivery cannot write over the new run; the new one finishes it.
     EXPECT_EQ(finish(outcome_of("job-d", first)), pg::write_result::stale);
@@ -210,13 +213,56 @@ TEST_F(writer_fixture, a_dead_job_retried_on_purpose_runs_again_under_its_new_en
     EXPECT_EQ(load("job-d")->status, pg::job_status::succeeded);
 
     // The same when the retried run's start and outcome reach PostgreSQL in one flush.
-    const pg::fence first2{50, 0, 1}, retried2{51, 0, 1};
+    const pg::fence first2{50, 0, 1}, retried2{51, 0, 1, 1};
     writer.started(start_of("job-d2", first2));
     EXPECT_EQ(finish(outcome_of("job-d2", first2, pg::job_status::dead)), pg::write_result::applied);
     writer.started(start_of("job-d2", retried2));
     EXPECT_EQ(finish(outcome_of("job-d2", retried2)), pg::write_result::applied);
     EXPECT_EQ(load("job-d2")->status, pg::job_status::succeeded);
     EXPECT_EQ(load("job-d2")->epoch, 2);
+}
+
+// The chaos soak's "duplicate chain": a take-over of the same run (a newer entry or delivery, the
+// same generation) reaches PostgreSQL after that run's last outcome. It used to reopen the dead
+// row, which then stayed queued or running while Redis held the dead letter.
+TEST_F(writer_fixture, a_late_take_over_of_the_same_run_never_reopens_a_dead_job) {
+    const pg::fence last{60, 0, 1}, taken_over{60, 0, 2}, other_entry{61, 0, 1};
+    writer.started(start_of("job-dc", last, 3));
+    EXPECT_EQ(finish(outcome_of("job-dc", last, pg::job_status::dead, 3)), pg::write_result::applied);
+    writer.started(start_of("job-dc", taken_over, 3));
+    writer.started(start_of("job-dc2", other_entry, 2));  // company, so the start flushes alone
+    barrier();
+    auto row = load("job-dc");
+    EXPECT_EQ(row->status, pg::job_status::dead);
+    EXPECT_EQ(row->fence, last);
+    EXPECT_EQ(row->epoch, 1);
+    EXPECT_EQ(finish(outcome_of("job-dc", taken_over, pg::job_status::queued, 3)), pg::write_result::stale);
+    // Start and outcome of another entry of the same run, in one flush: refused too.
+    writer.started(start_of("job-dc", other_entry, 2));
+    EXPECT_EQ(finish(outcome_of("job-dc", other_entry, pg::job_status::succeeded, 2)), pg::write_result::stale);
+    row = load("job-dc");
+    EXPECT_EQ(row->status, pg::job_status::dead);
+    EXPECT_EQ(row->attempts, 3);
+    EXPECT_EQ(row->fence, last);
+}
+
+TEST_F(writer_fixture, two_queues_jobs_with_the_same_id_are_two_jobs) {
+    const pg::fence f{1700000000000, 0, 1};
+    auto in_download = start_of("1700000000000-0", f);
+    in_download.queue = "download";
+    writer.started(start_of("1700000000000-0", f));
+    writer.started(in_download);
+    auto done = outcome_of("1700000000000-0", f);
+    EXPECT_EQ(finish(done), pg::write_result::applied);
+    auto failed = outcome_of("1700000000000-0", f, pg::job_status::dead);
+    failed.queue = "download";
+    EXPECT_EQ(finish(failed), pg::write_result::applied);
+    writer.progress("download", "1700000000000-0", f, R"({"x":1})");
+    barrier();
+    EXPECT_EQ(load("1700000000000-0")->status, pg::job_status::succeeded);
+    EXPECT_EQ(load("1700000000000-0", "download")->status, pg::job_status::dead);
+    EXPECT_EQ(run_coro(ctx, pg::load_jobs_with_id(db, "1700000000000-0")).size(), 2u);
+    EXPECT_EQ(scalar("SELECT count(*) FROM jobs WHERE id = '1700000000000-0'"), 2);
 }
 
 TEST_F(writer_fixture, a_retry_keeps_the_error_and_counts_attempts) {
@@ -245,7 +291,8 @@ TEST_F(writer_fixture, an_outcome_of_a_job_never_started_is_inserted) {
     o.queue = "download";
     o.error = "malformed envelope: payload must be an object";
     EXPECT_EQ(finish(o), pg::write_result::applied);
-    auto row = load("1700000000000-7");
+    EXPECT_FALSE(load("1700000000000-7"));  // a job is its queue and its id
+    auto row = load("1700000000000-7", "download");
     ASSERT_TRUE(row);
     EXPECT_EQ(row->status, pg::job_status::dead);
     EXPECT_EQ(row->error, "malformed envelope: payload must be an object");
@@ -257,9 +304,9 @@ TEST_F(writer_fixture, an_outcome_of_a_job_never_started_is_inserted) {
 TEST_F(writer_fixture, progress_is_stored_for_the_current_owner_only) {
     const pg::fence f{50, 0, 1};
     writer.started(start_of("job-p", f));
-    writer.progress("job-p", f, R"({"bytes_done":10})");
-    writer.progress("job-p", f, R"({"bytes_done":20})");
-    writer.progress("job-p", {49, 0, 1}, R"({"bytes_done":999})");  // an old owner
+    writer.progress("transcode", "job-p", f, R"({"bytes_done":10})");
+    writer.progress("transcode", "job-p", f, R"({"bytes_done":20})");
+    writer.progress("transcode", "job-p", {49, 0, 1}, R"({"bytes_done":999})");  // an old owner
     barrier();
     EXPECT_EQ(load("job-p")->progress_json, R"({"bytes_done": 20})");
 }
@@ -360,7 +407,7 @@ TEST_F(writer_fixture, flushes_never_scan_the_jobs_table) {
         std::atomic<int> applied{0};
         drive(ctx, w, 4'000, 400, "scan-", applied);  // batches of hundreds, many flushes
         EXPECT_EQ(applied, 4'000);
-        for (int i = 0; i < 20; ++i) w.progress("scan-" + std::to_string(i), {1, 0, 1}, R"({"p":1})");
+        for (int i = 0; i < 20; ++i) w.progress("transcode", "scan-" + std::to_string(i), {1, 0, 1}, R"({"p":1})");
         run_coro(ctx, w.drain());
         fresh.shutdown();  // a backend's table statistics are reported when it exits
     }

@@ -345,6 +345,8 @@ TEST_F(queue_ops, dead_letter_then_list_retry_and_purge) {
     const auto d = read("w1").at(0);
     run(ops_->claim_id(d, decoded(d.job_text), 1s));
     run(ops_->dead_letter(d, "bad-1", "payload: url missing", 3));
+    // Settling the same entry again (a take-over racing the run's last step) adds nothing.
+    run(ops_->dead_letter(d, "bad-1", "payload: url missing", 3));
 
     EXPECT_EQ(integer({"XLEN", ops_->keys().stream}), 0);
     EXPECT_EQ(pending_count(), 0);
@@ -371,6 +373,7 @@ TEST_F(queue_ops, dead_letter_then_list_retry_and_purge) {
     const auto env = decoded(again.job_text);
     EXPECT_EQ(env.attempt, 1);
     EXPECT_FALSE(env.token);
+    EXPECT_EQ(env.generation, 1);  // the next generation: only it may reopen the job's dead row
     EXPECT_EQ(run(ops_->claim_id(again, env, 1s)), q::operations::claim_result::run);
 
     // A job without a producer id dead-letters under its entry id, with no id key.

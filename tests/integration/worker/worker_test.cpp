@@ -87,13 +87,10 @@ static void every_job_of_every_queue_succeeds_once_with_threads(const char* thre
     logs_on_failure logs{f};
     constexpr std::size_t noops = 4'000, sleeps = 300, fails = 300;
     f.start_worker({"--queues", "noop=32,sleep=8,fail=4", "--threads", threads});
-    // A pause between the queues' XADDs: entry ids are unique per stream only, and a job's default
-    // id is its entry id, so two queues filled in the same millisecond would share job ids (see
-    // DISABLED_jobs_of_two_queues_with_the_same_entry_id_each_get_their_own_row below).
+    // No pause between the queues' XADDs: their entry ids (each job's default id) collide, and
+    // every job must still be a job of its own (see jobs_of_two_queues_with_the_same_entry_id...).
     f.enqueue_many("sleep", sleeps, [](std::size_t i) { return json{{"payload", {{"ms", 2}, {"n", i}}}}; });
-    std::this_thread::sleep_for(5ms);
     f.enqueue_many("noop", noops, [](std::size_t i) { return json{{"payload", {{"n", i}}}}; });
-    std::this_thread::sleep_for(5ms);
     // fail_attempts 0: succeeds at its first attempt (the fail job type's own code path).
     f.enqueue_many("fail", fails, [](std::size_t i) { return json{{"payload", {{"fail_attempts", 0}, {"n", i}}}}; });
     const auto succeeded = [&](const char* queue) {
@@ -130,13 +127,11 @@ TEST(worker, with_several_io_threads_every_job_still_succeeds_exactly_once) {
 }
 
 // The cause of the "--threads 4: one queue never ran its jobs" failure (issue 8), with one thread:
-// a job's default id is its stream entry id, unique only within its own stream, while `jobs.id`
-// is unique across queues. Two producers' XADDs in the same millisecond give two queues the same
-// entry id; the second job's outcome then meets the first job's final row under the same fence,
-// is taken for a replay ("applied"), and is acknowledged with no row of its own. Disabled until
-// the default id is made unique across queues (see the tsan branch's report); run it with
-// --gtest_also_run_disabled_tests.
-TEST(worker, DISABLED_jobs_of_two_queues_with_the_same_entry_id_each_get_their_own_row) {
+// a job's default id is its stream entry id, unique only within its own stream. Two producers'
+// XADDs in the same millisecond give two queues the same entry id; while `jobs` was keyed by id
+// alone, the second job's outcome met the first job's final row under the same fence, was taken
+// for a replay ("applied"), and was acknowledged with no row of its own. A job is (queue, id).
+TEST(worker, jobs_of_two_queues_with_the_same_entry_id_each_get_their_own_row) {
     fleet f;
     logs_on_failure logs{f};
     f.start_worker({"--queues", "noop=4,fail=4"});
@@ -149,6 +144,42 @@ TEST(worker, DISABLED_jobs_of_two_queues_with_the_same_entry_id_each_get_their_o
         fleet::eventually([&] { return f.stat("noop", "succeeded") == 20 && f.stat("fail", "succeeded") == 20; }, 30s));
     EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE queue = 'noop' AND status = 'succeeded'"), 20);
     EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE queue = 'fail' AND status = 'succeeded'"), 20);
+}
+
+// A run whose last outcome reached PostgreSQL but whose hand-over to Redis was lost (Redis came
+// back from an AOF without it, or the worker died in between) leaves its entry pending, and a
+// take-over finds the row final. The entry is settled the way the run ended -- dead-lettered,
+// once, when the run went dead with this very entry; acknowledged when it succeeded -- and the
+// job does not run again.
+TEST(worker, a_take_over_of_a_finished_run_settles_it_as_it_ended_without_running_it) {
+    fleet f;
+    logs_on_failure logs{f};
+    f.cmd({"XGROUP", "CREATE", "wharf:{fail}:stream", "workers", "$", "MKSTREAM"});
+    const auto dead_entry = f.enqueue(
+        "fail", {{"id", "went-dead"}, {"payload", {{"fail_attempts", 9}}}, {"max_attempts", 3}, {"attempt", 3}});
+    const auto done_entry = f.enqueue("fail", {{"id", "went-well"}, {"payload", {{"fail_attempts", 0}}}});
+    // A worker took both and died after recording their outcomes.
+    f.cmd({"XREADGROUP", "GROUP", "workers", "ghost", "COUNT", "10", "STREAMS", "wharf:{fail}:stream", ">"});
+    const auto fence_of = [](const std::string& entry) {
+        const auto dash = entry.find('-');
+        return entry.substr(0, dash) + ", " + entry.substr(dash + 1) + ", 1";
+    };
+    ASSERT_EQ(f.count("WITH i AS (INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, entry_ms, "
+                      "entry_seq, delivery, error, finished_at) VALUES "
+                      "('went-dead', 'fail', 'dead', 3, 3, 1, " + fence_of(dead_entry) + ", 'failed 3 times', now()), "
+                      "('went-well', 'fail', 'succeeded', 1, 3, 1, " + fence_of(done_entry) + ", NULL, now()) "
+                      "RETURNING 1) SELECT count(*) FROM i"),
+              2);
+    f.start_worker({"--queues", "fail=2", "--lease", "1s", "--sweep", "200ms"});
+    ASSERT_TRUE(fleet::eventually([&] { return f.stream_length("fail") == 0 && f.pending("fail") == 0; }, 30s));
+    const auto dead = f.dead_entries("fail");
+    ASSERT_EQ(dead.size(), 1u);
+    EXPECT_EQ(dead[0].at("id"), "went-dead");
+    EXPECT_EQ(dead[0].at("reason"), "failed 3 times");
+    EXPECT_EQ(f.delayed("fail"), 0);  // neither ran again (a failing run would have scheduled a retry)
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE epoch = 1 AND ((id = 'went-dead' AND status = 'dead') OR "
+                      "(id = 'went-well' AND status = 'succeeded'))"),
+              2);
 }
 
 TEST(worker, poison_messages_are_dead_lettered_with_readable_reasons_and_good_jobs_still_run) {

@@ -44,7 +44,7 @@ TEST(batch_queue, an_outcome_rides_on_the_pending_start_of_the_same_delivery) {
     EXPECT_FALSE(p.starts);
     ASSERT_TRUE(p.combined);
     EXPECT_EQ((*p.combined)[0], R"({"a"})");
-    EXPECT_EQ((*p.combined)[11], R"({"succeeded"})");
+    EXPECT_EQ((*p.combined)[12], R"({"succeeded"})");
     q.pop_front();
     EXPECT_EQ(q.pending_outcomes(), 0u);
     EXPECT_TRUE(q.empty());
@@ -97,14 +97,14 @@ TEST(batch_queue, starts_of_a_job_coalesce_to_the_largest_fence_and_count_takes)
 
 TEST(batch_queue, progress_coalesces_latest_wins_and_is_bounded) {
     batch_queue q(10, 10);
-    EXPECT_TRUE(q.add_progress("a", {1, 0, 1}, "1", t0));
-    EXPECT_TRUE(q.add_progress("a", {1, 0, 1}, "2", t0));
-    EXPECT_TRUE(q.add_progress("a", {1, 0, 0}, "old owner", t0));
+    EXPECT_TRUE(q.add_progress("q", "a", {1, 0, 1}, "1", t0));
+    EXPECT_TRUE(q.add_progress("q", "a", {1, 0, 1}, "2", t0));
+    EXPECT_TRUE(q.add_progress("q", "a", {1, 0, 0}, "old owner", t0));
     ASSERT_EQ(q.front().progress.size(), 1u);
     EXPECT_EQ(q.front().progress[0].json, "2");
-    for (int i = 0; i < 9; ++i) EXPECT_TRUE(q.add_progress("j" + std::to_string(i), {1, 0, 1}, "0", t0));
-    EXPECT_FALSE(q.add_progress("one-too-many", {1, 0, 1}, "0", t0));  // dropped: advisory only
-    EXPECT_TRUE(q.add_progress("a", {1, 0, 1}, "3", t0));               // coalescing still works
+    for (int i = 0; i < 9; ++i) EXPECT_TRUE(q.add_progress("q", "j" + std::to_string(i), {1, 0, 1}, "0", t0));
+    EXPECT_FALSE(q.add_progress("q", "one-too-many", {1, 0, 1}, "0", t0));  // dropped: advisory only
+    EXPECT_TRUE(q.add_progress("q", "a", {1, 0, 1}, "3", t0));               // coalescing still works
     EXPECT_EQ(q.progress_rows(), 10u);
 }
 
@@ -138,7 +138,7 @@ TEST(batch_queue, a_sealed_batch_takes_nothing_more) {
     q.add_start(start("a"), t0);
     q.seal_front();
     q.add_start(start("b"), t0);
-    q.add_progress("a", {1, 0, 1}, "{}", t0);
+    q.add_progress("q", "a", {1, 0, 1}, "{}", t0);
     q.add_outcome(outcome("c"), 1, t0);
     ASSERT_EQ(q.batches(), 2u);
     EXPECT_EQ(q.front().rows(), 1u);
@@ -183,4 +183,41 @@ TEST(encode, one_array_per_column_rows_sorted_by_id) {
     EXPECT_EQ(out[7], "{\"boom\xEF\xBF\xBD\"}");
     EXPECT_EQ(out[8], "{NULL}");
     EXPECT_EQ(out[9], "{1700000000123}");
+    EXPECT_EQ(out[10], "{0}");  // generation
+}
+
+TEST(batch_queue, jobs_of_two_queues_with_the_same_id_are_two_rows) {
+    batch_queue q(100, 1000);
+    auto a = start("1700000000000-0");
+    auto b = start("1700000000000-0");
+    b.queue = "other";
+    q.add_start(a, t0);
+    q.add_start(b, t0);  // not coalesced into a's row
+    ASSERT_EQ(q.front().starts.size(), 2u);
+    auto oa = outcome("1700000000000-0");
+    q.add_outcome(oa, 1, t0);  // rides on a's start, not b's
+    EXPECT_EQ(q.front().merged, 1u);
+    ASSERT_TRUE(q.front().starts[0].outcome);
+    EXPECT_FALSE(q.front().starts[1].outcome);
+    q.add_progress("other", "1700000000000-0", {1, 0, 1}, "{}", t0);
+    q.add_progress("q", "1700000000000-0", {1, 0, 1}, "{}", t0);
+    EXPECT_EQ(q.front().progress.size(), 2u);
+    const auto p = encode(q.front());
+    ASSERT_TRUE(p.starts && p.combined);
+    EXPECT_EQ((*p.starts)[1], R"({"other"})");
+    EXPECT_EQ((*p.combined)[1], R"({"q"})");
+    EXPECT_EQ(job_key("q", "1700000000000-0"), "q/1700000000000-0");
+}
+
+TEST(batch_queue, a_newer_generation_outranks_any_entry_of_an_older_one) {
+    const pg::fence old_run{1800000000000, 7, 9, 0}, retried{1700000000000, 0, 1, 1};
+    EXPECT_LT(old_run, retried);
+    batch_queue q(100, 1000);
+    q.add_start(start("a", retried), t0);
+    q.add_start(start("a", old_run), t0);  // a late take-over of the old run: ignored
+    ASSERT_EQ(q.front().starts.size(), 1u);
+    EXPECT_EQ(q.front().starts[0].start.fence, retried);
+    EXPECT_EQ(q.front().starts[0].takes, 1);
+    const auto p = encode(q.front());
+    EXPECT_EQ((*p.starts)[11], "{1}");  // generation
 }

@@ -48,7 +48,7 @@ TEST(envelope_decode, minimal_envelope_gets_defaults) {
 TEST(envelope_decode, reads_every_known_field) {
     const auto e = ok(R"({"v":1,"type":"download","payload":{"a":[1,2]},"id":"order-42:a.b_c",
         "api_key":"tenant-1","max_attempts":7,"timeout_s":120,"run_at":"2030-01-02T03:04:05.250+01:00",
-        "parent_id":"1700000000000-0","attempt":3,"_token":"1699999999999-5"})");
+        "parent_id":"1700000000000-0","attempt":3,"_token":"1699999999999-5","_gen":2})");
     EXPECT_EQ(e.id, "order-42:a.b_c");
     EXPECT_EQ(e.api_key, "tenant-1");
     EXPECT_EQ(e.max_attempts, 7);
@@ -58,6 +58,7 @@ TEST(envelope_decode, reads_every_known_field) {
     EXPECT_EQ(e.parent_id, "1700000000000-0");
     EXPECT_EQ(e.attempt, 3);
     EXPECT_EQ(e.token, "1699999999999-5");
+    EXPECT_EQ(e.generation, 2);
 }
 
 TEST(envelope_decode, null_optional_fields_mean_absent) {
@@ -154,6 +155,8 @@ TEST(envelope_decode, internal_fields_are_checked) {
     EXPECT_EQ(reason(R"({"payload":{},"attempt":0})"), "attempt: must be an integer from 1 to 1000000");
     EXPECT_EQ(reason(R"({"payload":{},"_token":""})"), "_token: must be a string of 1-128 characters");
     EXPECT_EQ(reason(R"({"payload":{},"_token":5})"), "_token: must be a string of 1-128 characters");
+    EXPECT_EQ(reason(R"({"payload":{},"_gen":-1})"), "_gen: must be an integer from 0 to 1000000");
+    EXPECT_EQ(reason(R"({"payload":{},"_gen":"1"})"), "_gen: must be an integer from 0 to 1000000");
     EXPECT_EQ(reason(R"({"payload":{},"parent_id":"a b"})"), "parent_id: 1-128 characters of [A-Za-z0-9._:-]");
 }
 
@@ -209,7 +212,7 @@ TEST(envelope_encode, unknown_fields_are_kept_verbatim) {
 TEST(envelope_encode, round_trip_keeps_every_field) {
     const std::string text = R"({"v":1,"type":"download","payload":{"a":{"b":[true,"x"]}},"id":"j1",
         "api_key":"k","max_attempts":5,"timeout_s":30,"run_at":"2030-01-02T03:04:05.678Z",
-        "parent_id":"p1","attempt":2,"_token":"1-1","custom":"kept"})";
+        "parent_id":"p1","attempt":2,"_token":"1-1","_gen":1,"custom":"kept"})";
     const auto first = ok(text);
     const std::string encoded = q::encode(first);
     const auto second = ok(encoded);

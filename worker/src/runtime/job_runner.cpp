@@ -182,15 +182,42 @@ asio::awaitable<void> runtime::impl::flush_acks(queue_state& q) {
     q.ack_flushing = false;
 }
 
-asio::awaitable<bool> runtime::impl::already_final(const job_run& j) {
+// The job's row when an earlier run already finished it, else nothing.
+asio::awaitable<std::optional<pg::job_row>> runtime::impl::final_row(const job_run& j) {
     try {
-        const auto row = co_await pg::load_job(db, j.job_id);
-        co_return row && pg::is_final(row->status);
+        auto row = co_await pg::load_job(db, j.queue.name, j.job_id);
+        if (row && pg::is_final(row->status)) co_return row;
     } catch (const std::exception& e) {
         // Unknown: run it (at-least-once); the fenced writer still keeps the final state single.
-        spdlog::warn("reading the state of job {} failed: {}", j.job_id, redact(e.what()));
-        co_return false;
+        spdlog::warn("reading the state of job {} of {} failed: {}", j.job_id, j.queue.name, redact(e.what()));
     }
+    co_return std::nullopt;
+}
+
+// A delivery of a job that an earlier run already finished leaves the stream the way that run
+// left it. That run's own hand-over to Redis may have been lost (Redis came back from an AOF that
+// did not have it yet, or the worker died after the row was written): a job that went dead with
+// this very entry is dead-lettered now -- once, since the script adds the dead letter only while
+// the entry is still in the stream. Anything else (a success, or another entry of the same job)
+// is acknowledged.
+asio::awaitable<void> runtime::impl::settle_finished(std::shared_ptr<job_run> j, const pg::job_row& row) {
+    auto& q = j->queue;
+    const auto& d = j->delivery;
+    release_slot(*j);
+    const bool this_entry = row.fence.generation == j->fence.generation && row.fence.entry_ms == d.entry_ms &&
+                            row.fence.entry_seq == d.entry_seq;
+    if (row.status != pg::job_status::dead || !this_entry) {
+        spdlog::info("job {} of {}: already {} by an earlier run; acknowledging entry {}", j->job_id, q.name,
+                     pg::to_string(row.status), d.entry_id);
+        push_ack(*j, "");  // untracked once the batched ack went through
+        co_return;
+    }
+    spdlog::info("job {} of {}: already dead; making sure entry {} is dead-lettered", j->job_id, q.name, d.entry_id);
+    const std::string reason = row.error.value_or("dead");
+    co_await with_redis_retry(
+        "dead-lettering a job", [&]() { return q.ops.dead_letter(d, j->job_id, reason, row.attempts); },
+        [this] { return abandon; });
+    untrack(*j);
 }
 
 asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j, std::string reason) {
@@ -205,6 +232,10 @@ asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j,
                       .attempt = j->envelope.attempt,
                       .error = reason};
     const auto written = co_await finish_durably(std::move(o));
+    if (written && *written == pg::write_result::stale) {
+        // An earlier run finished the job (settle as it did), or a newer owner holds it.
+        if (const auto row = co_await final_row(*j)) co_return co_await settle_finished(j, *row);
+    }
     if (written && *written == pg::write_result::applied) {
         co_await with_redis_retry(
             "dead-lettering a job",
@@ -298,6 +329,7 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
     j->envelope = std::move(std::get<queue::envelope>(decoded));
     auto& e = j->envelope;
     j->job_id = e.id.value_or(d.entry_id);
+    j->fence.generation = e.generation;
     j->max_attempts = e.max_attempts.value_or(q.type.max_attempts);
     j->timeout = e.timeout_s ? std::chrono::milliseconds(std::chrono::seconds(*e.timeout_s)) : q.type.timeout;
 
@@ -311,11 +343,11 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
     // ---- a take-over of a job whose earlier run finished but was not acknowledged (that worker
     // died in between, or Redis lost the ack): acknowledge it instead of running it again. Only
     // take-overs pay for this read.
-    if (d.delivery_count > 1 && co_await already_final(*j)) {
-        spdlog::info("job {} of {}: taken over but already finished; acknowledging", j->job_id, q.name);
-        release_slot(*j);
-        push_ack(*j, "");
-        co_return false;
+    if (d.delivery_count > 1) {
+        if (const auto row = co_await final_row(*j)) {
+            co_await settle_finished(j, *row);
+            co_return false;
+        }
     }
 
     // ---- run_at ahead (a producer's direct XADD): park it in the delayed set, do not run it
@@ -374,7 +406,7 @@ asio::awaitable<attempt_end> runtime::impl::execute(std::shared_ptr<job_run> j) 
     j->context.api_key = e.api_key;
     j->context.executor = strand;
     j->context.report_progress = [w = std::weak_ptr<job_run>(j), self](nlohmann::json progress) {
-        if (auto jr = w.lock()) self->writer.progress(jr->job_id, jr->fence, dump_json(progress));
+        if (auto jr = w.lock()) self->writer.progress(jr->queue.name, jr->job_id, jr->fence, dump_json(progress));
     };
     {
         auto payload = parse_json(e.payload_json,
@@ -472,11 +504,7 @@ asio::awaitable<void> runtime::impl::finish_attempt(std::shared_ptr<job_run> j, 
     if (*written == pg::write_result::stale) {
         // Refused: either a newer owner holds the job (its entry is not ours to remove), or an
         // earlier run already finished it and lost its ack (then nobody else will remove it).
-        if (co_await already_final(*j)) {
-            spdlog::info("job {} of {}: already finished by an earlier run; acknowledging", j->job_id, q.name);
-            push_ack(*j, "");
-            co_return;
-        }
+        if (const auto row = co_await final_row(*j)) co_return co_await settle_finished(j, *row);
         spdlog::info("job {} of {}: outcome refused (a newer owner holds it)", j->job_id, q.name);
         untrack(*j);
         co_return;

@@ -121,7 +121,8 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     boost::asio::awaitable<bool> prepare_run(std::shared_ptr<detail::job_run> j);
     boost::asio::awaitable<detail::attempt_end> execute(std::shared_ptr<detail::job_run> j);
     boost::asio::awaitable<void> finish_attempt(std::shared_ptr<detail::job_run> j, detail::attempt_end ended);
-    boost::asio::awaitable<bool> already_final(const detail::job_run& j);
+    boost::asio::awaitable<std::optional<pg::job_row>> final_row(const detail::job_run& j);
+    boost::asio::awaitable<void> settle_finished(std::shared_ptr<detail::job_run> j, const pg::job_row& row);
     boost::asio::awaitable<void> dead_letter_now(std::shared_ptr<detail::job_run> j, std::string reason);
     boost::asio::awaitable<std::optional<pg::write_result>> finish_durably(pg::job_outcome o);
     boost::asio::awaitable<void> acquire_slot(std::shared_ptr<detail::job_run> j);

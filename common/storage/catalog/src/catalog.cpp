@@ -42,7 +42,7 @@ tier tier_from(std::string_view s) {
 }
 
 const std::string object_columns = "id, provider, bucket, key, size, sha256, etag, api_key, job_id, tier, prefix_class, " +
-                                   utc("created_at") + ", " + utc("updated_at");
+                                   utc("created_at") + ", " + utc("updated_at") + ", job_queue";
 
 stored_object object_from(const pqxx::row& row) {
     stored_object o;
@@ -55,6 +55,7 @@ stored_object object_from(const pqxx::row& row) {
     o.record.etag = row[6].as<std::string>();
     o.record.api_key = opt_text(row[7]);
     o.record.job_id = opt_text(row[8]);
+    o.record.job_queue = opt_text(row[13]);
     o.record.tier = tier_from(row[9].as<std::string>());
     o.record.prefix_class = prefix_class_from_string(row[10].as<std::string>()).value_or(prefix_class::permanent);
     o.created_at = row[11].as<std::string>();
@@ -196,13 +197,14 @@ record_result record_object(pqxx::connection& c, const object_record& r) {
     if (old_id) {
         tx.exec_params(
             "UPDATE objects SET size = $2, sha256 = $3, etag = $4, api_key = $5, job_id = $6, tier = $7, "
-            "prefix_class = $8, updated_at = now() WHERE id = $1",
-            *old_id, size, r.sha256, r.etag, param(r.api_key), param(r.job_id), tier_s, class_s);
+            "prefix_class = $8, job_queue = $9, updated_at = now() WHERE id = $1",
+            *old_id, size, r.sha256, r.etag, param(r.api_key), param(r.job_id), tier_s, class_s, param(r.job_queue));
     } else {
         tx.exec_params(
-            "INSERT INTO objects (provider, bucket, key, size, sha256, etag, api_key, job_id, tier, prefix_class) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            r.provider, r.bucket, r.key, size, r.sha256, r.etag, param(r.api_key), param(r.job_id), tier_s, class_s);
+            "INSERT INTO objects (provider, bucket, key, size, sha256, etag, api_key, job_id, tier, prefix_class, "
+            "job_queue) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            r.provider, r.bucket, r.key, size, r.sha256, r.etag, param(r.api_key), param(r.job_id), tier_s, class_s,
+            param(r.job_queue));
     }
     const std::int64_t delta = size - old_size.value_or(0);
     auto crossing = write_stats(tx, r.provider, stats, delta, old_id ? 0 : 1);

@@ -11,7 +11,7 @@ namespace wharf::storage {
 namespace {
 
 constexpr const char* upload_columns =
-    "provider, bucket, key, upload_id, job_id, attempt, (extract(epoch FROM created_at) * 1000)::bigint";
+    "provider, bucket, key, upload_id, job_id, attempt, (extract(epoch FROM created_at) * 1000)::bigint, job_queue";
 
 open_upload upload_from(const pqxx::row& row) {
     open_upload u;
@@ -22,6 +22,7 @@ open_upload upload_from(const pqxx::row& row) {
     u.job_id = row[4].as<std::string>();
     u.attempt = row[5].as<std::int32_t>();
     u.created_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(row[6].as<std::int64_t>()));
+    u.job_queue = row[7].as<std::string>();
     return u;
 }
 
@@ -42,9 +43,10 @@ bool same_upload(const open_upload& u, std::string_view provider, std::string_vi
 void record_open_upload(pqxx::connection& c, const open_upload& u) {
     pqxx::work tx(c, "record_open_upload");
     tx.exec_params(
-        "INSERT INTO multipart_uploads (provider, bucket, key, upload_id, job_id, attempt) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider, bucket, key, upload_id, job_id) DO NOTHING",
-        u.provider, u.bucket, u.key, u.upload_id, u.job_id, u.attempt);
+        "INSERT INTO multipart_uploads (provider, bucket, key, upload_id, job_id, attempt, job_queue) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (provider, bucket, key, upload_id, job_id, job_queue) DO NOTHING",
+        u.provider, u.bucket, u.key, u.upload_id, u.job_id, u.attempt, u.job_queue);
     tx.commit();
 }
 
@@ -52,18 +54,20 @@ bool forget_open_upload(pqxx::connection& c, const open_upload& u) {
     pqxx::work tx(c, "forget_open_upload");
     const auto gone = tx.exec_params(
         "DELETE FROM multipart_uploads WHERE provider = $1 AND bucket = $2 AND key = $3 AND upload_id = $4 "
-        "AND job_id = $5",
-        u.provider, u.bucket, u.key, u.upload_id, u.job_id);
+        "AND job_id = $5 AND job_queue = $6",
+        u.provider, u.bucket, u.key, u.upload_id, u.job_id, u.job_queue);
     tx.commit();
     return gone.affected_rows() > 0;
 }
 
-std::vector<open_upload> open_uploads_of_job(pqxx::connection& c, std::string_view job_id) {
+std::vector<open_upload> open_uploads_of_job(pqxx::connection& c, std::string_view job_queue,
+                                             std::string_view job_id) {
     pqxx::read_transaction tx(c, "open_uploads_of_job");
     std::vector<open_upload> out;
     for (const auto& row : tx.exec_params(std::string("SELECT ") + upload_columns +
-                                              " FROM multipart_uploads WHERE job_id = $1 ORDER BY created_at, id",
-                                          std::string(job_id)))
+                                              " FROM multipart_uploads WHERE job_id = $1 AND job_queue = $2 "
+                                              "ORDER BY created_at, id",
+                                          std::string(job_id), std::string(job_queue)))
         out.push_back(upload_from(row));
     return out;
 }
@@ -72,8 +76,8 @@ bool upload_shared_with_other_jobs(pqxx::connection& c, const open_upload& u) {
     pqxx::read_transaction tx(c, "upload_shared_with_other_jobs");
     return tx.exec_params1(
                  "SELECT count(*) FROM multipart_uploads WHERE provider = $1 AND bucket = $2 AND key = $3 "
-                 "AND upload_id = $4 AND job_id <> $5",
-                 u.provider, u.bucket, u.key, u.upload_id, u.job_id)[0]
+                 "AND upload_id = $4 AND (job_id, job_queue) <> ($5, $6)",
+                 u.provider, u.bucket, u.key, u.upload_id, u.job_id, u.job_queue)[0]
                .as<std::int64_t>() > 0;
 }
 
@@ -81,10 +85,11 @@ key_rows rows_for_key(pqxx::connection& c, const open_upload& u) {
     pqxx::read_transaction tx(c, "rows_for_key");
     key_rows out;
     for (const auto& row : tx.exec_params(
-             "SELECT upload_id, job_id FROM multipart_uploads WHERE provider = $1 AND bucket = $2 AND key = $3",
+             "SELECT upload_id, job_id, job_queue FROM multipart_uploads "
+             "WHERE provider = $1 AND bucket = $2 AND key = $3",
              u.provider, u.bucket, u.key)) {
         out.upload_ids.push_back(row[0].as<std::string>());
-        if (row[1].as<std::string>() != u.job_id) out.other_jobs = true;
+        if (row[1].as<std::string>() != u.job_id || row[2].as<std::string>() != u.job_queue) out.other_jobs = true;
     }
     return out;
 }
@@ -105,10 +110,11 @@ std::vector<journal_entry> list_open_uploads(pqxx::connection& c) {
     pqxx::read_transaction tx(c, "list_open_uploads");
     std::vector<journal_entry> out;
     for (const auto& row : tx.exec(std::string("SELECT ") + upload_columns +
-                                   ", (SELECT status FROM jobs WHERE jobs.id = multipart_uploads.job_id) "
+                                   ", (SELECT status FROM jobs WHERE jobs.id = multipart_uploads.job_id "
+                                   "AND jobs.queue = multipart_uploads.job_queue) "
                                    "FROM multipart_uploads ORDER BY created_at, id")) {
         journal_entry e{upload_from(row), std::nullopt};
-        if (!row[7].is_null()) e.job_status = row[7].as<std::string>();
+        if (!row[8].is_null()) e.job_status = row[8].as<std::string>();
         out.push_back(std::move(e));
     }
     return out;
@@ -129,7 +135,8 @@ std::vector<orphan> find_orphans(const std::vector<journal_entry>& recorded,
         if (owner_live(e.job_status) || u.created_at > cutoff) continue;
         if (live_owner_shares(u)) continue;
         out.push_back(orphan{u.provider, u.bucket, u.key, u.upload_id, u.job_id,
-                             e.job_status ? "job " + *e.job_status : std::string("job gone"), u.created_at});
+                             e.job_status ? "job " + *e.job_status : std::string("job gone"), u.created_at,
+                             u.job_queue});
     }
     for (const auto& l : listed) {
         for (const auto& up : l.uploads) {
@@ -138,7 +145,7 @@ std::vector<orphan> find_orphans(const std::vector<journal_entry>& recorded,
             });
             if (known || up.initiated > cutoff) continue;
             out.push_back(
-                orphan{l.provider, l.bucket, up.key, up.upload_id, std::nullopt, "not recorded", up.initiated});
+                orphan{l.provider, l.bucket, up.key, up.upload_id, std::nullopt, "not recorded", up.initiated, {}});
         }
     }
     std::stable_sort(out.begin(), out.end(), [](const orphan& a, const orphan& b) { return a.since < b.since; });
@@ -157,8 +164,8 @@ boost::asio::awaitable<void> multipart_journal::forget(open_upload u) {
     co_await std::move(op);
 }
 
-boost::asio::awaitable<std::vector<open_upload>> multipart_journal::of_job(std::string job_id) {
-    auto op = db_->run([&job_id](pqxx::connection& c) { return open_uploads_of_job(c, job_id); });
+boost::asio::awaitable<std::vector<open_upload>> multipart_journal::of_job(std::string job_queue, std::string job_id) {
+    auto op = db_->run([&job_queue, &job_id](pqxx::connection& c) { return open_uploads_of_job(c, job_queue, job_id); });
     co_return co_await std::move(op);
 }
 

@@ -1,10 +1,15 @@
 // Where a job's state changes: the batched, fenced writer of the `jobs` table.
 //
-// Fencing: each delivery of a job carries a fence, made of the Redis stream entry id (ms-seq)
-// and the entry's delivery count. Stream ids only grow and every delivery (first read or
-// take-over by XAUTOCLAIM) bumps the count, so a later owner always holds a larger fence.
+// A job is (queue, id): ids are unique within a queue, as in Redis.
+//
+// Fencing: each delivery of a job carries a fence, made of the run's generation (bumped only by
+// `wharfctl dead retry`), the Redis stream entry id (ms-seq) and the entry's delivery count.
+// Stream ids only grow and every delivery (first read or take-over by XAUTOCLAIM) bumps the count,
+// so a later owner always holds a larger fence.
 //  - started(): applied only when the stored fence is smaller than the given one and the job is
-//    not final; it then bumps `epoch` (times the job was taken) and stores the fence.
+//    not final; it then bumps `epoch` (times the job was taken) and stores the fence. A dead or
+//    failed job is reopened only by a larger generation: a take-over of the same run, however
+//    new its entry, cannot bring back a job whose last attempt was already recorded.
 //  - finished()/retrying(): applied only when the stored fence equals the given one (so the
 //    holder of the latest lease, and nobody else, writes the outcome once).
 // Writes are batched: many jobs' changes go to PostgreSQL as one statement per kind per flush,
@@ -16,10 +21,13 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 namespace wharf::pg {
 
@@ -27,7 +35,12 @@ struct fence {
     std::int64_t entry_ms = 0;
     std::int64_t entry_seq = 0;
     std::int32_t delivery = 1;
-    auto operator<=>(const fence&) const = default;
+    std::int32_t generation = 0;  // compared first: a retried dead job outranks all its old entries
+    friend bool operator==(const fence&, const fence&) = default;
+    friend auto operator<=>(const fence& a, const fence& b) {
+        return std::tie(a.generation, a.entry_ms, a.entry_seq, a.delivery) <=>
+               std::tie(b.generation, b.entry_ms, b.entry_seq, b.delivery);
+    }
 };
 
 enum class job_status { queued, running, succeeded, failed, dead, cancelled };
@@ -76,7 +89,7 @@ public:
     // Fire-and-forget: the job starts at once; the row follows in the next flush.
     void started(job_start s);
     // Latest value wins within a flush; fenced like finished().
-    void progress(std::string id, pg::fence f, std::string progress_json);
+    void progress(std::string queue, std::string id, pg::fence f, std::string progress_json);
     // Completes once the outcome is durable (or refused as stale). Callers acknowledge the job in
     // Redis only after this returns, so a crash in between re-delivers rather than loses it.
     // A job never seen by started() (a malformed envelope dead-lettered at once) is inserted.
@@ -96,11 +109,14 @@ struct job_row {
     job_status status;
     std::int32_t attempts = 0, max_attempts = 0;
     std::int64_t epoch = 0;
+    pg::fence fence;  // of the delivery that last started (or finished) the job
     std::optional<std::string> error, result_json, progress_json, api_key, parent_id;
     std::string created_at, updated_at;
     std::optional<std::string> started_at, finished_at, run_at;
 };
-boost::asio::awaitable<std::optional<job_row>> load_job(pool& db, std::string id);
+boost::asio::awaitable<std::optional<job_row>> load_job(pool& db, std::string queue, std::string id);
+// Every queue's job with this id (an operator may not know the queue), ordered by queue.
+boost::asio::awaitable<std::vector<job_row>> load_jobs_with_id(pool& db, std::string id);
 
 // A job just added to a queue by wharfctl (producers that XADD directly write no row; the first
 // start writes it): status queued, attempts 0, epoch 0, with the stream entry as its fence (delivery

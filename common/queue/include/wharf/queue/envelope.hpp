@@ -32,6 +32,7 @@ struct envelope {
     // Set by wharf itself when it re-enqueues (retry, delay, dead retry):
     std::int32_t attempt = 1;              // "attempt": the attempt this delivery runs
     std::optional<std::string> token;      // "_token": the run's duplicate-detection token
+    std::int32_t generation = 0;           // "_gen": bumped by each dead retry (the fence's first part)
     std::string extra_json = "{}";         // unknown fields, kept as they were
 };
 

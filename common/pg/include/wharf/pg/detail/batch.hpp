@@ -2,6 +2,7 @@
 // flush's rows are encoded as array parameters. The coroutine in job_state.cpp only moves them.
 //
 // Rules (each unit-tested in tests/unit/pg/batch_test.cpp):
+//  - A job is (queue, id): every map below is keyed by job_key().
 //  - A flush is one batch: at most one row per job per kind (starts, progress, outcomes), since
 //    one INSERT .. ON CONFLICT or UPDATE .. FROM cannot touch a row twice.
 //  - Starts of one job coalesce: the largest fence wins and `takes` counts the starts folded in,
@@ -34,6 +35,11 @@ namespace wharf::pg::detail {
 
 using clock = std::chrono::steady_clock;
 
+// The key of a job in a batch and in the set of applied outcomes: "<queue>/<id>", both sanitized
+// as they are stored (a queue name has no '/', so the first one separates). The SQL statements
+// return the same text for the rows they applied (queue || '/' || id).
+std::string job_key(std::string_view queue, std::string_view id);
+
 struct pending_outcome {
     job_outcome outcome;
     std::uint64_t ticket = 0;  // the caller waiting for this outcome
@@ -48,6 +54,7 @@ struct pending_start {
 };
 
 struct pending_progress {
+    std::string queue;
     std::string id;
     pg::fence fence;
     std::string json;
@@ -58,7 +65,7 @@ struct batch {
     std::vector<pending_progress> progress;
     std::vector<pending_outcome> outcomes;
     std::unordered_map<std::string, std::size_t> start_index, progress_index;
-    std::unordered_set<std::string> outcome_ids;  // regular and merged outcomes
+    std::unordered_set<std::string> outcome_keys;  // regular and merged outcomes
     std::size_t merged = 0;                       // starts carrying their outcome
     clock::time_point opened{};
     bool sealed = false;
@@ -73,7 +80,7 @@ public:
 
     void add_start(job_start s, clock::time_point now);
     // False when dropped because too much is pending.
-    bool add_progress(std::string id, pg::fence f, std::string json, clock::time_point now);
+    bool add_progress(std::string queue, std::string id, pg::fence f, std::string json, clock::time_point now);
     // Always kept: queued in a batch, or waiting for room when max_pending outcomes are pending.
     void add_outcome(job_outcome o, std::uint64_t ticket, clock::time_point now);
 
@@ -108,16 +115,16 @@ private:
 
 // The array parameters of one flush, one text literal per column (see job_state.cpp's SQL).
 struct flush_params {
-    std::optional<std::array<std::string, 11>> starts;
-    std::optional<std::array<std::string, 15>> combined;  // start columns + status, error, result, run_at
-    std::optional<std::array<std::string, 5>> progress;
-    std::optional<std::array<std::string, 10>> outcomes;
+    std::optional<std::array<std::string, 12>> starts;
+    std::optional<std::array<std::string, 16>> combined;  // start columns + status, error, result, run_at
+    std::optional<std::array<std::string, 7>> progress;
+    std::optional<std::array<std::string, 11>> outcomes;
 };
 flush_params encode(const batch& b);
 
-// The outcomes of `b` (plain and merged) whose sanitized id is not in `applied`, as the arrays of
-// job_state.cpp's replayed_sql (id, entry_ms, entry_seq, delivery, status); none when every
-// outcome was applied, the usual case.
-std::optional<std::array<std::string, 5>> encode_unapplied(const batch& b, const std::unordered_set<std::string>& applied);
+// The outcomes of `b` (plain and merged) whose job_key() is not in `applied`, as the arrays of
+// job_state.cpp's replayed_sql (id, queue, generation, entry_ms, entry_seq, delivery, status);
+// none when every outcome was applied, the usual case.
+std::optional<std::array<std::string, 7>> encode_unapplied(const batch& b, const std::unordered_set<std::string>& applied);
 
 }  // namespace wharf::pg::detail

@@ -43,6 +43,7 @@ struct object_record {
     std::string etag;
     std::optional<std::string> api_key;
     std::optional<std::string> job_id;
+    std::optional<std::string> job_queue;  // with job_id: the job is (queue, id)
     storage::tier tier = tier::hot;
     storage::prefix_class prefix_class = prefix_class::permanent;
 };

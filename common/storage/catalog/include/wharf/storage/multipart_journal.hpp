@@ -26,10 +26,12 @@
 namespace wharf::storage {
 
 // One row of multipart_uploads.
+// The job that opened it is (job_queue, job_id), as in the jobs table.
 struct open_upload {
     std::string provider, bucket, key, upload_id, job_id;
     std::int32_t attempt = 1;
     std::chrono::system_clock::time_point created_at;  // set by PostgreSQL when recorded
+    std::string job_queue = "upload";
 };
 
 // An intent: the row a job writes before it asks a provider to create an upload, with this in
@@ -53,7 +55,7 @@ void record_open_upload(pqxx::connection& c, const open_upload& u);
 // Removes the row of this upload and job; false when there was none.
 bool forget_open_upload(pqxx::connection& c, const open_upload& u);
 // The uploads recorded for a job, oldest first.
-std::vector<open_upload> open_uploads_of_job(pqxx::connection& c, std::string_view job_id);
+std::vector<open_upload> open_uploads_of_job(pqxx::connection& c, std::string_view job_queue, std::string_view job_id);
 // Whether another job has an upload recorded with the same provider, bucket, key and upload id
 // (only possible for Azure, whose uploads are all "uncommitted": blocks belong to the key).
 bool upload_shared_with_other_jobs(pqxx::connection& c, const open_upload& u);
@@ -84,6 +86,7 @@ struct orphan {
     std::optional<std::string> job_id;  // nullopt: the provider lists it and no row records it
     std::string reason;                 // "job succeeded", "job gone", "not recorded", ...
     std::chrono::system_clock::time_point since;
+    std::string job_queue;  // with job_id
 };
 
 // The orphans among the recorded and listed uploads, oldest first. Pure.
@@ -105,7 +108,7 @@ public:
     explicit multipart_journal(pg::pool& db) : db_(&db) {}
     boost::asio::awaitable<void> record(open_upload u);
     boost::asio::awaitable<void> forget(open_upload u);
-    boost::asio::awaitable<std::vector<open_upload>> of_job(std::string job_id);
+    boost::asio::awaitable<std::vector<open_upload>> of_job(std::string job_queue, std::string job_id);
     boost::asio::awaitable<bool> shared_with_other_jobs(open_upload u);
     boost::asio::awaitable<key_rows> for_key(open_upload u);
 
