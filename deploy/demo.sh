@@ -35,7 +35,7 @@ step "Starting two workers"
 mkdir -p .data/logs .data/samples
 pids=()
 for i in 1 2; do
-  "$worker" --queues noop=8,sleep=4,upload=2 --diagnostics --grace 10s --upload-source-roots "$here/.data/samples" >".data/logs/worker-$i.log" 2>&1 &
+  "$worker" --queues noop=8,sleep=4,upload=2 --diagnostics --grace 10s --local-source-roots "$here/.data/samples" >".data/logs/worker-$i.log" 2>&1 &
   pids+=($!)
 done
 trap 'kill -TERM "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true' EXIT

@@ -406,9 +406,9 @@ int main(int argc, char** argv) {
                                              "5s",
                                              "--storage-providers",
                                              providers.dump(),
-                                             "--upload-scratch-dir",
+                                             "--scratch-dir",
                                              scratch_dir.string(),
-                                             "--upload-source-roots",
+                                             "--local-source-roots",
                                              sources_dir.string()};
         const auto eq = marker.find('=');
         workers fleet_workers(f, flags, {{marker.substr(0, eq), marker.substr(eq + 1)}});

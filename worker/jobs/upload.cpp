@@ -1,21 +1,11 @@
-// The `upload` job type (contract and key layout in upload.hpp).
+// The `upload` job type (contract in upload.hpp).
 #include "upload.hpp"
 
 #include "wharf/asio/offload.hpp"
-#include "wharf/core/log.hpp"
-#include "wharf/core/redact.hpp"
-#include "wharf/pg/pool.hpp"
-#include "wharf/storage/quota.hpp"
 #include "wharf/storage/sha256.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
-#include <mutex>
-#include <random>
 #include <system_error>
 
 namespace asio = boost::asio;
@@ -23,10 +13,6 @@ namespace fs = std::filesystem;
 
 namespace wharf::worker {
 namespace {
-
-using storage::errc;
-
-constexpr std::string_view layout_prefixes[] = {"temp/", "videos/", "processed/", "transcripts/"};
 
 std::string string_field(const nlohmann::json& p, const char* name) {
     if (!p.contains(name) || !p[name].is_string() || p[name].get<std::string>().empty())
@@ -39,101 +25,7 @@ std::optional<std::string> optional_string(const nlohmann::json& p, const char* 
     return string_field(p, name);
 }
 
-// Blocking work on the job's pool, resuming on the caller's executor.
-template <class F>
-asio::awaitable<std::invoke_result_t<F&>> offload(asio::thread_pool& pool, F fn) {
-    return wharf::offload(pool.get_executor(), std::move(fn));
-}
-
-// A storage failure at the job boundary: transient ones are retried, the rest fail the job now.
-[[noreturn]] void rethrow_storage(const storage::error& e, std::string_view doing) {
-    const std::string message = fmt::format("{}: {}", doing, e.what());
-    if (e.retryable()) throw std::runtime_error(message);
-    throw permanent_error(message);
-}
-
-// A scratch file removed when the job ends, however it ends.
-struct scratch_file {
-    fs::path path;
-    scratch_file() = default;
-    scratch_file(const scratch_file&) = delete;
-    scratch_file& operator=(const scratch_file&) = delete;
-    ~scratch_file() {
-        std::error_code ec;
-        if (!path.empty()) fs::remove(path, ec);
-    }
-};
-
-std::string scratch_name(std::string_view job_id) {
-    std::string name = "upload-";
-    for (char c : job_id) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
-    return name + ".part";
-}
-
-// Progress to the job row, at most every 250 ms (plus the last one). The upload may call it from
-// any thread, so it is serialised here.
-class progress_reporter {
-public:
-    explicit progress_reporter(std::function<void(nlohmann::json)> report) : report_(std::move(report)) {}
-    void operator()(std::string_view phase, std::uint64_t done, std::uint64_t total) {
-        if (!report_) return;
-        std::lock_guard lock(mutex_);
-        const auto now = std::chrono::steady_clock::now();
-        if (done != total && now - last_ < std::chrono::milliseconds(250)) return;
-        last_ = now;
-        report_(nlohmann::json{{"phase", phase}, {"done", done}, {"total", total}});
-    }
-
-private:
-    std::function<void(nlohmann::json)> report_;
-    std::mutex mutex_;
-    std::chrono::steady_clock::time_point last_{};
-};
-
-nlohmann::json result_json(const storage::object_record& r, const std::string& url, std::chrono::seconds expires,
-                           bool duplicate) {
-    return nlohmann::json{{"provider", r.provider}, {"bucket", r.bucket},   {"key", r.key},
-                          {"size", r.size},         {"sha256", r.sha256},   {"etag", r.etag},
-                          {"presigned_url", url},   {"expires_in", expires.count()},
-                          {"duplicate", duplicate}};
-}
-
 }  // namespace
-
-std::optional<std::string> local_source_refusal(const fs::path& source, const std::vector<fs::path>& roots,
-                                                fs::path* resolved) {
-    if (roots.empty())
-        return "local files may not be uploaded by this worker (set upload_source_roots to the directories "
-               "that hold them)";
-    if (!source.is_absolute()) return "a local source must be an absolute path";
-    std::error_code ec;
-    const fs::path real = fs::canonical(source, ec);  // every symlink and .. resolved
-    if (ec) return "cannot read it: " + ec.message();
-    if (!fs::is_regular_file(real, ec)) return "not a regular file";
-    for (const auto& root : roots) {
-        const fs::path real_root = fs::canonical(root, ec);
-        if (ec) continue;
-        // Component-wise: /srv/in must not admit /srv/inbox/x.
-        auto [r, s] = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
-        if (r == real_root.end() && s != real.end()) {
-            if (resolved) *resolved = real;
-            return std::nullopt;
-        }
-    }
-    return "outside upload_source_roots";
-}
-
-std::optional<std::string> key_layout_violation(std::string_view key) {
-    if (auto reason = storage::invalid_key_reason(key)) return reason;
-    for (auto prefix : layout_prefixes) {
-        if (!key.starts_with(prefix)) continue;
-        const auto rest = key.substr(prefix.size());
-        const auto slash = rest.find('/');
-        if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size())
-            return fmt::format("keys under {} follow {}<id>/<name>", prefix, prefix);
-    }
-    return std::nullopt;
-}
 
 upload_request parse_upload_request(const nlohmann::json& p, const std::optional<std::string>& envelope_api_key) {
     if (!p.is_object()) throw permanent_error("payload must be a JSON object");
@@ -161,8 +53,8 @@ upload_request parse_upload_request(const nlohmann::json& p, const std::optional
         throw permanent_error("payload.api_key differs from the envelope's api_key");
     r.api_key = envelope_api_key ? envelope_api_key : payload_key;
 
-    const bool temp_key = r.key.starts_with("temp/");
-    r.prefix_class = temp_key ? storage::prefix_class::temp : storage::prefix_class::permanent;
+    r.prefix_class = prefix_class_of(r.key);
+    const bool temp_key = r.prefix_class == storage::prefix_class::temp;
     if (auto cls = optional_string(p, "class")) {
         const auto parsed = storage::prefix_class_from_string(*cls);
         if (!parsed) throw permanent_error("payload.class must be \"temp\" or \"permanent\"");
@@ -180,157 +72,21 @@ upload_request parse_upload_request(const nlohmann::json& p, const std::optional
     return r;
 }
 
-struct upload_services::state {
-    asio::thread_pool blocking{2};  // hashing runs near 2 GB/s per core: worth both cores
-    std::mutex prepare_mutex;
-    bool prepared = false;
-    std::mutex rng_mutex;
-    std::mt19937_64 rng{std::random_device{}()};
-};
-
-upload_services::upload_services(std::unique_ptr<storage::registry> providers, pg::pool& db,
-                                 storage::smtp_settings smtp, upload_options options)
-    : providers_(std::move(providers)),
-      catalog_(db),
-      journal_(db),
-      alerts_(std::make_unique<storage::alert_dispatcher>(catalog_, std::move(smtp))),
-      options_(std::move(options)),
-      state_(std::make_unique<state>()) {}
-
-upload_services::~upload_services() { state_->blocking.join(); }
-
-asio::thread_pool& upload_services::blocking_pool() noexcept { return state_->blocking; }
-
-boost::system::result<std::size_t, storage::refusal> upload_services::place(
-    std::span<const storage::provider_capacity> capacity, std::uint64_t size, std::optional<std::string_view> wanted) {
-    std::lock_guard lock(state_->rng_mutex);
-    return storage::choose_provider(capacity, size, wanted, state_->rng);
-}
-
-asio::awaitable<void> upload_services::prepare() {
-    {
-        std::lock_guard lock(state_->prepare_mutex);
-        if (state_->prepared) co_return;
-    }
-    // Two jobs preparing at once both write the same limits: harmless, so no lock across awaits.
-    for (const auto& pc : providers_->configs()) {
-        // Awaitables are built in statements of their own: GCC 12 relocates class-type
-        // temporaries of a co_await full-expression bitwise (invalid frees).
-        auto ensure = catalog_.ensure_provider(pc.name, pc.limit_bytes);
-        if (auto crossing = co_await std::move(ensure)) {
-            auto send = alerts_->dispatch(std::move(*crossing));
-            co_await std::move(send);
-        }
-    }
-    std::lock_guard lock(state_->prepare_mutex);
-    state_->prepared = true;
-}
-
-asio::awaitable<void> upload_services::run_alert_sweeper() {
-    auto loop = alerts_->run(options_.alert_sweep_interval);
-    co_await std::move(loop);
-}
-
 namespace {
 
-// Aborts the multipart uploads recorded for this job: an earlier attempt's, left open because its
-// worker died mid-upload. One that cannot be aborted now keeps its row (the next attempt, or
-// `wharfctl storage orphans`, tries again); the upload goes on either way.
-// Removes a journal row; a failure is only logged (see the callers for why that is harmless).
-asio::awaitable<void> forget_row(upload_services& s, storage::open_upload row, std::string job_id) {
-    std::string failure;
-    try {
-        auto forget = s.journal().forget(row);
-        co_await std::move(forget);
-    } catch (const std::exception& e) {
-        failure = e.what();
-    }
-    if (!failure.empty())
-        spdlog::warn("upload {}: removing the journal row of {} {}:{} failed: {}", job_id, row.upload_id, row.provider,
-                     row.key, redact(failure));
-}
-
-// An intent an earlier attempt left: the uploads of its key that the provider lists and no row
-// records were created by that attempt after it wrote the intent (a kill in between left them
-// unrecorded) -- unless another job also writes this key, whose upload that could be.
-asio::awaitable<void> abort_left_by_intent(upload_services& s, storage::provider& p, const storage::open_upload& u,
-                                           const std::string& job_id) {
-    auto rows_op = s.journal().for_key(u);
-    const auto rows = co_await std::move(rows_op);
-    if (rows.other_jobs) {
-        spdlog::info("upload {}: attempt {} may have left an upload of {}:{} open, but another job writes that key "
-                     "too; left for `wharfctl storage orphans`",
-                     job_id, u.attempt, u.provider, u.key);
-        co_return;
-    }
-    auto list_op = p.list_incomplete(u.key);
-    const auto listed = co_await std::move(list_op);
-    for (const auto& up : storage::uploads_left_by_intent(u, listed, rows.upload_ids)) {
-        auto abort = p.abort_incomplete(up.key, up.upload_id);
-        co_await std::move(abort);
-        spdlog::info("upload {}: aborted upload {} of {}:{} that attempt {} opened but did not record", job_id,
-                     up.upload_id, u.provider, u.key, u.attempt);
-    }
-}
-
-asio::awaitable<void> abort_left_open(upload_services& s, std::string job_queue, std::string job_id) {
-    auto load = s.journal().of_job(std::move(job_queue), job_id);
-    auto left_open = co_await std::move(load);
-    // Intents first, while the real rows still tell their uploads apart from the unrecorded ones.
-    std::stable_partition(left_open.begin(), left_open.end(), [](const auto& u) { return storage::is_intent(u); });
-    for (const auto& u : left_open) {
-        auto* p = s.providers().find(u.provider);
-        if (!p || p->bucket() != u.bucket) {
-            spdlog::warn("upload {}: upload {} of {}/{}:{} left open by attempt {} is on a provider no longer "
-                         "configured; left for `wharfctl storage orphans`",
-                         job_id, u.upload_id, u.provider, u.bucket, u.key, u.attempt);
-            continue;
-        }
-        try {
-            if (storage::is_intent(u)) {
-                auto by_intent = abort_left_by_intent(s, *p, u, job_id);
-                co_await std::move(by_intent);
-                auto forget = s.journal().forget(u);
-                co_await std::move(forget);
-                continue;
-            }
-            auto check = s.journal().shared_with_other_jobs(u);
-            if (co_await std::move(check)) {
-                // Azure: the blocks belong to the key, and another job writes that key too; its
-                // Put Block List discards ours, and discarding them now could take its blocks.
-                spdlog::info("upload {}: blocks of {}:{} left open by attempt {} are shared with another job's upload; "
-                             "not discarded",
-                             job_id, u.provider, u.key, u.attempt);
-            } else {
-                auto abort = p->abort_incomplete(u.key, u.upload_id);
-                co_await std::move(abort);
-                spdlog::info("upload {}: aborted upload {} of {}:{} left open by attempt {}", job_id, u.upload_id,
-                             u.provider, u.key, u.attempt);
-            }
-            auto forget = s.journal().forget(u);
-            co_await std::move(forget);
-        } catch (const storage::error& e) {
-            spdlog::warn("upload {}: aborting upload {} of {}:{} left open by attempt {} failed: {}; kept for a later try",
-                         job_id, u.upload_id, u.provider, u.key, u.attempt, e.what());
-        }
-    }
-}
-
-asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> services, job_context& ctx) {
-    upload_services& s = *services;
+asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<storage_services> services, job_context& ctx) {
+    storage_services& s = *services;
     const upload_request req = parse_upload_request(ctx.payload, ctx.api_key);
-    auto prepare = s.prepare();
-    co_await std::move(prepare);
     progress_reporter progress(ctx.report_progress);
 
     // 0. Multipart uploads an earlier attempt of this job left open: aborted before anything else.
-    auto cleanup = abort_left_open(s, ctx.queue, ctx.id);
+    auto cleanup = abort_uploads_left_open(s, ctx);
     co_await std::move(cleanup);
 
     // 1. The bytes to upload, as a local file, with its size and SHA-256 (computed once).
     fs::path source;
     std::optional<std::string> sha256;
-    scratch_file scratch;
+    std::optional<scratch_path> scratch;  // a stored source is downloaded here, removed at the end
     if (req.source_path) {
         // Read the file the check resolved, not the given path again: a symlink swapped in after
         // the check must not lead elsewhere (a directory swapped for a link still could).
@@ -339,263 +95,47 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<upload_services> serv
     } else {
         auto* from = s.providers().find(*req.source_provider);
         if (!from) throw permanent_error("payload.source.provider: unknown storage provider \"" + *req.source_provider + "\"");
-        std::error_code ec;
-        fs::create_directories(s.options().scratch_dir, ec);
-        scratch.path = s.options().scratch_dir / scratch_name(ctx.id);
+        scratch.emplace(s.options(), "upload", ctx, ".part");
         progress("download", 0, 0);
         try {
             // get_to_file verifies the SHA-256 the object carries, so we can carry it on.
-            auto download = from->get_to_file(*req.source_key, scratch.path);
-            const auto info = co_await std::move(download);
+            auto fetch = from->get_to_file(*req.source_key, scratch->path());
+            const auto info = co_await std::move(fetch);
             sha256 = info.sha256;
         } catch (const storage::error& e) {
             rethrow_storage(e, "downloading the source " + *req.source_provider + ":" + *req.source_key);
         }
-        source = scratch.path;
+        source = scratch->path();
     }
     std::error_code ec;
     const std::uint64_t size = fs::file_size(source, ec);
     if (ec) throw permanent_error("source " + source.string() + ": " + ec.message());
     if (!sha256) {
         progress("hash", 0, size);
-        auto hash = offload(s.blocking_pool(), [source] { return storage::sha256_file_hex(source); });
+        auto hash = offload(s.blocking_pool().get_executor(), [source] { return storage::sha256_file_hex(source); });
         sha256 = co_await std::move(hash);
     }
 
-    storage::object_record record;
-    record.key = req.key;
-    record.size = size;
-    record.sha256 = *sha256;
-    record.api_key = req.api_key;
-    record.job_id = ctx.id;
-    record.job_queue = ctx.queue;
-    record.prefix_class = req.prefix_class;
-
-    // 2. The same bytes already stored under the key: nothing to upload.
-    auto find = s.catalog().find_by_key(req.key);
-    const auto existing = co_await std::move(find);
-    for (const auto& row : existing) {
-        if (req.provider && row.record.provider != *req.provider) continue;
-        if (row.record.size != size || row.record.sha256 != *sha256) continue;
-        auto* p = s.providers().find(row.record.provider);
-        if (!p) continue;  // a provider no longer configured
-        const auto url = s.presigns().get(*p, storage::http_method::get, req.key, req.presign_expires);
-        co_return result_json(row.record, url, req.presign_expires, true);
-    }
-
-    // 3. Quota, before a byte moves. Replacing one's own object is charged the difference.
-    const storage::stored_object* replaced = nullptr;
-    for (const auto& row : existing) {
-        if (!req.provider || row.record.provider == *req.provider) {
-            replaced = &row;
-            break;
-        }
-    }
-    if (req.api_key) {
-        auto load = s.catalog().api_key(*req.api_key);
-        if (auto usage = co_await std::move(load)) {
-            const std::uint64_t credit = replaced && replaced->record.api_key == req.api_key ? replaced->record.size : 0;
-            if (auto refusal = storage::quota_violation(usage->used_bytes, usage->quota_bytes, size > credit ? size - credit : 0))
-                throw permanent_error(*refusal);
-        }
-    }
-
-    // 4. A retry (or take-over) of a job that died between upload and record finds its object
-    // already stored (same size and SHA-256) on one of the providers, and records that instead of
-    // placing the object again (which could leave an uncounted copy behind).
-    storage::provider* target = nullptr;
-    bool adopted = false;
-    if ((ctx.attempt > 1 || ctx.delivery > 1) && !replaced) {
-        for (const auto& pc : s.providers().configs()) {
-            if (req.provider && pc.name != *req.provider) continue;
-            auto& candidate = s.providers().at(pc.name);
-            try {
-                auto probe = candidate.head(req.key);
-                if (auto head = co_await std::move(probe);
-                    head && head->size == size && head->sha256 && *head->sha256 == *sha256) {
-                    target = &candidate;
-                    record.etag = head->etag;
-                    adopted = true;
-                    break;
-                }
-            } catch (const storage::error& e) {
-                rethrow_storage(e, "checking " + pc.name + ":" + req.key);
-            }
-        }
-    }
-
-    // 5. Placement: the named provider, or where the key already lives (a replace stays put and
-    // needs only the difference), or a weighted random choice by free capacity.
-    if (!target) {
-        auto load_stats = s.catalog().stats();
-        const auto stats = co_await std::move(load_stats);
-        std::vector<storage::provider_capacity> capacity;
-        for (const auto& pc : s.providers().configs()) {
-            storage::provider_capacity c{pc.name, 0, pc.limit_bytes};
-            for (const auto& st : stats)
-                if (st.provider == pc.name) c.used_bytes = st.total_bytes;
-            if (replaced && replaced->record.provider == pc.name)
-                c.used_bytes -= std::min(c.used_bytes, replaced->record.size);
-            capacity.push_back(std::move(c));
-        }
-        std::optional<std::string_view> wanted;
-        if (req.provider) wanted = *req.provider;
-        else if (replaced) wanted = replaced->record.provider;
-        auto placed = s.place(capacity, size, wanted);
-        if (!placed) throw permanent_error(placed.error().message);
-        target = &s.providers().at(capacity[*placed].name);
-    }
-    record.provider = target->name();
-    record.bucket = target->bucket();
-
-    // 6. Upload.
-    if (!adopted) {
-        storage::put_options options;
-        options.content_type = req.content_type;
-        options.sha256 = sha256;
-        options.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress("upload", done, total); };
-        // A multipart upload is recorded before its first part and forgotten once it is gone, so
-        // one left open by a kill -9 is aborted by the next attempt (abort_left_open).
-        storage::open_upload opened{record.provider, record.bucket, req.key, {}, ctx.id, ctx.attempt, {}, ctx.queue};
-        bool recorded_open = false;
-        // The intent covers the gap between the provider creating the upload and the row above
-        // being written: a kill there leaves an upload only the intent can lead back to. (The
-        // local provider writes a temp file, not an upload a later attempt could abort.)
-        storage::open_upload intent = opened;
-        intent.upload_id = std::string{storage::creating_upload_id};
-        const bool with_intent = target->kind() != "local";
-        if (with_intent) {
-            auto write = s.journal().record(intent);
-            co_await std::move(write);
-        }
-        options.on_upload_created = [&s, &opened, &recorded_open](std::string upload_id) {
-            opened.upload_id = std::move(upload_id);
-            recorded_open = true;
-            return s.journal().record(opened);
-        };
-        options.on_upload_aborted = [&s, &opened, &recorded_open](std::string) {
-            recorded_open = false;
-            return s.journal().forget(opened);
-        };
-        std::optional<storage::put_result> put;
-        std::exception_ptr failed;
-        try {
-            auto upload = target->put_file(req.key, source, std::move(options));
-            put = co_await std::move(upload);
-        } catch (const storage::error&) {
-            failed = std::current_exception();
-        }
-        // After a complete its row has nothing left to say; after a failure the engine aborted
-        // the upload and removed the row (a failed abort keeps it, for the next attempt). Either
-        // way the intent is done. A removal that fails is harmless: aborting a completed or
-        // aborted upload is a no-op, so whoever finds the row later just removes it.
-        if (put && recorded_open) {
-            auto forget = forget_row(s, opened, ctx.id);
-            co_await std::move(forget);
-        }
-        if (with_intent) {
-            auto forget = forget_row(s, intent, ctx.id);
-            co_await std::move(forget);
-        }
-        if (failed) {
-            try {
-                std::rethrow_exception(failed);
-            } catch (const storage::error& e) {
-                rethrow_storage(e, "uploading to " + record.provider + ":" + req.key);
-            }
-        }
-        if (put->size != size || (!put->sha256.empty() && put->sha256 != *sha256))
-            throw std::runtime_error(fmt::format("{}:{} stored {} bytes (sha256 {}), expected {} ({})", record.provider,
-                                                 req.key, put->size, put->sha256, size, *sha256));
-        record.etag = put->etag;
-    }
+    store_request store{.file = source,
+                        .size = size,
+                        .sha256 = *sha256,
+                        .key = req.key,
+                        .provider = req.provider,
+                        .api_key = req.api_key,
+                        .content_type = req.content_type,
+                        .presign_expires = req.presign_expires,
+                        .progress = [&progress](std::uint64_t done, std::uint64_t total) {
+                            progress("upload", done, total);
+                        }};
+    auto put = store_file(s, ctx, std::move(store));
+    const stored_file stored = co_await std::move(put);
     progress("upload", size, size);
-
-    // 7. Record: usage, quota re-check and the "full" decision in one transaction.
-    storage::record_result recorded;
-    std::optional<std::string> quota_refusal;
-    try {
-        auto write = s.catalog().record(record);
-        recorded = co_await std::move(write);
-    } catch (const storage::error& e) {
-        if (e.code() != errc::quota_exceeded) throw;
-        quota_refusal = e.what();
-    }
-    if (quota_refusal) {
-        // Another upload of the same tenant won the race for the last bytes. What this upload
-        // stored is removed again: the tenant does not keep what it is not charged for. If it
-        // overwrote an object at the same place, that object's bytes are gone as well, so its row
-        // goes too: usage then counts exactly what is stored.
-        const bool overwrote =
-            replaced && replaced->record.provider == record.provider && replaced->record.bucket == record.bucket;
-        try {
-            auto remove = target->remove(req.key);
-            co_await std::move(remove);
-        } catch (const std::exception& cleanup) {
-            spdlog::warn("upload {}: could not remove {}:{} after the quota refusal: {}", ctx.id, record.provider,
-                         req.key, cleanup.what());
-        }
-        if (overwrote) {
-            try {
-                auto forget = s.catalog().remove(record.provider, record.bucket, req.key);
-                co_await std::move(forget);
-            } catch (const std::exception& e) {
-                spdlog::error("upload {}: the object at {}:{} was overwritten before the quota refusal, and its row "
-                              "could not be removed: {}",
-                              ctx.id, record.provider, req.key, redact(e.what()));
-            }
-            throw permanent_error(*quota_refusal + "; the object it was replacing at " + req.key +
-                                  " had already been overwritten and is removed");
-        }
-        throw permanent_error(*quota_refusal);
-    }
-    if (recorded.crossing) {
-        try {
-            auto send = s.alerts().dispatch(std::move(*recorded.crossing));
-            co_await std::move(send);
-        } catch (const std::exception& e) {
-            // The claim expires and the sweeper retries; the upload itself succeeded.
-            spdlog::warn("upload {}: alert for full provider {} deferred: {}", ctx.id, record.provider, e.what());
-        }
-    }
-    const auto url = s.presigns().get(*target, storage::http_method::get, req.key, req.presign_expires);
-    co_return result_json(record, url, req.presign_expires, false);
+    co_return to_json(stored);
 }
 
 }  // namespace
 
-std::vector<wharf::option_spec> upload_option_specs() {
-    auto specs = storage::alert_option_specs();
-    specs.push_back(storage::storage_providers_option());
-    specs.push_back({"upload_scratch_dir", "where upload jobs download storage-object sources", false, "./.data/tmp"});
-    specs.push_back({"upload_source_roots",
-                     "comma-separated directories whose files upload jobs may read as a local source (default: none)",
-                     false, ""});
-    return specs;
-}
-
-std::shared_ptr<upload_services> make_upload_services(const wharf::config& cfg, asio::any_io_executor executor,
-                                                      pg::pool& db) {
-    auto providers = std::make_unique<storage::registry>(storage::provider_configs_from(cfg), executor);
-    upload_options options;
-    options.scratch_dir = cfg.get_or("upload_scratch_dir", "./.data/tmp");
-    const std::string roots = cfg.get_or("upload_source_roots", "");
-    for (std::size_t at = 0; at <= roots.size();) {
-        auto comma = roots.find(',', at);
-        if (comma == std::string::npos) comma = roots.size();
-        const std::string root = roots.substr(at, comma - at);
-        at = comma + 1;
-        if (root.empty()) continue;
-        std::error_code ec;
-        if (!fs::path(root).is_absolute() || !fs::is_directory(root, ec))
-            throw wharf::config_error("upload_source_roots: \"" + root + "\" is not an absolute path of a directory");
-        options.source_roots.emplace_back(root);
-    }
-    return std::make_shared<upload_services>(std::move(providers), db, storage::smtp_settings_from(cfg),
-                                             std::move(options));
-}
-
-job_type upload_job_type(std::shared_ptr<upload_services> services) {
+job_type upload_job_type(std::shared_ptr<storage_services> services) {
     return job_type{.name = "upload",
                     .handler = [services](job_context& ctx) { return run_upload(services, ctx); },
                     .max_attempts = 5,
@@ -604,7 +144,7 @@ job_type upload_job_type(std::shared_ptr<upload_services> services) {
                     .retry_cap = std::chrono::minutes(5)};
 }
 
-void register_upload_job(job_registry& registry, std::shared_ptr<upload_services> services) {
+void register_upload_job(job_registry& registry, std::shared_ptr<storage_services> services) {
     registry.add(upload_job_type(std::move(services)));
 }
 

@@ -48,7 +48,7 @@ constexpr option_spec base_specs[] = {
 const std::vector<option_spec>& specs() {
     static const std::vector<option_spec> all = [] {
         std::vector<option_spec> v(std::begin(base_specs), std::end(base_specs));
-        for (const auto& s : upload_option_specs()) v.push_back(s);
+        for (const auto& s : storage_job_option_specs()) v.push_back(s);
         return v;
     }();
     return all;
@@ -138,12 +138,12 @@ int worker_main(int argc, const char* const* argv) {
         // Declared before the runtime, so destroyed after it: the upload job's services (and the
         // pool their catalog writes through) outlive every job that uses them.
         std::unique_ptr<pg::pool> storage_db;
-        std::shared_ptr<upload_services> uploads;
+        std::shared_ptr<storage_services> uploads;
         asio::cancellation_signal stop_sweeper;
         if (s.runs_upload) {
             try {
                 storage_db = std::make_unique<pg::pool>(io.get_executor(), s.options.database_url);
-                uploads = make_upload_services(*s.cfg, io.get_executor(), *storage_db);
+                uploads = make_storage_services(*s.cfg, io.get_executor(), *storage_db);
             } catch (const config_error& e) {
                 std::fprintf(stderr, "wharf-worker: %s\n", e.what());
                 return 2;

@@ -21,7 +21,7 @@ struct upload_harness {
     boost::asio::io_context ctx;
     std::string url = migrated_database();
     pg::pool db{ctx.get_executor(), url};
-    std::shared_ptr<worker::upload_services> services;
+    std::shared_ptr<worker::storage_services> services;
     worker::job_type job;
     std::vector<nlohmann::json> progress;  // every report of every job run
     std::function<void(const nlohmann::json&)> on_progress;  // called with each report, if set
@@ -34,11 +34,11 @@ struct upload_harness {
 
     // The services on these providers (scratch files under dir/scratch). Call once, first.
     void use(std::unique_ptr<storage::registry> providers) {
-        worker::upload_options options;
+        worker::storage_job_options options;
         options.scratch_dir = dir.path() / "scratch";
         options.source_roots = {dir.path()};
         services =
-            std::make_shared<worker::upload_services>(std::move(providers), db, storage::smtp_settings{}, options);
+            std::make_shared<worker::storage_services>(std::move(providers), db, storage::smtp_settings{}, options);
         job = worker::upload_job_type(services);
     }
     // The services on providers configured as a deployment configures them (storage_providers).

@@ -228,8 +228,8 @@ TEST(upload_job, bad_payloads_fail_permanently_with_a_reason) {
     const auto ok = h.file("ok", 10).string();
     refuse({{"key", "videos/v/a"}}, "payload.source is required");
     refuse({{"source", "/nonexistent/file"}, {"key", "videos/v/a"}}, "cannot read it");
-    // Only files under upload_source_roots (the harness's folder) may be read.
-    refuse({{"source", "/etc/passwd"}, {"key", "videos/v/a"}}, "payload.source /etc/passwd: outside upload_source_roots");
+    // Only files under local_source_roots (the harness's folder) may be read.
+    refuse({{"source", "/etc/passwd"}, {"key", "videos/v/a"}}, "payload.source /etc/passwd: outside local_source_roots");
     refuse({{"source", ok}, {"key", "../etc/passwd"}}, "payload.key");
     refuse({{"source", ok}, {"key", "videos/only-one-level"}}, "videos/<id>/<name>");
     refuse({{"source", ok}, {"key", "videos/v/a"}, {"class", "temp"}}, "class temp keys live under temp/");

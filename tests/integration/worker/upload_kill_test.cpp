@@ -104,9 +104,9 @@ TEST(worker_upload, kill_9_mid_upload_leaves_no_orphan_and_counts_every_byte_onc
                                          "200ms",
                                          "--storage-providers",
                                          providers.dump(),
-                                         "--upload-scratch-dir",
+                                         "--scratch-dir",
                                          (dir.path() / "scratch").string(),
-                                         "--upload-source-roots",
+                                         "--local-source-roots",
                                          dir.path().string()};
     const std::string key = "videos/k9/clip.bin";
     const std::string id = "clip-k9";

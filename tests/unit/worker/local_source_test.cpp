@@ -1,6 +1,6 @@
-// Which local files an upload job may read: only regular files under upload_source_roots, with
+// Which local files an upload job may read: only regular files under local_source_roots, with
 // symlinks and .. resolved first.
-#include "../../../worker/jobs/upload.hpp"
+#include "../../../worker/jobs/storing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -42,18 +42,18 @@ TEST(local_source, nothing_is_allowed_without_roots) {
     tree t;
     auto why = local_source_refusal(t.in / "clip.mp4", {});
     ASSERT_TRUE(why);
-    EXPECT_NE(why->find("upload_source_roots"), std::string::npos) << *why;
+    EXPECT_NE(why->find("local_source_roots"), std::string::npos) << *why;
     EXPECT_TRUE(local_source_refusal("/etc/passwd", {}));
 }
 
 TEST(local_source, escapes_by_symlink_dotdot_or_prefix_are_refused) {
     tree t;
-    EXPECT_EQ(local_source_refusal(t.in / "link-out", {t.in}), "outside upload_source_roots");
-    EXPECT_EQ(local_source_refusal(t.in / "dir-out" / "secret", {t.in}), "outside upload_source_roots");
-    EXPECT_EQ(local_source_refusal(t.in / ".." / "outside" / "secret", {t.in}), "outside upload_source_roots");
+    EXPECT_EQ(local_source_refusal(t.in / "link-out", {t.in}), "outside local_source_roots");
+    EXPECT_EQ(local_source_refusal(t.in / "dir-out" / "secret", {t.in}), "outside local_source_roots");
+    EXPECT_EQ(local_source_refusal(t.in / ".." / "outside" / "secret", {t.in}), "outside local_source_roots");
     // /base/in must not admit /base/inbox.
-    EXPECT_EQ(local_source_refusal(t.inbox / "x.bin", {t.in}), "outside upload_source_roots");
-    EXPECT_EQ(local_source_refusal("/etc/passwd", {t.in}), "outside upload_source_roots");
+    EXPECT_EQ(local_source_refusal(t.inbox / "x.bin", {t.in}), "outside local_source_roots");
+    EXPECT_EQ(local_source_refusal("/etc/passwd", {t.in}), "outside local_source_roots");
 }
 
 TEST(local_source, only_existing_regular_files_by_absolute_path) {

@@ -1,0 +1,190 @@
+// Storing a job's output: the one path by which every job type (upload, download, transcode, a
+// pipeline's publish step) puts a local file under a key -- the same bytes already there are not
+// stored again, the tenant's quota is checked before a byte moves and again when the object is
+// recorded, a provider is placed by free capacity, a multipart upload is journaled so a kill -9
+// leaves nothing open, the object is recorded in the catalog with the usage counters in one
+// transaction, a "provider full" alert goes out, and a presigned GET URL comes back.
+//
+// Key layout (the documented prefixes; other keys are free-form but still sanitised):
+//   temp/<owner>/<name...>         scratch between pipeline steps, owner = job or pipeline id;
+//                                  class temp (and only these keys are temp): may be purged
+//   videos/<video-id>/<name...>    originals as received
+//   processed/<video-id>/<name...> derived renditions: transcodes, thumbnails, audio
+//   transcripts/<video-id>/<name...> transcripts and captions (vtt, srt, json)
+// Under those prefixes a key needs at least the three segments shown.
+//
+// Exactness under retries: the object is recorded after the upload, in one transaction with the
+// usage counters; recording the same bytes again is a no-op. A job killed between upload and
+// record is retried; the retry finds the already-uploaded object (same size and SHA-256, by HEAD)
+// and records it once instead of placing it again.
+//
+// Orphaned multipart uploads: a multipart upload is recorded in multipart_uploads (with the job)
+// after the provider created it and before its first part, and forgotten after it completed or
+// was aborted. Every run of a job that stores first calls abort_uploads_left_open(), which aborts
+// the uploads recorded for its (queue, id) -- an earlier attempt's, left open when its worker was
+// killed -- so parts are not kept (and paid for) at the provider.
+#pragma once
+
+#include "wharf/core/config.hpp"
+#include "wharf/storage/alerts.hpp"
+#include "wharf/storage/catalog.hpp"
+#include "wharf/storage/multipart_journal.hpp"
+#include "wharf/storage/presign_cache.hpp"
+#include "wharf/storage/registry.hpp"
+#include "wharf/worker/job.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wharf::worker {
+
+// Why a key breaks the documented layout (temp/, videos/, processed/, transcripts/ need
+// <prefix>/<id>/<name>), or the storage key rules; nullopt when it is fine.
+std::optional<std::string> key_layout_violation(std::string_view key);
+// temp/ keys are class temp, every other key permanent.
+storage::prefix_class prefix_class_of(std::string_view key);
+
+// Why a local file may not be read as a job's source, or nullopt when it may: it must be a
+// regular file that, with every symlink resolved, lies inside one of `roots` (directories).
+// Without roots no local file may be read: a producer must not be able to have /etc/shadow or the
+// worker's own config stored and presigned for it. When allowed, `resolved` (if given) gets the
+// resolved path, which is the one to open.
+std::optional<std::string> local_source_refusal(const std::filesystem::path& source,
+                                                const std::vector<std::filesystem::path>& roots,
+                                                std::filesystem::path* resolved = nullptr);
+
+struct storage_job_options {
+    std::filesystem::path scratch_dir = "./.data/tmp";  // per-job scratch files and folders
+    std::vector<std::filesystem::path> source_roots;    // where local sources may be; empty: nowhere
+    std::chrono::milliseconds alert_sweep_interval{60'000};
+};
+
+// What the job types that store need, shared by every such job of the process.
+class storage_services {
+public:
+    storage_services(std::unique_ptr<storage::registry> providers, pg::pool& db, storage::smtp_settings smtp,
+                     storage_job_options options = {});
+    ~storage_services();
+
+    storage::registry& providers() noexcept { return *providers_; }
+    storage::catalog& catalog() noexcept { return catalog_; }
+    storage::multipart_journal& journal() noexcept { return journal_; }
+    storage::alert_dispatcher& alerts() noexcept { return *alerts_; }
+    storage::presign_cache& presigns() noexcept { return presigns_; }
+    pg::pool& db() noexcept { return db_; }
+    const storage_job_options& options() const noexcept { return options_; }
+
+    // Writes the configured limits to storage_stats (once per process; later calls return at
+    // once). store_file calls it; main may call it at start-up to fail early.
+    boost::asio::awaitable<void> prepare();
+    // Retries alerts that failed or whose sender died, every alert_sweep_interval, until
+    // cancelled. main co_spawns it next to the runtime.
+    boost::asio::awaitable<void> run_alert_sweeper();
+
+    // Runs CPU-bound or blocking file work (hashing) off the I/O threads.
+    boost::asio::thread_pool& blocking_pool() noexcept;
+    // storage::choose_provider with the process's random generator.
+    boost::system::result<std::size_t, storage::refusal> place(std::span<const storage::provider_capacity> capacity,
+                                                             std::uint64_t size, std::optional<std::string_view> wanted);
+
+private:
+    std::unique_ptr<storage::registry> providers_;
+    pg::pool& db_;
+    storage::catalog catalog_;
+    storage::multipart_journal journal_;
+    std::unique_ptr<storage::alert_dispatcher> alerts_;
+    storage::presign_cache presigns_;
+    storage_job_options options_;
+    struct state;
+    std::unique_ptr<state> state_;
+};
+
+// storage_providers, the SMTP settings, scratch_dir and local_source_roots: add them to the
+// worker's specs.
+std::vector<wharf::option_spec> storage_job_option_specs();
+// Builds the services from configuration (providers from storage_providers; throws config_error).
+std::shared_ptr<storage_services> make_storage_services(const wharf::config& cfg,
+                                                        boost::asio::any_io_executor executor, pg::pool& db);
+
+// A storage failure at a job's boundary: transient ones are retried (std::runtime_error), the rest
+// fail the job now (permanent_error). `doing` says what failed ("uploading to s3:key").
+[[noreturn]] void rethrow_storage(const storage::error& e, std::string_view doing);
+
+// Progress to the job row, at most every 250 ms (plus the last one of each phase). Callable from
+// any thread.
+class progress_reporter {
+public:
+    explicit progress_reporter(std::function<void(nlohmann::json)> report) : report_(std::move(report)) {}
+    void operator()(std::string_view phase, std::uint64_t done, std::uint64_t total);
+    // Any JSON, under the same throttle (final = always sent).
+    void report(nlohmann::json progress, bool final = false);
+
+private:
+    std::function<void(nlohmann::json)> report_;
+    std::mutex mutex_;
+    std::chrono::steady_clock::time_point last_{};
+};
+
+// A file or folder under the scratch directory, removed when the job ends, however it ends.
+class scratch_path {
+public:
+    scratch_path() = default;
+    // <scratch_dir>/<kind>-<queue>-<id, sanitised><suffix>; the scratch directory is created.
+    scratch_path(const storage_job_options& options, std::string_view kind, const job_context& ctx,
+                 std::string_view suffix = "");
+    scratch_path(scratch_path&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+    scratch_path& operator=(scratch_path&&) = delete;
+    scratch_path(const scratch_path&) = delete;
+    ~scratch_path();
+    const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// Aborts the multipart uploads recorded for this job: an earlier attempt's, left open because its
+// worker died mid-upload. One that cannot be aborted now keeps its row (the next attempt, or
+// `wharfctl storage orphans`, tries again); the job goes on either way. Call it first.
+boost::asio::awaitable<void> abort_uploads_left_open(storage_services& s, const job_context& ctx);
+
+struct store_request {
+    std::filesystem::path file;  // the local file to store (already checked, resolved)
+    std::uint64_t size = 0;
+    std::string sha256;          // hex, computed once by the caller
+    std::string key;
+    std::optional<std::string> provider;  // place there or fail
+    std::optional<std::string> api_key;   // charged to this tenant
+    std::string content_type = "application/octet-stream";
+    std::chrono::seconds presign_expires = storage::default_presign_expiry;
+    // Progress of the upload ("upload" phase); may be empty.
+    std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+struct stored_file {
+    storage::object_record record;
+    std::string presigned_url;
+    std::chrono::seconds expires_in{0};
+    bool duplicate = false;  // the same bytes were already stored under the key: nothing uploaded
+};
+// {provider, bucket, key, size, sha256, etag, presigned_url, expires_in, duplicate}
+nlohmann::json to_json(const stored_file& f);
+
+// Stores `r.file` under `r.key` (see the top of this file). Throws permanent_error for what no
+// retry fixes (quota, every provider full, a bad key) and std::runtime_error for transient
+// failures. Many may run at once for one job (a transcode's renditions).
+boost::asio::awaitable<stored_file> store_file(storage_services& s, const job_context& ctx, store_request r);
+
+}  // namespace wharf::worker
