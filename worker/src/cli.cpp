@@ -66,8 +66,20 @@ struct settings {
     job_registry registry;
     std::size_t threads = 1;
     std::optional<config> cfg;  // kept for the job types that build their services later
-    bool runs_upload = false;
+    bool runs_storage_jobs = false;
 };
+
+// The job types that store (jobs/storing.hpp). They need PostgreSQL and the providers, so their
+// services are built in worker_main, once, and only when this worker runs one of their queues.
+using storage_job_registration = void (*)(job_registry&, std::shared_ptr<storage_services>);
+constexpr std::pair<std::string_view, storage_job_registration> storage_job_types[] = {
+    {"upload", &register_upload_job},
+};
+
+bool is_storage_job_type(std::string_view name) {
+    return std::any_of(std::begin(storage_job_types), std::end(storage_job_types),
+                       [&](const auto& t) { return t.first == name; });
+}
 
 bool names_queue(const std::vector<queue_spec>& queues, std::string_view name) {
     return std::any_of(queues.begin(), queues.end(), [&](const queue_spec& q) { return q.name == name; });
@@ -91,11 +103,9 @@ settings load(int argc, const char* const* argv) {
                            "': expected a postgresql:// URL or a libpq key=value string");
     s.options.queues = parse_queue_specs(cfg.required("queues"));
     if (cfg.enabled("diagnostics")) add_diagnostic_jobs(s.registry);
-    // `upload` needs PostgreSQL and the providers, so its services are built in worker_main, and
-    // only when this worker runs the upload queue.
-    s.runs_upload = names_queue(s.options.queues, "upload");
     for (const auto& q : s.options.queues) {
-        if (s.registry.find(q.name) || q.name == "upload") continue;
+        if (is_storage_job_type(q.name)) s.runs_storage_jobs = true;
+        if (s.registry.find(q.name) || is_storage_job_type(q.name)) continue;
         auto known = s.registry.names();
         throw config_error(fmt::format("--queues: no job type '{}' in this worker (known: {}{})", q.name,
                                        known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", ")),
@@ -135,21 +145,22 @@ int worker_main(int argc, const char* const* argv) {
     int status = 0;
     try {
         asio::io_context io{static_cast<int>(s.threads)};
-        // Declared before the runtime, so destroyed after it: the upload job's services (and the
-        // pool their catalog writes through) outlive every job that uses them.
+        // Declared before the runtime, so destroyed after it: the storing job types' services
+        // (and the pool their catalog writes through) outlive every job that uses them.
         std::unique_ptr<pg::pool> storage_db;
-        std::shared_ptr<storage_services> uploads;
+        std::shared_ptr<storage_services> storage;
         asio::cancellation_signal stop_sweeper;
-        if (s.runs_upload) {
+        if (s.runs_storage_jobs) {
             try {
                 storage_db = std::make_unique<pg::pool>(io.get_executor(), s.options.database_url);
-                uploads = make_storage_services(*s.cfg, io.get_executor(), *storage_db);
+                storage = make_storage_services(*s.cfg, io.get_executor(), *storage_db);
             } catch (const config_error& e) {
                 std::fprintf(stderr, "wharf-worker: %s\n", e.what());
                 return 2;
             }
-            register_upload_job(s.registry, uploads);
-            asio::co_spawn(io.get_executor(), uploads->run_alert_sweeper(),
+            for (const auto& [name, register_job] : storage_job_types)
+                if (names_queue(s.options.queues, name)) register_job(s.registry, storage);
+            asio::co_spawn(io.get_executor(), storage->run_alert_sweeper(),
                            asio::bind_cancellation_slot(stop_sweeper.slot(), asio::detached));
         }
         runtime rt{io.get_executor(), std::move(s.options), std::move(s.registry)};
