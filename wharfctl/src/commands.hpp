@@ -63,6 +63,8 @@ boost::asio::awaitable<int> run_enqueue(invocation);  // queue_commands.cpp
 boost::asio::awaitable<int> run_queues(invocation);   // queue_commands.cpp
 boost::asio::awaitable<int> run_dead(invocation);     // queue_commands.cpp
 boost::asio::awaitable<int> run_status(invocation);   // job_commands.cpp
+boost::asio::awaitable<int> run_pipeline(invocation); // pipeline_commands.cpp (pipeline submit)
+boost::asio::awaitable<int> run_cancel(invocation);   // pipeline_commands.cpp
 boost::asio::awaitable<int> run_storage(invocation);  // storage_commands.cpp
 boost::asio::awaitable<int> run_presign(invocation);  // storage_commands.cpp
 boost::asio::awaitable<int> run_storage_orphans(invocation);  // storage_orphans.cpp (storage orphans)

@@ -4,6 +4,7 @@
 #include "wharf/core/json.hpp"
 #include "wharf/pg/job_state.hpp"
 #include "wharf/pg/pool.hpp"
+#include "wharf/pipeline/store.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -61,6 +62,29 @@ boost::asio::awaitable<int> run_status(invocation inv) {
         }
         row = std::move(rows.front());
     }
+    // A pipeline's steps, each with its own job's state.
+    json steps = nullptr;
+    if (row->queue == wharf::pipeline::queue_name) {
+        auto db2 = open_database(inv.executor, cfg);
+        auto load = db2->run([&id](pqxx::connection& c) { return wharf::pipeline::load_pipeline(c, id); });
+        const auto pipeline = co_await std::move(load);
+        if (pipeline) {
+            steps = json::array();
+            for (const auto& [name, st] : pipeline->steps) {
+                json step{{"step", name}, {"queue", st.queue}, {"job", st.job_id},
+                          {"status", std::string{wharf::pipeline::to_string(st.state)}}, {"progress", nullptr}};
+                if (st.error) step["error"] = *st.error;
+                auto job = co_await wharf::pg::load_job(*db2, st.queue, st.job_id);
+                if (job) {
+                    step["status"] = std::string{wharf::pg::to_string(job->status)};
+                    step["progress"] = optional_json(job->progress_json);
+                    step["attempts"] = job->attempts;
+                }
+                steps.push_back(std::move(step));
+            }
+        }
+        db2->shutdown();
+    }
 
     if (cfg.enabled("json")) {
         const json out{{"id", row->id},
@@ -78,7 +102,8 @@ boost::asio::awaitable<int> run_status(invocation inv) {
                        {"updated_at", row->updated_at},
                        {"started_at", optional_text(row->started_at)},
                        {"finished_at", optional_text(row->finished_at)},
-                       {"run_at", optional_text(row->run_at)}};
+                       {"run_at", optional_text(row->run_at)},
+                       {"steps", steps}};
         std::cout << wharf::dump_json(out, 2) << "\n";
         co_return exit_ok;
     }
@@ -102,6 +127,19 @@ boost::asio::awaitable<int> run_status(invocation inv) {
     if (row->run_at) line("run at:", *row->run_at);
     if (row->started_at) line("started:", *row->started_at);
     if (row->finished_at) line("finished:", *row->finished_at);
+    if (steps.is_array()) {
+        std::cout << "steps:\n";
+        for (const auto& st : steps) {
+            std::string l = "  " + st["step"].get<std::string>();
+            l.resize(22, ' ');
+            l += st["status"].get<std::string>();
+            l.resize(34, ' ');
+            l += st["queue"].get<std::string>() + " job " + st["job"].get<std::string>();
+            if (st.contains("error")) l += "  (" + st["error"].get<std::string>() + ")";
+            else if (!st["progress"].is_null()) l += "  " + wharf::dump_json(st["progress"]);
+            std::cout << l << "\n";
+        }
+    }
     co_return exit_ok;
 }
 

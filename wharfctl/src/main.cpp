@@ -23,7 +23,9 @@ using namespace wharfctl;
 constexpr std::array commands{
     command{"migrate", "apply the database migrations", run_migrate},
     command{"enqueue", "add a job to a queue", run_enqueue},
-    command{"status", "show a job's state", run_status},
+    command{"status", "show a job's state (a pipeline's: with its steps)", run_status},
+    command{"pipeline", "submit a pipeline: download -> transcode -> publish (pipeline submit)", run_pipeline},
+    command{"cancel", "cancel a job or a whole pipeline", run_cancel},
     command{"queues", "depth, in-flight, delayed and dead counts of every queue", run_queues},
     command{"dead", "list, retry or purge a queue's dead letters", run_dead},
     command{"storage", "storage usage (storage stats), orphaned multipart uploads (storage orphans)", run_storage},

@@ -459,6 +459,121 @@ asio::awaitable<stored_file> store_file(storage_services& s, const job_context& 
 }
 
 
+namespace {
+
+storage::provider& provider_of(storage_services& s, const storage::object_record& r) {
+    auto* p = s.providers().find(r.provider);
+    if (!p || p->bucket() != r.bucket)
+        throw permanent_error("stored object " + r.provider + ":" + r.key + " is on a provider (or bucket) " +
+                              "no longer configured");
+    return *p;
+}
+
+}  // namespace
+
+asio::awaitable<stored_file> move_stored(storage_services& s, const job_context& ctx,
+                                         const storage::stored_object& from, std::string to_key,
+                                         std::chrono::seconds presign_expires) {
+    if (auto why = key_layout_violation(to_key)) throw permanent_error("key " + to_key + ": " + *why);
+    storage::provider& p = provider_of(s, from.record);
+    const auto& f = from.record;
+    try {
+        // The copy may be there already (a run that died after copying): its bytes are checked by
+        // the rename below (same size and SHA-256 keep it), so copying again is only wasted work.
+        auto copy = p.copy(f.key, to_key);
+        co_await std::move(copy);
+    } catch (const storage::error& e) {
+        // Gone at the source: a run that died after the rename and before the removal moved it.
+        if (e.code() != errc::not_found) rethrow_storage(e, "copying " + f.provider + ":" + f.key + " to " + to_key);
+    }
+    auto rename = s.catalog().rename(f.provider, f.bucket, f.key, to_key, prefix_class_of(to_key), ctx.id, ctx.queue);
+    co_await std::move(rename);
+    try {
+        auto remove = p.remove(f.key);
+        co_await std::move(remove);
+    } catch (const storage::error& e) {
+        rethrow_storage(e, "removing " + f.provider + ":" + f.key + " after moving it");
+    }
+    storage::object_record moved = f;
+    moved.key = to_key;
+    moved.prefix_class = prefix_class_of(to_key);
+    moved.job_id = ctx.id;
+    moved.job_queue = ctx.queue;
+    const auto url = s.presigns().get(p, storage::http_method::get, to_key, presign_expires);
+    co_return stored_file{std::move(moved), url, presign_expires, false};
+}
+
+asio::awaitable<stored_file> copy_stored(storage_services& s, const job_context& ctx,
+                                         const storage::object_record& from, std::string to_key,
+                                         std::optional<std::string> api_key, std::chrono::seconds presign_expires) {
+    if (auto why = key_layout_violation(to_key)) throw permanent_error("key " + to_key + ": " + *why);
+    storage::provider& p = provider_of(s, from);
+    try {
+        auto copy = p.copy(from.key, to_key);
+        co_await std::move(copy);
+    } catch (const storage::error& e) {
+        rethrow_storage(e, "copying " + from.provider + ":" + from.key + " to " + to_key);
+    }
+    storage::object_record record = from;
+    record.key = to_key;
+    record.api_key = std::move(api_key);
+    record.job_id = ctx.id;
+    record.job_queue = ctx.queue;
+    record.prefix_class = prefix_class_of(to_key);
+    record.tier = storage::tier::hot;
+    std::optional<std::string> refusal;
+    try {
+        auto write = s.catalog().record(record);
+        co_await std::move(write);
+    } catch (const storage::error& e) {
+        if (e.code() != errc::quota_exceeded) throw;
+        refusal = e.what();
+    }
+    if (refusal) {
+        // The tenant does not keep what it is not charged for.
+        try {
+            auto remove = p.remove(to_key);
+            co_await std::move(remove);
+        } catch (const std::exception& cleanup) {
+            spdlog::warn("job {}: could not remove {}:{} after the quota refusal: {}", ctx.id, from.provider, to_key,
+                         cleanup.what());
+        }
+        throw permanent_error(*refusal);
+    }
+    const auto url = s.presigns().get(p, storage::http_method::get, to_key, presign_expires);
+    co_return stored_file{std::move(record), url, presign_expires, false};
+}
+
+asio::awaitable<removed_objects> remove_stored_prefix(storage_services& s, const job_context& ctx, std::string prefix) {
+    removed_objects out;
+    for (;;) {
+        auto find = s.catalog().find_by_prefix(prefix);
+        const auto objects = co_await std::move(find);
+        if (objects.empty()) break;
+        for (const auto& o : objects) {
+            auto* p = s.providers().find(o.record.provider);
+            if (p && p->bucket() == o.record.bucket) {
+                try {
+                    auto remove = p->remove(o.record.key);
+                    co_await std::move(remove);
+                } catch (const storage::error& e) {
+                    rethrow_storage(e, "removing " + o.record.provider + ":" + o.record.key);
+                }
+            } else {
+                spdlog::warn("job {}: {}:{} is on a provider no longer configured; only its row is removed", ctx.id,
+                             o.record.provider, o.record.key);
+            }
+            auto forget = s.catalog().remove(o.record.provider, o.record.bucket, o.record.key);
+            const auto gone = co_await std::move(forget);
+            if (gone.removed) {
+                ++out.objects;
+                out.bytes += o.record.size;
+            }
+        }
+    }
+    co_return out;
+}
+
 std::vector<wharf::option_spec> storage_job_option_specs() {
     auto specs = storage::alert_option_specs();
     specs.push_back(storage::storage_providers_option());

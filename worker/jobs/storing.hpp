@@ -187,4 +187,24 @@ nlohmann::json to_json(const stored_file& f);
 // failures. Many may run at once for one job (a transcode's renditions).
 boost::asio::awaitable<stored_file> store_file(storage_services& s, const job_context& ctx, store_request r);
 
+// Moves a stored object to another key on its provider: a server-side copy (no byte through the
+// worker), the catalog row renamed in one transaction (usage unchanged), then the old key removed.
+// Safe to run again after a crash at any point: a row already moved reports the new key.
+boost::asio::awaitable<stored_file> move_stored(storage_services& s, const job_context& ctx,
+                                                const storage::stored_object& from, std::string to_key,
+                                                std::chrono::seconds presign_expires);
+// Copies a stored object (provider:key, whose size and SHA-256 are known) to another key on the
+// same provider and records the copy, charged to the job's tenant (quota applies).
+boost::asio::awaitable<stored_file> copy_stored(storage_services& s, const job_context& ctx,
+                                                const storage::object_record& from, std::string to_key,
+                                                std::optional<std::string> api_key,
+                                                std::chrono::seconds presign_expires);
+// Removes every stored object under `prefix` (bytes and catalog rows). Returns how many and
+// their bytes.
+struct removed_objects {
+    std::uint64_t objects = 0, bytes = 0;
+};
+boost::asio::awaitable<removed_objects> remove_stored_prefix(storage_services& s, const job_context& ctx,
+                                                             std::string prefix);
+
 }  // namespace wharf::worker

@@ -5,6 +5,8 @@
 #include "wharf/queue/keys.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/worker/runtime.hpp"
+#include "jobs/pipeline.hpp"
+#include "jobs/publish.hpp"
 #include "jobs/upload.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -13,6 +15,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -69,11 +72,19 @@ struct settings {
     bool runs_storage_jobs = false;
 };
 
-// The job types that store (jobs/storing.hpp). They need PostgreSQL and the providers, so their
-// services are built in worker_main, once, and only when this worker runs one of their queues.
-using storage_job_registration = void (*)(job_registry&, std::shared_ptr<storage_services>);
+// The job types that store (jobs/storing.hpp) or run pipelines (jobs/pipeline.hpp). They need
+// PostgreSQL, the providers and a Redis connection of their own, so their services are built in
+// worker_main, once, and only when this worker runs one of their queues. Such a worker also runs
+// the pipeline advancer: any of these jobs may be a pipeline's step.
+struct job_services {
+    std::shared_ptr<storage_services> storage;
+    std::shared_ptr<pipeline_services> pipelines;
+};
+using storage_job_registration = void (*)(job_registry&, const job_services&);
 constexpr std::pair<std::string_view, storage_job_registration> storage_job_types[] = {
-    {"upload", &register_upload_job},
+    {"upload", [](job_registry& r, const job_services& s) { register_upload_job(r, s.storage); }},
+    {"publish", [](job_registry& r, const job_services& s) { register_publish_job(r, s.storage); }},
+    {"pipeline", [](job_registry& r, const job_services& s) { register_pipeline_job(r, s.pipelines); }},
 };
 
 bool is_storage_job_type(std::string_view name) {
@@ -146,21 +157,27 @@ int worker_main(int argc, const char* const* argv) {
     try {
         asio::io_context io{static_cast<int>(s.threads)};
         // Declared before the runtime, so destroyed after it: the storing job types' services
-        // (and the pool their catalog writes through) outlive every job that uses them.
+        // (and the pool and connection they use) outlive every job that uses them.
         std::unique_ptr<pg::pool> storage_db;
-        std::shared_ptr<storage_services> storage;
+        std::unique_ptr<redis::connection> pipeline_redis;
+        job_services services;
         asio::cancellation_signal stop_sweeper;
         if (s.runs_storage_jobs) {
             try {
                 storage_db = std::make_unique<pg::pool>(io.get_executor(), s.options.database_url);
-                storage = make_storage_services(*s.cfg, io.get_executor(), *storage_db);
+                services.storage = make_storage_services(*s.cfg, io.get_executor(), *storage_db);
             } catch (const config_error& e) {
                 std::fprintf(stderr, "wharf-worker: %s\n", e.what());
                 return 2;
             }
+            pipeline_redis = std::make_unique<redis::connection>(
+                asio::make_strand(io.get_executor()), s.options.redis,
+                redis::connection_options{.client_name = "wharf-worker-pipelines"});
+            services.pipelines = std::make_shared<pipeline_services>(*storage_db, *pipeline_redis);
+            s.options.on_child_finished = services.pipelines->hook();
             for (const auto& [name, register_job] : storage_job_types)
-                if (names_queue(s.options.queues, name)) register_job(s.registry, storage);
-            asio::co_spawn(io.get_executor(), storage->run_alert_sweeper(),
+                if (names_queue(s.options.queues, name)) register_job(s.registry, services);
+            asio::co_spawn(io.get_executor(), services.storage->run_alert_sweeper(),
                            asio::bind_cancellation_slot(stop_sweeper.slot(), asio::detached));
         }
         runtime rt{io.get_executor(), std::move(s.options), std::move(s.registry)};
@@ -185,6 +202,7 @@ int worker_main(int argc, const char* const* argv) {
             }
             signals.cancel();
             stop_sweeper.emit(asio::cancellation_type::terminal);
+            if (pipeline_redis) pipeline_redis->close();
             io.stop();  // jobs that ignored cancellation must not keep the process alive
         });
         std::vector<std::thread> extra;

@@ -25,6 +25,8 @@ outcome_decision decide_outcome(run_end end, const std::string& error, std::int3
         return {action::drop, {}, {}};
     case run_end::handed_back:
         return {action::hand_back, {}, "handed back: the worker shut down before the job finished"};
+    case run_end::cancelled:
+        return {action::cancel, {}, fmt::format("cancelled during attempt {} of {}", attempt, max_attempts)};
     case run_end::failed_permanent:
         return {action::dead, {}, fmt::format("{} (permanent error, attempt {} of {})", error, attempt, max_attempts)};
     case run_end::failed_retryable:

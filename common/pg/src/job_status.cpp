@@ -1,4 +1,4 @@
-// The job_status names, as stored in jobs.status (see the CHECK in migrations/0001_jobs.sql).
+// The job_status names, as stored in jobs.status (see the CHECK in migrations/0006_pipelines.sql).
 #include "wharf/pg/job_state.hpp"
 
 #include <array>
@@ -7,9 +7,10 @@
 namespace wharf::pg {
 namespace {
 
-constexpr std::array<std::pair<job_status, std::string_view>, 6> names = {{
+constexpr std::array<std::pair<job_status, std::string_view>, 7> names = {{
     {job_status::queued, "queued"},
     {job_status::running, "running"},
+    {job_status::waiting, "waiting"},
     {job_status::succeeded, "succeeded"},
     {job_status::failed, "failed"},
     {job_status::dead, "dead"},

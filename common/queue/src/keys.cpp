@@ -9,6 +9,7 @@ keys::keys(std::string_view q) : queue(q) {
     delayed = prefix + "delayed";
     dead = prefix + "dead";
     stats = prefix + "stats";
+    cancel = prefix + "cancel";
 }
 
 std::string keys::id_key(std::string_view job_id) const {

@@ -7,6 +7,8 @@
 //    re-enqueues a job: a retry, a delayed enqueue), else the stream entry id of the delivery that
 //    first claimed it (a take-over redelivers the same entry, so the same token).
 //  - state: active while a run is pending or running; done after ack(); dead after dead_letter().
+// Before any of that, a job a cancel was asked for (wharf:{q}:cancel, see request_cancel) is
+// reported `cancelled`: it must not start.
 // claim_id: no key -> the delivery takes the id (active) and runs; the same token -> runs (a retry
 // or a redelivery of the owning run); done/dead -> a duplicate of a finished job: the script acks
 // and deletes it and counts it in stats.duplicates; another run active -> the duplicate waits:
@@ -225,13 +227,15 @@ boost::asio::awaitable<std::vector<std::string>> operations::renew(const std::st
 boost::asio::awaitable<operations::claim_result> operations::claim_id(const delivery& d, const envelope& e,
                                                                       std::chrono::milliseconds wait_delay) {
     if (!e.id) co_return claim_result::run;  // no producer id: the entry id is unique already
-    std::vector<std::string> keys{keys_.stream, keys_.delayed, keys_.stats, keys_.id_key(*e.id)};
+    std::vector<std::string> keys{keys_.stream, keys_.delayed, keys_.stats, keys_.id_key(*e.id), keys_.cancel};
     std::vector<std::string> args{d.entry_id, e.token.value_or(std::string{}), std::to_string(now_ms()),
-                                  std::to_string(wait_delay.count()), std::to_string(id_ttl_.count()), d.job_text};
+                                  std::to_string(wait_delay.count()), std::to_string(id_ttl_.count()), d.job_text,
+                                  *e.id};
     const redis::reply r = co_await redis_.eval(scripts::claim_id(), std::move(keys), std::move(args));
     checked(r, "claim_id");
     if (!r.is_string()) unexpected("claim_id", r);
     if (r.str() == "run") co_return claim_result::run;
+    if (r.str() == "cancelled") co_return claim_result::cancelled;
     if (r.str() == "duplicate_done") co_return claim_result::duplicate_done;
     if (r.str() == "wait") co_return claim_result::wait;
     unexpected("claim_id", r);
@@ -240,9 +244,9 @@ boost::asio::awaitable<operations::claim_result> operations::claim_id(const deli
 boost::asio::awaitable<void> operations::ack(const std::vector<ack_item>& items) {
     for (std::size_t start = 0; start < items.size(); start += max_ack_batch) {
         const std::size_t end = std::min(items.size(), start + max_ack_batch);
-        std::vector<std::string> keys{keys_.stream, keys_.stats};
+        std::vector<std::string> keys{keys_.stream, keys_.stats, keys_.cancel};
         std::vector<std::string> args{std::to_string(id_ttl_.count()), std::to_string(end - start)};
-        args.reserve(2 + 3 * (end - start));
+        args.reserve(2 + 4 * (end - start));
         for (std::size_t i = start; i < end; ++i) {
             const ack_item& item = items[i];
             args.push_back(item.entry_id);
@@ -253,6 +257,7 @@ boost::asio::awaitable<void> operations::ack(const std::vector<ack_item>& items)
                 args.push_back("0");
             }
             args.push_back(item.outcome);
+            args.push_back(item.job_id.value_or(item.entry_id));
         }
         checked(co_await redis_.eval(scripts::ack(), std::move(keys), std::move(args)), "ack");
     }
@@ -272,7 +277,7 @@ boost::asio::awaitable<void> operations::retry_later(const delivery& d, const en
 
 boost::asio::awaitable<void> operations::dead_letter(const delivery& d, std::string_view job_id,
                                                      std::string_view reason, std::int32_t attempts) {
-    std::vector<std::string> keys{keys_.stream, keys_.dead, keys_.stats};
+    std::vector<std::string> keys{keys_.stream, keys_.dead, keys_.stats, keys_.cancel};
     // A job without a producer id goes by its entry id and has no id key.
     if (!job_id.empty() && job_id != d.entry_id) keys.push_back(keys_.id_key(job_id));
     std::vector<std::string> args{d.entry_id, d.job_text, std::string{job_id}, std::string{reason},
@@ -365,7 +370,7 @@ boost::asio::awaitable<std::size_t> operations::dead_retry(std::optional<std::st
             start = "(" + dead_id;
             if (job_id && string_field(entry[1], "id") != *job_id) continue;
             std::string text = string_field(entry[1], "job");
-            std::vector<std::string> keys{keys_.stream, keys_.dead};
+            std::vector<std::string> keys{keys_.stream, keys_.dead, keys_.cancel};
             auto decoded = decode(text, keys_.queue);
             if (auto* e = std::get_if<envelope>(&decoded)) {
                 // A fresh run: attempts start over, the old run's token no longer applies, and the
@@ -379,13 +384,38 @@ boost::asio::awaitable<std::size_t> operations::dead_retry(std::optional<std::st
             }
             // A malformed envelope goes back as it was: it is dead-lettered again with its
             // reason, which is what an operator retrying it after fixing a worker wants.
-            std::vector<std::string> args{dead_id, std::move(text)};
+            std::vector<std::string> args{dead_id, std::move(text), string_field(entry[1], "id")};
             const redis::reply added = co_await redis_.eval(scripts::dead_requeue(), std::move(keys), std::move(args));
             checked(added, "dead_retry");
             if (added.is_string()) ++retried;
         }
     }
     co_return retried;
+}
+
+boost::asio::awaitable<void> operations::request_cancel(std::string_view job_id) {
+    std::vector<redis::command> cmds{
+        {"HSET", keys_.cancel, std::string{job_id}, std::to_string(now_ms())},
+        {"EXPIRE", keys_.cancel, std::to_string(id_ttl_.count())},
+    };
+    const auto replies = co_await redis_.exec_pipeline(std::move(cmds));
+    for (const auto& r : replies) checked(r, "request_cancel");
+}
+
+boost::asio::awaitable<operations::cancels> operations::cancels_asked(std::vector<std::string> job_ids) {
+    std::vector<std::string> keys{keys_.cancel};
+    const redis::reply r = co_await redis_.eval(scripts::cancels_asked(), std::move(keys), std::move(job_ids));
+    checked(r, "cancels_asked");
+    if (!r.is_array() || r.size() == 0 || !r[0].is_integer()) unexpected("cancels_asked", r);
+    cancels out;
+    out.pending = static_cast<std::size_t>(r[0].integer());
+    for (std::size_t i = 1; i < r.size(); ++i) out.asked.push_back(r[i].str());
+    co_return out;
+}
+
+boost::asio::awaitable<void> operations::forget_cancel(std::string_view job_id) {
+    redis::command del{"HDEL", keys_.cancel, std::string{job_id}};
+    checked(co_await redis_.exec(std::move(del)), "forget_cancel");
 }
 
 boost::asio::awaitable<std::size_t> operations::dead_purge() {

@@ -16,19 +16,21 @@ return 1
     return s;
 }
 
-// KEYS: stream, dead, stats [, id_key]
+// KEYS: stream, dead, stats, cancel [, id_key]
 // ARGV: entry_id, job_text, job_id, reason, attempts, failed_at, id_ttl_s
 // Idempotent per entry: the dead letter is added only by the call that removes the entry from the
 // stream, so two workers settling the same entry (a take-over racing the first run's last step)
-// leave one dead letter. Returns 1 when it added the dead letter, 0 when the entry was gone.
+// leave one dead letter. A cancel asked for the job is done with. Returns 1 when it added the dead
+// letter, 0 when the entry was gone.
 const redis::script& dead_letter() {
     static const redis::script s{R"lua(
 local removed = redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('XACK', KEYS[1], 'workers', ARGV[1])
-if KEYS[4] then
-  redis.call('HSET', KEYS[4], 'state', 'dead')
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
+if KEYS[5] then
+  redis.call('HSET', KEYS[5], 'state', 'dead')
+  redis.call('EXPIRE', KEYS[5], ARGV[7])
 end
+redis.call('HDEL', KEYS[4], ARGV[3])
 if removed == 0 then return 0 end
 redis.call('XADD', KEYS[2], '*', 'job', ARGV[2], 'id', ARGV[3], 'reason', ARGV[4],
            'attempts', ARGV[5], 'failed_at', ARGV[6])
@@ -38,18 +40,21 @@ return 1
     return s;
 }
 
-// KEYS: stream, stats, id_key...   ARGV: id_ttl_s, n, then n triples (entry_id, id_key_index
-// into KEYS or 0, outcome counter)
+// KEYS: stream, stats, cancel, id_key...   ARGV: id_ttl_s, n, then n quadruples (entry_id,
+// id_key_index into KEYS or 0, outcome counter, job id). A cancel asked for a job that finished
+// anyway is done with too (HDEL), so it cannot cancel a later run of the same id.
 const redis::script& ack() {
     static const redis::script s{R"lua(
 local n = tonumber(ARGV[2])
 local ids = {}
+local jobs = {}
 local counts = {}
 for i = 0, n - 1 do
-  local entry = ARGV[3 + i * 3]
-  local key_index = tonumber(ARGV[4 + i * 3])
-  local outcome = ARGV[5 + i * 3]
+  local entry = ARGV[3 + i * 4]
+  local key_index = tonumber(ARGV[4 + i * 4])
+  local outcome = ARGV[5 + i * 4]
   ids[#ids + 1] = entry
+  jobs[#jobs + 1] = ARGV[6 + i * 4]
   if key_index > 0 then
     redis.call('HSET', KEYS[key_index], 'state', 'done')
     redis.call('EXPIRE', KEYS[key_index], ARGV[1])
@@ -60,6 +65,7 @@ local acked = 0
 if #ids > 0 then
   acked = redis.call('XACK', KEYS[1], 'workers', unpack(ids))
   redis.call('XDEL', KEYS[1], unpack(ids))
+  if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HDEL', KEYS[3], unpack(jobs)) end
 end
 for outcome, c in pairs(counts) do redis.call('HINCRBY', KEYS[2], outcome, c) end
 return acked
@@ -168,11 +174,13 @@ return lost
     return s;
 }
 
-// KEYS: stream, delayed, stats, id_key
-// ARGV: entry_id, token, now_ms, wait_delay_ms, id_ttl_s, job_text
-// The id key is a HASH {token, state}. Returns 'run', 'duplicate_done' or 'wait'.
+// KEYS: stream, delayed, stats, id_key, cancel
+// ARGV: entry_id, token, now_ms, wait_delay_ms, id_ttl_s, job_text, job_id
+// The id key is a HASH {token, state}. Returns 'cancelled' (a cancel was asked for the job: the
+// caller records that and acknowledges the entry), 'run', 'duplicate_done' or 'wait'.
 const redis::script& claim_id() {
     static const redis::script s{R"lua(
+if redis.call('HEXISTS', KEYS[5], ARGV[7]) == 1 then return 'cancelled' end
 local token = ARGV[2]
 if token == '' then token = ARGV[1] end
 local cur = redis.call('HMGET', KEYS[4], 'token', 'state')
@@ -195,6 +203,22 @@ redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[6])
 redis.call('XACK', KEYS[1], 'workers', ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 return 'wait'
+)lua"};
+    return s;
+}
+
+// KEYS: cancel   ARGV: job ids...  Returns {pending, id...}: how many cancels are asked for in
+// the queue, then those of the given jobs among them.
+const redis::script& cancels_asked() {
+    static const redis::script s{R"lua(
+local pending = redis.call('HLEN', KEYS[1])
+local out = {pending}
+if pending == 0 or #ARGV == 0 then return out end
+local asked = redis.call('HMGET', KEYS[1], unpack(ARGV))
+for i, v in ipairs(asked) do
+  if v then out[#out + 1] = ARGV[i] end
+end
+return out
 )lua"};
     return s;
 }
@@ -224,13 +248,15 @@ return deleted
     return s;
 }
 
-// KEYS: stream, dead [, id_key]   ARGV: dead_entry_id, job_text
-// Puts a dead job back on the stream and forgets its duplicate-detection state, so it runs again.
+// KEYS: stream, dead, cancel [, id_key]   ARGV: dead_entry_id, job_text, job_id
+// Puts a dead job back on the stream and forgets its duplicate-detection state and any cancel
+// asked for it, so it runs again.
 const redis::script& dead_requeue() {
     static const redis::script s{R"lua(
 if redis.call('XDEL', KEYS[2], ARGV[1]) == 0 then return false end
 local id = redis.call('XADD', KEYS[1], '*', 'job', ARGV[2])
-if KEYS[3] then redis.call('DEL', KEYS[3]) end
+if KEYS[4] then redis.call('DEL', KEYS[4]) end
+redis.call('HDEL', KEYS[3], ARGV[3])
 return id
 )lua"};
     return s;

@@ -14,6 +14,7 @@ const redis::script& reclaim();
 const redis::script& renew();
 const redis::script& own_pending();
 const redis::script& claim_id();
+const redis::script& cancels_asked();
 const redis::script& prune_consumers();
 const redis::script& dead_requeue();
 const redis::script& dead_purge();

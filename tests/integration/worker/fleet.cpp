@@ -70,6 +70,14 @@ process& fleet::start_worker(const std::vector<std::string>& flags, const std::m
     return *workers_.back();
 }
 
+run_result fleet::ctl(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{(binary_dir() / "wharfctl" / "wharfctl").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    process_options opts;
+    opts.env = {{"WHARF_REDIS_URL", redis_->url()}, {"WHARF_DATABASE_URL", pg_->url()}};
+    return run(argv, opts, std::chrono::seconds(60));
+}
+
 std::string fleet::worker_log(std::size_t index) const {
     std::ifstream in(logs_.path() / ("worker-" + std::to_string(index) + ".log"));
     std::stringstream s;

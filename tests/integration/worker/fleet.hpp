@@ -42,6 +42,10 @@ public:
     std::string worker_log(std::size_t index) const;
     void dump_logs() const;
 
+    // wharfctl with the fleet's servers (WHARF_REDIS_URL, WHARF_DATABASE_URL): exit status and
+    // stdout+stderr.
+    run_result ctl(const std::vector<std::string>& args);
+
     // Redis, from the test (blocking).
     redis::reply cmd(redis::command c);
     std::vector<redis::reply> pipeline(std::vector<redis::command> cmds);

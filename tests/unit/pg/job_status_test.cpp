@@ -6,8 +6,8 @@
 namespace pg = wharf::pg;
 
 TEST(job_status, every_status_round_trips_through_its_name) {
-    for (auto s : {pg::job_status::queued, pg::job_status::running, pg::job_status::succeeded, pg::job_status::failed,
-                   pg::job_status::dead, pg::job_status::cancelled}) {
+    for (auto s : {pg::job_status::queued, pg::job_status::running, pg::job_status::waiting, pg::job_status::succeeded,
+                   pg::job_status::failed, pg::job_status::dead, pg::job_status::cancelled}) {
         const auto name = pg::to_string(s);
         EXPECT_EQ(pg::job_status_from_string(name), s) << name;
     }
@@ -16,6 +16,7 @@ TEST(job_status, every_status_round_trips_through_its_name) {
 TEST(job_status, names_match_the_check_constraint) {
     EXPECT_EQ(pg::to_string(pg::job_status::queued), "queued");
     EXPECT_EQ(pg::to_string(pg::job_status::running), "running");
+    EXPECT_EQ(pg::to_string(pg::job_status::waiting), "waiting");
     EXPECT_EQ(pg::to_string(pg::job_status::succeeded), "succeeded");
     EXPECT_EQ(pg::to_string(pg::job_status::failed), "failed");
     EXPECT_EQ(pg::to_string(pg::job_status::dead), "dead");
@@ -31,6 +32,7 @@ TEST(job_status, unknown_names_are_rejected) {
 TEST(job_status, only_the_last_four_are_final) {
     EXPECT_FALSE(pg::is_final(pg::job_status::queued));
     EXPECT_FALSE(pg::is_final(pg::job_status::running));
+    EXPECT_FALSE(pg::is_final(pg::job_status::waiting));
     EXPECT_TRUE(pg::is_final(pg::job_status::succeeded));
     EXPECT_TRUE(pg::is_final(pg::job_status::failed));
     EXPECT_TRUE(pg::is_final(pg::job_status::dead));

@@ -20,6 +20,30 @@ namespace {
 // Acks per script call: big enough to amortise the round trip, small enough to keep Redis
 // responsive (one script call blocks the server while it runs).
 constexpr std::size_t ack_batch_max = 256;
+
+// The next delivery of a job (retry, delay, hand-back) keeps its id and its duplicate-detection
+// token, so it is recognised as the same run and not as a duplicate.
+queue::envelope next_envelope(const job_run& j, std::int32_t attempt) {
+    queue::envelope next = j.envelope;
+    next.attempt = attempt;
+    next.id = j.job_id;
+    next.token = j.envelope.token.value_or(j.delivery.entry_id);
+    return next;
+}
+
+// The jobs row a decoded delivery starts with.
+pg::job_start start_of(const job_run& j) {
+    const auto& e = j.envelope;
+    return {.id = j.job_id,
+            .queue = j.queue.name,
+            .fence = j.fence,
+            .attempt = e.attempt,
+            .max_attempts = j.max_attempts,
+            .api_key = e.api_key,
+            .parent_id = e.parent_id,
+            .payload_json = e.payload_json};
+}
+
 }  // namespace
 
 std::shared_ptr<job_run> runtime::impl::dispatch(queue_state& q, queue::delivery d) {
@@ -204,6 +228,11 @@ asio::awaitable<void> runtime::impl::settle_finished(std::shared_ptr<job_run> j,
     auto& q = j->queue;
     const auto& d = j->delivery;
     release_slot(*j);
+    // The parent may not have heard of it: the run that finished it may have died in between.
+    if (!co_await notify_parent(*j, row.parent_id, row.status, row.result_json, row.error)) {
+        untrack(*j);
+        co_return;
+    }
     const bool this_entry = row.fence.generation == j->fence.generation && row.fence.entry_ms == d.entry_ms &&
                             row.fence.entry_seq == d.entry_seq;
     if (row.status != pg::job_status::dead || !this_entry) {
@@ -236,7 +265,8 @@ asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j,
         // An earlier run finished the job (settle as it did), or a newer owner holds it.
         if (const auto row = co_await final_row(*j)) co_return co_await settle_finished(j, *row);
     }
-    if (written && *written == pg::write_result::applied) {
+    if (written && *written == pg::write_result::applied &&
+        co_await notify_parent(*j, j->envelope.parent_id, pg::job_status::dead, std::nullopt, reason)) {
         co_await with_redis_retry(
             "dead-lettering a job",
             [&]() { return q.ops.dead_letter(d, j->job_id, reason, j->envelope.attempt); },
@@ -245,32 +275,65 @@ asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j,
     untrack(*j);
 }
 
-namespace {
-
-// The next delivery of a job (retry, delay, hand-back) keeps its id and its duplicate-detection
-// token, so it is recognised as the same run and not as a duplicate.
-queue::envelope next_envelope(const job_run& j, std::int32_t attempt) {
-    queue::envelope next = j.envelope;
-    next.attempt = attempt;
-    next.id = j.job_id;
-    next.token = j.envelope.token.value_or(j.delivery.entry_id);
-    return next;
+asio::awaitable<bool> runtime::impl::notify_parent(const job_run& j, const std::optional<std::string>& parent_id,
+                                                   pg::job_status status, std::optional<std::string> result_json,
+                                                   std::optional<std::string> error) {
+    if (!parent_id || !options.on_child_finished || !pg::is_final(status)) co_return true;
+    const child_finished event{.queue = j.queue.name,
+                               .id = j.job_id,
+                               .parent_id = *parent_id,
+                               .status = std::string{pg::to_string(status)},
+                               .result_json = std::move(result_json),
+                               .error = std::move(error)};
+    asio::steady_timer timer{strand};
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        std::string failure;
+        try {
+            auto told = options.on_child_finished(event);
+            co_await std::move(told);
+            co_return true;
+        } catch (const std::exception& e) {
+            failure = e.what();
+        }
+        if (abandon) co_return false;
+        if (attempt == 1)
+            spdlog::warn("job {} of {}: telling its parent {} that it is {} failed: {}; retrying with backoff",
+                         j.job_id, j.queue.name, *parent_id, event.status, redact(failure));
+        co_await sleep(timer, reconnect_policy.delay(attempt, jitter_rng()));
+    }
 }
 
-// The jobs row a decoded delivery starts with.
-pg::job_start start_of(const job_run& j) {
-    const auto& e = j.envelope;
-    return {.id = j.job_id,
-            .queue = j.queue.name,
-            .fence = j.fence,
-            .attempt = e.attempt,
-            .max_attempts = j.max_attempts,
-            .api_key = e.api_key,
-            .parent_id = e.parent_id,
-            .payload_json = e.payload_json};
+// A job a cancel was asked for before it started: recorded cancelled (its start first, so the
+// outcome follows a start of this very delivery) and acknowledged, never run.
+asio::awaitable<void> runtime::impl::cancel_before_start(std::shared_ptr<job_run> j) {
+    auto& q = j->queue;
+    spdlog::info("job {} of {}: cancel asked for before it started; not running it", j->job_id, q.name);
+    release_slot(*j);
+    writer.started(start_of(*j));
+    pg::job_outcome o{.id = j->job_id,
+                      .queue = q.name,
+                      .fence = j->fence,
+                      .status = pg::job_status::cancelled,
+                      .attempt = j->envelope.attempt,
+                      .error = "cancelled before it started"};
+    const auto written = co_await finish_durably(std::move(o));
+    if (!written) {
+        untrack(*j);
+        co_return;
+    }
+    if (*written == pg::write_result::stale) {
+        if (const auto row = co_await final_row(*j)) co_return co_await settle_finished(j, *row);
+        untrack(*j);  // a newer owner holds it; that worker sees the cancel too
+        co_return;
+    }
+    if (!co_await notify_parent(*j, j->envelope.parent_id, pg::job_status::cancelled, std::nullopt,
+                                std::string{"cancelled before it started"})) {
+        untrack(*j);
+        co_return;
+    }
+    push_ack(*j, "cancelled");
 }
 
-}  // namespace
 
 // One delivery, in three steps. Whatever any of them throws ends the attempt with a reason
 // (retried within max_attempts, like a handler's failure): an exception must never leave a job
@@ -359,6 +422,28 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
         co_return false;
     }
 
+    // ---- a cancel asked for a job without a producer id (claim_id below checks the others)
+    if (!e.id && q.cancel_pending) {
+        bool asked = false;
+        const bool ok = co_await with_redis_retry(
+            "checking a job for a cancel",
+            [&]() -> asio::awaitable<void> {
+                std::vector<std::string> ids{j->job_id};
+                auto look = q.ops.cancels_asked(std::move(ids));
+                const auto seen = co_await std::move(look);
+                asked = !seen.asked.empty();
+            },
+            give_up);
+        if (!ok) {
+            untrack(*j);
+            co_return false;
+        }
+        if (asked) {
+            co_await cancel_before_start(j);
+            co_return false;
+        }
+    }
+
     // ---- duplicate detection for producer ids
     if (e.id) {
         auto claim = queue::operations::claim_result::run;
@@ -373,6 +458,10 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
             spdlog::info("job {} of {}: duplicate of a finished job, acknowledged without running (entry {})",
                          j->job_id, q.name, d.entry_id);
             untrack(*j);
+            co_return false;
+        }
+        if (claim == queue::operations::claim_result::cancelled) {
+            co_await cancel_before_start(j);
             co_return false;
         }
         if (claim == queue::operations::claim_result::wait) {
@@ -476,8 +565,15 @@ asio::awaitable<void> runtime::impl::finish_attempt(std::shared_ptr<job_run> j, 
             untrack(*j);
             co_return;
         case action::succeed:
-            o.status = pg::job_status::succeeded;
+            o.status = q.type.completes_later ? pg::job_status::waiting : pg::job_status::succeeded;
             o.result_json = dump_json(ended.result);
+            break;
+        case action::cancel:
+            o.status = pg::job_status::cancelled;
+            o.error = decision.message;
+            // Cancelled before it started: its start was never written, and the outcome must
+            // follow a start of this very delivery (a no-op when the start is already there).
+            writer.started(start_of(*j));
             break;
         case action::retry:
             due += decision.delay;
@@ -496,6 +592,8 @@ asio::awaitable<void> runtime::impl::finish_attempt(std::shared_ptr<job_run> j, 
     if (decision.what == action::dead)
         spdlog::warn("job {} of {} dead-lettered: {}", j->job_id, q.name, decision.message);
 
+    const std::optional<std::string> result_json = o.result_json, error = o.error;
+    const auto status = o.status;
     const auto written = co_await finish_durably(std::move(o));
     if (!written) {
         untrack(*j);  // shutting down with PostgreSQL away: the entry stays pending, re-run later
@@ -509,9 +607,16 @@ asio::awaitable<void> runtime::impl::finish_attempt(std::shared_ptr<job_run> j, 
         untrack(*j);
         co_return;
     }
+    if (pg::is_final(status) && !co_await notify_parent(*j, e.parent_id, status, result_json, error)) {
+        untrack(*j);  // given up at shutdown: the entry stays pending and comes back to settle
+        co_return;
+    }
     switch (decision.what) {
         case action::succeed:
-            push_ack(*j, "succeeded");  // untracked once the batched ack went through
+            push_ack(*j, q.type.completes_later ? "waiting" : "succeeded");  // untracked once acked
+            co_return;
+        case action::cancel:
+            push_ack(*j, "cancelled");
             co_return;
         case action::retry:
         case action::hand_back: {

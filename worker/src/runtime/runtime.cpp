@@ -25,7 +25,7 @@ runtime::impl::impl(asio::any_io_executor ex, runtime_options opts, job_registry
     : strand(asio::make_strand(ex)), options(std::move(opts)), registry(std::move(reg)),
       commands(strand, options.redis, {.client_name = "wharf-worker"}),
       db(strand, options.database_url, {.threads = options.pg_threads}), writer(strand, db),
-      promote_timer(strand), sweep_timer(strand), renew_timer(strand) {
+      promote_timer(strand), sweep_timer(strand), renew_timer(strand), cancel_timer(strand) {
     for (const auto& spec : options.queues) {
         const job_type* type = registry.find(spec.name);
         if (!type) throw std::invalid_argument("no job type for queue " + spec.name);
@@ -86,6 +86,7 @@ asio::awaitable<void> runtime::impl::run() {
         return s;
     }());
     spawn_loop("lease keeper", keep_leases());
+    spawn_loop("cancel watcher", watch_cancels());
     // Redis may not be up yet (a fleet starting together): keep trying until it is or we stop.
     for (auto& q : queues) {
         co_await with_redis_retry(
@@ -103,6 +104,7 @@ asio::awaitable<void> runtime::impl::run() {
 
     finished = true;
     renew_timer.cancel();
+    cancel_timer.cancel();
     wake();
     if (!co_await wait_until([this] { return live_loops == 0; },
                              std::chrono::steady_clock::now() + std::chrono::seconds(5)))

@@ -88,6 +88,9 @@ struct queue_state {
     std::unordered_map<std::string, std::shared_ptr<job_run>> tracked;
     std::vector<queue::operations::ack_item> acks;  // waiting for the next batched ack
     bool ack_flushing = false;
+    // Cancels are asked for in this queue (as of the last look): a job without a producer id is
+    // then checked before it starts (claim_id checks the others). True until the first look.
+    bool cancel_pending = true;
     boost::asio::steady_timer slot_freed;  // the consumer sleeps on it while it holds all it may
 };
 
@@ -124,6 +127,12 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     boost::asio::awaitable<std::optional<pg::job_row>> final_row(const detail::job_run& j);
     boost::asio::awaitable<void> settle_finished(std::shared_ptr<detail::job_run> j, const pg::job_row& row);
     boost::asio::awaitable<void> dead_letter_now(std::shared_ptr<detail::job_run> j, std::string reason);
+    boost::asio::awaitable<void> cancel_before_start(std::shared_ptr<detail::job_run> j);
+    // Tells the parent (options.on_child_finished) that this child is final; false when the
+    // runtime gave up (shutting down with PostgreSQL away): the entry must then stay pending.
+    boost::asio::awaitable<bool> notify_parent(const detail::job_run& j, const std::optional<std::string>& parent_id,
+                                               pg::job_status status, std::optional<std::string> result_json,
+                                               std::optional<std::string> error);
     boost::asio::awaitable<std::optional<pg::write_result>> finish_durably(pg::job_outcome o);
     boost::asio::awaitable<void> acquire_slot(std::shared_ptr<detail::job_run> j);
     void release_slot(detail::job_run& j);
@@ -134,6 +143,7 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
 
     // lease_keeper.cpp, sweeper.cpp
     boost::asio::awaitable<void> keep_leases();
+    boost::asio::awaitable<void> watch_cancels();
     boost::asio::awaitable<void> sweep();
     boost::asio::awaitable<void> promote();
 
@@ -153,7 +163,7 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     bool finished = false;   // the lease keeper may stop
     std::size_t live_loops = 0;
     std::vector<boost::asio::steady_timer*> waiters;  // of wait_until(); wake() cancels them
-    boost::asio::steady_timer promote_timer, sweep_timer, renew_timer;
+    boost::asio::steady_timer promote_timer, sweep_timer, renew_timer, cancel_timer;
     backoff_policy reconnect_policy{std::chrono::milliseconds(50), std::chrono::milliseconds(2'000), 0};
 };
 

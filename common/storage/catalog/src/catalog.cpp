@@ -255,6 +255,65 @@ std::vector<stored_object> find_objects_by_key(pqxx::connection& c, std::string_
     return out;
 }
 
+std::vector<stored_object> find_objects_by_prefix(pqxx::connection& c, std::string_view prefix, std::size_t limit) {
+    pqxx::read_transaction tx(c, "find_objects_by_prefix");
+    std::vector<stored_object> out;
+    for (const auto& row :
+         tx.exec_params("SELECT " + object_columns +
+                            " FROM objects WHERE starts_with(key, $1) AND deleted_at IS NULL ORDER BY key, id LIMIT $2",
+                        std::string(prefix), static_cast<std::int64_t>(limit)))
+        out.push_back(object_from(row));
+    return out;
+}
+
+rename_outcome rename_object(pqxx::connection& c, std::string_view provider, std::string_view bucket,
+                             std::string_view from_key, std::string_view to_key, prefix_class to_class,
+                             const std::optional<std::string>& job_id, const std::optional<std::string>& job_queue) {
+    pqxx::work tx(c, "rename_object");
+    const stats_row stats = lock_stats(tx, provider);
+    const auto from = tx.exec_params(
+        "SELECT id, size, sha256, api_key FROM objects WHERE provider = $1 AND bucket = $2 AND key = $3 "
+        "AND deleted_at IS NULL FOR UPDATE",
+        std::string(provider), std::string(bucket), std::string(from_key));
+    if (from.empty()) {
+        tx.commit();
+        return rename_outcome::gone;
+    }
+    const auto from_id = from[0][0].as<std::int64_t>();
+    const auto to = tx.exec_params(
+        "SELECT id, size, sha256, api_key FROM objects WHERE provider = $1 AND bucket = $2 AND key = $3 "
+        "AND deleted_at IS NULL FOR UPDATE",
+        std::string(provider), std::string(bucket), std::string(to_key));
+    // Whichever row does not survive gives its bytes back.
+    const auto retire = [&](const pqxx::row& row) {
+        const auto size = row[1].as<std::int64_t>();
+        tx.exec_params("UPDATE objects SET deleted_at = now(), updated_at = now() WHERE id = $1", row[0].as<std::int64_t>());
+        if (auto api_key = opt_text(row[3])) {
+            lock_api_key(tx, *api_key);
+            charge(tx, *api_key, -size, -1);
+        }
+        return size;
+    };
+    std::int64_t freed = 0;
+    if (!to.empty()) {
+        if (to[0][1].as<std::int64_t>() == from[0][1].as<std::int64_t>() &&
+            to[0][2].as<std::string>() == from[0][2].as<std::string>()) {
+            freed = retire(from[0]);  // the same bytes are there already: keep that row
+            write_stats(tx, provider, stats, -freed, -1);
+            tx.commit();
+            return rename_outcome::renamed;
+        }
+        freed = retire(to[0]);  // replaced by the moved object
+    }
+    tx.exec_params(
+        "UPDATE objects SET key = $2, prefix_class = $3, job_id = COALESCE($4, job_id), "
+        "job_queue = COALESCE($5, job_queue), updated_at = now() WHERE id = $1",
+        from_id, std::string(to_key), std::string(to_string(to_class)), param(job_id), param(job_queue));
+    if (freed != 0) write_stats(tx, provider, stats, -freed, -1);
+    tx.commit();
+    return rename_outcome::renamed;
+}
+
 std::optional<full_crossing> ensure_provider(pqxx::connection& c, std::string_view provider,
                                              std::uint64_t limit_bytes) {
     const std::int64_t limit = to_db(limit_bytes, "provider limit");
@@ -356,6 +415,23 @@ boost::asio::awaitable<delete_result> catalog::remove(std::string provider, std:
 
 boost::asio::awaitable<std::vector<stored_object>> catalog::find_by_key(std::string key) {
     auto op = db_->run([&](pqxx::connection& c) { return find_objects_by_key(c, key); });
+    co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<std::vector<stored_object>> catalog::find_by_prefix(std::string prefix) {
+    auto op = db_->run([&](pqxx::connection& c) { return find_objects_by_prefix(c, prefix); });
+    co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<rename_outcome> catalog::rename(std::string provider, std::string bucket, std::string from_key,
+                                                       std::string to_key, prefix_class to_class,
+                                                       std::optional<std::string> job_id,
+                                                       std::optional<std::string> job_queue) {
+    auto op = db_->run(
+        [&](pqxx::connection& c) {
+            return rename_object(c, provider, bucket, from_key, to_key, to_class, job_id, job_queue);
+        },
+        true);
     co_return co_await std::move(op);
 }
 

@@ -49,6 +49,9 @@ struct job_type {
     std::chrono::seconds timeout{300};
     std::chrono::milliseconds retry_base{1'000};
     std::chrono::milliseconds retry_cap{300'000};
+    // A handler that succeeds records status `waiting` rather than `succeeded`: the job is over
+    // only when others finish (a pipeline, whose steps write its final state).
+    bool completes_later = false;
 };
 
 }  // namespace wharf::worker

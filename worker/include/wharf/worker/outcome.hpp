@@ -19,6 +19,7 @@ enum class run_end {
     timed_out,         // the per-job timeout cancelled it
     lease_lost,        // another worker took the job over: write nothing
     handed_back,       // shutdown cancelled it after the grace period
+    cancelled,         // a cancel was asked for it (wharfctl cancel, a cancelled pipeline)
 };
 
 struct outcome_decision {
@@ -28,6 +29,7 @@ struct outcome_decision {
         dead,        // finished(dead) then dead_letter
         drop,        // write nothing, leave the entry to its new owner
         hand_back,   // finished(queued) then retry_later(now), same attempt
+        cancel,      // finished(cancelled) then ack
     };
     action what = action::succeed;
     std::chrono::milliseconds delay{0};  // retry only

@@ -12,11 +12,24 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace wharf::worker {
+
+// A job with a parent (a pipeline's step) reached a final state.
+struct child_finished {
+    std::string queue, id, parent_id;
+    std::string status;  // succeeded | failed | dead | cancelled
+    std::optional<std::string> result_json, error;
+};
+// Called after the child's final state is durable and before its entry is acknowledged, so a crash
+// in between calls it again for the same child: it must be idempotent. An exception is retried
+// with backoff (the entry stays unacknowledged meanwhile).
+using child_finished_hook = std::function<boost::asio::awaitable<void>(child_finished)>;
 
 struct runtime_options {
     redis::endpoint redis;
@@ -28,6 +41,8 @@ struct runtime_options {
     std::chrono::milliseconds sweep{5'000};    // how often to look for entries to take over
     std::chrono::milliseconds promote{50};     // how often to move due delayed jobs back
     std::chrono::milliseconds duplicate_wait{250};  // a duplicate id re-checks after this
+    std::chrono::milliseconds cancel_poll{1'000};   // how often running jobs are checked for cancels
+    child_finished_hook on_child_finished;          // optional
     std::size_t batch = 256;       // most entries taken by one read
     std::size_t pg_threads = 2;    // PostgreSQL pool threads
 };

@@ -43,7 +43,9 @@ struct fence {
     }
 };
 
-enum class job_status { queued, running, succeeded, failed, dead, cancelled };
+// waiting: the job's own run is over, but it is not final until others finish (a pipeline waits
+// for its steps; whoever finishes the last one writes its final state).
+enum class job_status { queued, running, waiting, succeeded, failed, dead, cancelled };
 std::string_view to_string(job_status s) noexcept;
 std::optional<job_status> job_status_from_string(std::string_view s) noexcept;
 inline bool is_final(job_status s) noexcept {
@@ -66,7 +68,7 @@ struct job_outcome {
     std::string id;
     std::string queue;
     pg::fence fence;
-    job_status status = job_status::succeeded;  // succeeded | failed | dead | cancelled | queued (retry)
+    job_status status = job_status::succeeded;  // succeeded | failed | dead | cancelled | queued (retry) | waiting
     std::int32_t attempt = 1;
     std::optional<std::string> error;
     std::optional<std::string> result_json;

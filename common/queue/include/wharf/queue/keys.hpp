@@ -16,6 +16,7 @@ struct keys {
     std::string delayed;  // wharf:{q}:delayed  ZSET, score = due time (unix ms), member = envelope JSON
     std::string dead;     // wharf:{q}:dead     stream: job, id, reason, attempts, failed_at
     std::string stats;    // wharf:{q}:stats    HASH of counters: succeeded, failed, retried, dead, duplicates
+    std::string cancel;   // wharf:{q}:cancel   HASH job id -> when a cancel was asked for (unix ms)
     std::string id_key(std::string_view job_id) const;  // wharf:{q}:id:<id>  duplicate detection
 };
 

@@ -60,7 +60,7 @@ public:
                                                            const std::vector<std::string>& entry_ids);
 
     // Duplicate detection for envelopes with a producer id; see operations.cpp for the states.
-    enum class claim_result { run, duplicate_done, wait };
+    enum class claim_result { run, duplicate_done, wait, cancelled };
     boost::asio::awaitable<claim_result> claim_id(const delivery& d, const envelope& e,
                                                   std::chrono::milliseconds wait_delay);
 
@@ -78,6 +78,18 @@ public:
     // Atomically: XADD to the dead stream with the reason, XACK + XDEL the entry, mark the id dead.
     boost::asio::awaitable<void> dead_letter(const delivery& d, std::string_view job_id, std::string_view reason,
                                              std::int32_t attempts);
+    // Cancellation. request_cancel asks every worker to stop the job: a running one is stopped
+    // (its handler cancelled) by the worker that runs it, one not started yet is recorded
+    // cancelled instead of starting (claim_id). The request is done with when the job ends
+    // (ack and dead_letter remove it); it expires with the hash after id_ttl.
+    boost::asio::awaitable<void> request_cancel(std::string_view job_id);
+    struct cancels {
+        std::size_t pending = 0;          // cancels asked for in this queue
+        std::vector<std::string> asked;  // the given jobs among them
+    };
+    boost::asio::awaitable<cancels> cancels_asked(std::vector<std::string> job_ids);
+    boost::asio::awaitable<void> forget_cancel(std::string_view job_id);
+
     // Moves due members of delayed back to the stream (Lua, bounded per call). Returns how many.
     boost::asio::awaitable<std::size_t> promote_due(std::size_t limit);
     // Deletes consumers that own nothing and were idle longer than max_idle.

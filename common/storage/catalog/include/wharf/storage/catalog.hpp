@@ -112,6 +112,22 @@ std::optional<stored_object> find_object(pqxx::connection& c, std::string_view p
 // replace may have moved it).
 std::vector<stored_object> find_objects_by_key(pqxx::connection& c, std::string_view key);
 
+// Live rows whose key starts with `prefix` (e.g. a pipeline's "temp/<id>/"), by key; at most
+// `limit` of them.
+std::vector<stored_object> find_objects_by_prefix(pqxx::connection& c, std::string_view prefix,
+                                                  std::size_t limit = 100'000);
+
+// A stored object moved to another key of the same provider and bucket (the caller copied the
+// bytes there first and removes the old key afterwards): its live row takes the new key, class
+// and job in one transaction, so usage does not change and a tenant near its quota can still
+// publish what it already stored. A live row at the new key with the same bytes is kept (the
+// old row goes); one with other bytes is replaced. Idempotent: once the old row is gone it
+// reports `gone`.
+enum class rename_outcome { renamed, gone };
+rename_outcome rename_object(pqxx::connection& c, std::string_view provider, std::string_view bucket,
+                             std::string_view from_key, std::string_view to_key, prefix_class to_class,
+                             const std::optional<std::string>& job_id, const std::optional<std::string>& job_queue);
+
 // Creates the provider's row or updates its limit (from configuration) and re-derives is_full.
 // A limit raised above usage resets the flags; lowered to or below usage marks it full and
 // returns the crossing to alert about.
@@ -139,6 +155,11 @@ public:
     boost::asio::awaitable<record_result> record(object_record r);
     boost::asio::awaitable<delete_result> remove(std::string provider, std::string bucket, std::string key);
     boost::asio::awaitable<std::vector<stored_object>> find_by_key(std::string key);
+    boost::asio::awaitable<std::vector<stored_object>> find_by_prefix(std::string prefix);
+    boost::asio::awaitable<rename_outcome> rename(std::string provider, std::string bucket, std::string from_key,
+                                                  std::string to_key, prefix_class to_class,
+                                                  std::optional<std::string> job_id,
+                                                  std::optional<std::string> job_queue);
     boost::asio::awaitable<std::vector<provider_stats>> stats();
     boost::asio::awaitable<std::optional<api_key_usage>> api_key(std::string api_key);
     boost::asio::awaitable<std::optional<full_crossing>> ensure_provider(std::string provider, std::uint64_t limit);

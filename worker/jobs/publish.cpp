@@ -1,0 +1,212 @@
+// The `publish` job type (contract in publish.hpp).
+#include "publish.hpp"
+
+#include "wharf/core/log.hpp"
+
+#include <fmt/format.h>
+
+namespace asio = boost::asio;
+
+namespace wharf::worker {
+namespace {
+
+using json = nlohmann::json;
+
+std::string text_field(const json& p, const char* name) {
+    if (!p.contains(name) || !p[name].is_string() || p[name].get_ref<const std::string&>().empty())
+        throw permanent_error(fmt::format("payload.{} must be a non-empty string", name));
+    return p[name].get<std::string>();
+}
+
+// A prefix the pipeline owns: temp/<pipeline>/... or processed/<video>/..., never a bare "temp/".
+std::string prefix_field(const json& p, const char* name) {
+    std::string prefix = text_field(p, name);
+    if (prefix.back() != '/') throw permanent_error(fmt::format("payload.{} must end with '/'", name));
+    if (auto why = key_layout_violation(prefix + "x"))
+        throw permanent_error(fmt::format("payload.{}: {}", name, *why));
+    return prefix;
+}
+
+struct publish_request {
+    std::string pipeline;
+    bool discard = false;
+    std::string remove_prefix;
+    std::string video_id, from_prefix, to_prefix;
+    storage::object_record original;  // provider, key, size, sha256 when known
+    bool original_sha_known = false;
+    std::string original_to;
+    std::chrono::seconds presign_expires = storage::default_presign_expiry;
+};
+
+publish_request parse(const json& p) {
+    if (!p.is_object()) throw permanent_error("payload must be a JSON object");
+    publish_request r;
+    r.pipeline = text_field(p, "pipeline");
+    r.remove_prefix = prefix_field(p, "remove_prefix");
+    if (!r.remove_prefix.starts_with("temp/")) throw permanent_error("payload.remove_prefix must be under temp/");
+    if (p.contains("presign_expires") && !p["presign_expires"].is_null()) {
+        if (!p["presign_expires"].is_number_integer()) throw permanent_error("payload.presign_expires must be an integer");
+        auto expires = storage::checked_presign_expiry(p["presign_expires"].get<std::int64_t>());
+        if (!expires) throw permanent_error(std::string("payload.presign_expires: ") + expires.error().message);
+        r.presign_expires = *expires;
+    }
+    if (p.contains("discard") && !p["discard"].is_null()) {
+        if (!p["discard"].is_boolean()) throw permanent_error("payload.discard must be true or false");
+        r.discard = p["discard"].get<bool>();
+    }
+    if (r.discard) return r;
+    r.video_id = text_field(p, "video_id");
+    r.from_prefix = prefix_field(p, "from_prefix");
+    r.to_prefix = prefix_field(p, "to_prefix");
+    if (!p.contains("original") || !p["original"].is_object()) throw permanent_error("payload.original must be an object");
+    const json& o = p["original"];
+    r.original.provider = text_field(o, "provider");
+    r.original.key = text_field(o, "key");
+    r.original_to = text_field(o, "to");
+    if (auto why = key_layout_violation(r.original_to)) throw permanent_error("payload.original.to: " + *why);
+    if (o.contains("sha256") && o["sha256"].is_string()) {
+        r.original.sha256 = o["sha256"].get<std::string>();
+        r.original_sha_known = true;
+    }
+    if (o.contains("size") && o["size"].is_number_unsigned()) r.original.size = o["size"].get<std::uint64_t>();
+    return r;
+}
+
+// Moves every object under from_prefix to the same relative key under to_prefix.
+asio::awaitable<std::vector<stored_file>> move_outputs(storage_services& s, const job_context& ctx,
+                                                       const publish_request& r) {
+    std::vector<stored_file> out;
+    auto find = s.catalog().find_by_prefix(r.from_prefix);
+    const auto objects = co_await std::move(find);
+    for (const auto& o : objects) {
+        std::string to = r.to_prefix + o.record.key.substr(r.from_prefix.size());
+        auto move = move_stored(s, ctx, o, std::move(to), r.presign_expires);
+        out.push_back(co_await std::move(move));
+    }
+    // A run that died midway moved some already: they are at their new keys.
+    auto again = s.catalog().find_by_prefix(r.to_prefix);
+    const auto published = co_await std::move(again);
+    for (const auto& o : published) {
+        const bool listed = std::any_of(out.begin(), out.end(), [&](const stored_file& f) { return f.record.key == o.record.key; });
+        if (listed || o.record.key == r.original_to) continue;
+        auto* p = s.providers().find(o.record.provider);
+        if (!p) continue;
+        out.push_back(stored_file{o.record, s.presigns().get(*p, storage::http_method::get, o.record.key, r.presign_expires),
+                                  r.presign_expires, false});
+    }
+    co_return out;
+}
+
+// The original goes to raw/video_original.<ext>: moved when the pipeline ingested it into its
+// temp/ prefix, copied when it is the tenant's own stored object (which stays where it is).
+asio::awaitable<stored_file> publish_original(storage_services& s, const job_context& ctx, const publish_request& r) {
+    auto find = s.catalog().find_by_key(r.original.key);
+    const auto rows = co_await std::move(find);
+    const storage::stored_object* row = nullptr;
+    for (const auto& o : rows)
+        if (o.record.provider == r.original.provider) row = &o;
+    if (r.original.key.starts_with(r.remove_prefix)) {
+        if (row) {
+            auto move = move_stored(s, ctx, *row, r.original_to, r.presign_expires);
+            co_return co_await std::move(move);
+        }
+        // Moved by an earlier run of this job.
+        auto find_done = s.catalog().find_by_key(r.original_to);
+        const auto done = co_await std::move(find_done);
+        for (const auto& o : done) {
+            auto* p = s.providers().find(o.record.provider);
+            if (!p) continue;
+            co_return stored_file{o.record, s.presigns().get(*p, storage::http_method::get, o.record.key, r.presign_expires),
+                                  r.presign_expires, false};
+        }
+        throw permanent_error("the pipeline's source " + r.original.provider + ":" + r.original.key + " is gone");
+    }
+    storage::object_record from = row ? row->record : r.original;
+    if (!row) {
+        // A stored source that wharf did not store: its size from the provider; its SHA-256 is the
+        // one the submission (or the transcode, which verified it) gave.
+        auto* p = s.providers().find(r.original.provider);
+        if (!p) throw permanent_error("payload.original.provider: unknown storage provider " + r.original.provider);
+        from.bucket = p->bucket();
+        auto head = p->head(r.original.key);
+        const auto info = co_await std::move(head);
+        if (!info) throw permanent_error("the pipeline's source " + r.original.provider + ":" + r.original.key + " is gone");
+        from.size = info->size;
+        if (!r.original_sha_known && info->sha256) from.sha256 = *info->sha256;
+        if (from.sha256.empty()) throw permanent_error("the SHA-256 of the source " + r.original.key + " is not known");
+    }
+    auto copy = copy_stored(s, ctx, from, r.original_to, ctx.api_key, r.presign_expires);
+    co_return co_await std::move(copy);
+}
+
+json result_of(const publish_request& r, const std::vector<stored_file>& files) {
+    json artifacts = json::object();
+    std::uint64_t bytes = 0;
+    for (const auto& f : files) {
+        bytes += f.record.size;
+        const std::string relative = f.record.key.substr(r.to_prefix.size());
+        if (auto name = artifact_name(relative)) artifacts[*name] = to_json(f);
+    }
+    return json{{"video_id", r.video_id}, {"artifacts", std::move(artifacts)}, {"objects", files.size()}, {"bytes", bytes}};
+}
+
+asio::awaitable<json> run_publish(std::shared_ptr<storage_services> services, job_context& ctx) {
+    storage_services& s = *services;
+    const publish_request r = parse(ctx.payload);
+    if (r.discard) {
+        auto remove = remove_stored_prefix(s, ctx, r.remove_prefix);
+        const auto removed = co_await std::move(remove);
+        spdlog::info("publish {}: discarded {} temp objects ({} bytes) of pipeline {}", ctx.id, removed.objects,
+                     removed.bytes, r.pipeline);
+        co_return json{{"removed_objects", removed.objects}, {"freed_bytes", removed.bytes}};
+    }
+    if (!r.to_prefix.starts_with("processed/")) throw permanent_error("payload.to_prefix must be under processed/");
+    auto move = move_outputs(s, ctx, r);
+    auto files = co_await std::move(move);
+    auto original = publish_original(s, ctx, r);
+    files.push_back(co_await std::move(original));
+    auto remove = remove_stored_prefix(s, ctx, r.remove_prefix);
+    const auto leftovers = co_await std::move(remove);
+    if (leftovers.objects > 0)
+        spdlog::info("publish {}: removed {} more temp objects of pipeline {}", ctx.id, leftovers.objects, r.pipeline);
+    co_return result_of(r, files);
+}
+
+}  // namespace
+
+std::optional<std::string> artifact_name(std::string_view rel) {
+    const auto slash = rel.find('/');
+    if (slash == std::string_view::npos) {
+        if (rel == "metadata.json") return "metadata";
+        return std::nullopt;
+    }
+    const auto folder = rel.substr(0, slash);
+    const auto rest = rel.substr(slash + 1);
+    if (folder == "raw" && rest.starts_with("video_original")) return "original";
+    if (folder == "audio" && rest.starts_with("audio.")) return "audio";
+    if (folder == "hls" && rest == "master.m3u8") return "hls_master";
+    if (folder == "thumbnails") {
+        if (rest.ends_with(".vtt")) return "thumbnails_vtt";
+        if (rest.starts_with("poster.")) return "thumbnails";
+        if (rest.starts_with("sprite.")) return "thumbnails_sprite";
+        return std::nullopt;
+    }
+    if (rest == "segments/playlist.m3u8") return "hls_" + std::string{folder};
+    if (rest.starts_with("video_" + std::string{folder} + ".")) return std::string{folder};
+    return std::nullopt;
+}
+
+job_type publish_job_type(std::shared_ptr<storage_services> services) {
+    return job_type{.name = "publish",
+                    .handler = [services](job_context& ctx) { return run_publish(services, ctx); },
+                    .max_attempts = 5,
+                    .timeout = std::chrono::hours(1),
+                    .retry_base = std::chrono::seconds(2),
+                    .retry_cap = std::chrono::minutes(5)};
+}
+
+void register_publish_job(job_registry& registry, std::shared_ptr<storage_services> services) {
+    registry.add(publish_job_type(std::move(services)));
+}
+
+}  // namespace wharf::worker
