@@ -68,17 +68,26 @@ double output_frame_rate(const media_info& source, const encode_settings& s) {
     return fps > s.max_frame_rate ? s.max_frame_rate : fps;
 }
 
+namespace {
+bool has_video(const media_info& m) { return m.video && !m.video->codec.empty(); }
+bool has_audio(const media_info& m) { return m.audio && !m.audio->codec.empty(); }
+bool makes_mp3(const encode_request& r) { return r.audio && has_audio(r.source); }
+bool makes_audio_rendition(const encode_request& r) { return !has_video(r.source) && r.hls && has_audio(r.source); }
+}  // namespace
+
+bool makes_anything(const encode_request& r) {
+    return !r.renditions.empty() || r.thumbnails || makes_mp3(r) || makes_audio_rendition(r);
+}
+
 result<ffmpeg_command> build_ffmpeg_command(const encode_request& r, const encode_settings& s) {
     if (auto ok = check_settings(s); !ok) return ok.error();
     const auto& m = r.source;
-    const bool has_video = m.video && !m.video->codec.empty();
-    const bool has_audio = m.audio && !m.audio->codec.empty();
-    if (!has_video && (!r.renditions.empty() || r.thumbnails))
+    if (!has_video(m) && (!r.renditions.empty() || r.thumbnails))
         return problem{errc::no_video_stream, "renditions or thumbnails were asked of a source without video"};
-    const bool mp3 = r.audio && has_audio;
-    const bool audio_rendition = !has_video && r.hls && has_audio;
-    if (r.renditions.empty() && !r.thumbnails && !mp3 && !audio_rendition)
-        return problem{errc::bad_ladder, "nothing to make: no rendition, thumbnails, audio or HLS"};
+    const bool mp3 = makes_mp3(r);
+    const bool audio_rendition = makes_audio_rendition(r);
+    if (!makes_anything(r)) return problem{errc::bad_ladder, "nothing to make: no rendition, thumbnails, audio or HLS"};
+    const bool with_audio = has_audio(m);
 
     ffmpeg_command c;
     auto& a = c.argv;
@@ -87,8 +96,8 @@ result<ffmpeg_command> build_ffmpeg_command(const encode_request& r, const encod
     if (s.threads > 0) add(a, {"-threads", std::to_string(s.threads), "-filter_complex_threads", std::to_string(s.threads)});
     add(a, {"-i", "file:" + r.input.string()});
 
-    const std::string audio_map = has_audio ? fmt::format("0:{}", m.audio->index) : std::string{};
-    const int channels = has_audio ? std::clamp(m.audio->channels, 1, 2) : 2;
+    const std::string audio_map = with_audio ? fmt::format("0:{}", m.audio->index) : std::string{};
+    const int channels = with_audio ? std::clamp(m.audio->channels, 1, 2) : 2;
 
     // The filter graph: the picture decoded once, split into every consumer.
     const std::size_t branches = r.renditions.size() + (r.thumbnails ? 2 : 0);
@@ -135,13 +144,13 @@ result<ffmpeg_command> build_ffmpeg_command(const encode_request& r, const encod
         const auto& rd = r.renditions[i];
         c.directories.push_back(rd.name);
         add(a, {"-map", fmt::format("[v{}]", i)});
-        if (has_audio) add(a, {"-map", audio_map});
+        if (with_audio) add(a, {"-map", audio_map});
         add(a, {"-map_metadata", "-1", "-map_chapters", "-1"});
         add(a, {"-c:v", "libx264", "-preset", s.preset, "-profile:v", s.profile, "-pix_fmt", "yuv420p", "-b:v",
                 kbits(rd.video_bitrate), "-maxrate", kbits(rd.max_bitrate), "-bufsize", kbits(rd.buffer_size), "-g",
                 std::to_string(gop), "-sc_threshold", "0", "-force_key_frames",
                 fmt::format("expr:gte(t,n_forced*{})", num(s.keyframe_seconds))});
-        if (has_audio) audio_codec();
+        if (with_audio) audio_codec();
         if (per_encoder > 0) add(a, {"-threads", std::to_string(per_encoder)});
         if (r.hls) {
             c.directories.push_back(layout::segments_dir(rd.name));

@@ -33,7 +33,8 @@ bool duration_matches(double input, double output, double granularity) {
     return std::fabs(output - input) <= std::max(0.01 * input, 2 * granularity) + 1e-9;
 }
 
-result<void> check_rendition(const media_info& out, const rendition& planned, bool with_audio, double input) {
+result<void> check_rendition(const media_info& out, const rendition& planned, bool with_audio, double input,
+                             std::optional<double> input_video) {
     const std::string& name = planned.name;
     if (!out.video || out.video->codec != "h264")
         return mismatch(fmt::format("{}: no H.264 video stream in the MP4", name));
@@ -47,8 +48,9 @@ result<void> check_rendition(const media_info& out, const rendition& planned, bo
     const double granularity = std::max(frame_seconds(v), out.audio ? audio_packet_seconds(*out.audio, 1024) : 0.0);
     if (!duration_matches(input, total, granularity))
         return mismatch(fmt::format("{}: the MP4 lasts {:.3f} s, the input {:.3f} s", name, total, input));
-    if (v.duration && !duration_matches(input, *v.duration, frame_seconds(v)))
-        return mismatch(fmt::format("{}: its video lasts {:.3f} s, the input {:.3f} s", name, *v.duration, input));
+    const double video_input = input_video && *input_video > 0 ? *input_video : input;
+    if (v.duration && !duration_matches(video_input, *v.duration, frame_seconds(v)))
+        return mismatch(fmt::format("{}: its video lasts {:.3f} s, the input's {:.3f} s", name, *v.duration, video_input));
     return {};
 }
 

@@ -3,6 +3,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/multiple_exceptions.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -50,11 +51,30 @@ asio::awaitable<void> expire(std::chrono::milliseconds after) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
+// The race of the awaitable operators ends with multiple_exceptions when every side failed (as
+// both do when the caller is cancelled): what the caller gets is the first one, the cancellation.
+template <class T>
+asio::awaitable<T> first_failure_of(asio::awaitable<T> race) {
+    std::exception_ptr first;
+    try {
+        co_return co_await std::move(race);
+    } catch (const asio::multiple_exceptions& e) {
+        first = e.first_exception();
+    }
+    for (;;) {  // the && inside may have wrapped its own
+        try {
+            std::rethrow_exception(first);
+        } catch (const asio::multiple_exceptions& e) {
+            first = e.first_exception();
+        }
+    }
+}
+
 // ffprobe's run: true when it finished (exit observed), false on timeout or oversized output.
 asio::awaitable<bool> probe_run(process::child& c, std::string& out, std::size_t limit, bool& over,
                                 std::chrono::milliseconds timeout) {
     auto io = (read_all(c, out, limit, over) && c.read_stderr() && c.wait_exit());
-    auto race = (std::move(io) || expire(timeout));
+    auto race = first_failure_of(std::move(io) || expire(timeout));
     const auto ended = co_await std::move(race);
     co_return ended.index() == 0 && !over;
 }
@@ -102,7 +122,7 @@ asio::awaitable<void> watch_stall(ffmpeg_state& st, std::chrono::milliseconds st
 // ffmpeg's run: true when it stalled.
 asio::awaitable<bool> supervise(process::child& c, ffmpeg_state& st, std::chrono::milliseconds stall) {
     auto io = (read_progress(c, st) && c.read_stderr() && c.wait_exit());
-    auto race = (std::move(io) || watch_stall(st, stall));
+    auto race = first_failure_of(std::move(io) || watch_stall(st, stall));
     const auto ended = co_await std::move(race);
     co_return ended.index() == 1;
 }

@@ -80,6 +80,11 @@ struct ffmpeg_command {
 // The frame rate the renditions get: the source's, at most max_frame_rate.
 double output_frame_rate(const media_info& source, const encode_settings& s);
 
+// Whether the request makes anything at all: a rendition, thumbnails, the MP3 of a source with
+// audio, or the HLS audio rendition of an audio-only source. (A fan-out job for a rung the source
+// is too small for may make nothing.)
+bool makes_anything(const encode_request& r);
+
 // errc::bad_ladder when there is nothing to make or the request does not fit the source.
 result<ffmpeg_command> build_ffmpeg_command(const encode_request& r, const encode_settings& s);
 

@@ -18,7 +18,10 @@ double playable_duration(const media_info& output);
 // |output - input| <= max(1 % of input, 2 * granularity).
 bool duration_matches(double input, double output, double granularity);
 
-result<void> check_rendition(const media_info& output, const rendition& planned, bool with_audio, double input_duration);
+// `input_video_duration`: the source's video stream, when ffprobe knows it (its audio may run
+// longer); the MP4 as a whole is held to input_duration.
+result<void> check_rendition(const media_info& output, const rendition& planned, bool with_audio, double input_duration,
+                             std::optional<double> input_video_duration = {});
 result<void> check_mp3(const media_info& output, double input_duration);
 result<void> check_image(const media_info& output, int width, int height);
 // Ended, segments no longer than a segment and a keyframe interval, total duration matching.
