@@ -17,17 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string string_field(const json& p, const char* name) {
-    if (!p.contains(name) || !p[name].is_string() || p[name].get<std::string>().empty())
-        throw permanent_error(fmt::format("payload.{} must be a non-empty string", name));
-    return p[name].get<std::string>();
-}
-
-std::optional<std::string> optional_string(const json& p, const char* name) {
-    if (!p.contains(name) || p[name].is_null()) return std::nullopt;
-    return string_field(p, name);
-}
-
 bool optional_bool(const json& p, const char* name, bool fallback) {
     if (!p.contains(name) || p[name].is_null()) return fallback;
     if (!p[name].is_boolean()) throw permanent_error(fmt::format("payload.{} must be true or false", name));
@@ -114,26 +103,20 @@ transcode_request parse_transcode_request(const json& p, const std::optional<std
                                           const transcode_settings& settings) {
     if (!p.is_object()) throw permanent_error("payload must be a JSON object");
     transcode_request r;
-    if (!p.contains("source")) throw permanent_error("payload.source is required: a local path or {provider, key}");
-    const auto& source = p["source"];
-    if (source.is_string()) {
-        if (source.get<std::string>().empty()) throw permanent_error("payload.source must not be empty");
-        r.source_path = fs::path(source.get<std::string>());
-    } else if (source.is_object()) {
-        r.source_provider = string_field(source, "provider");
-        r.source_key = string_field(source, "key");
-        if (auto why = storage::invalid_key_reason(*r.source_key)) throw permanent_error("payload.source.key: " + *why);
-        r.source_sha256 = optional_string(source, "sha256");
+    auto source = parse_payload_source(p);
+    r.source_path = std::move(source.path);
+    r.source_provider = std::move(source.provider);
+    r.source_key = std::move(source.key);
+    if (r.source_key) {
+        r.source_sha256 = payload_optional_string(p["source"], "sha256");
         if (r.source_sha256 && !is_hex_sha256(*r.source_sha256))
             throw permanent_error("payload.source.sha256 must be 64 lowercase hex digits");
-    } else {
-        throw permanent_error("payload.source must be a local path or {\"provider\", \"key\"}");
     }
 
-    r.video_id = string_field(p, "video_id");
+    r.video_id = payload_string(p, "video_id");
     if (r.video_id.size() > 128 || r.video_id.find('/') != std::string::npos || r.video_id == "." || r.video_id == "..")
         throw permanent_error("payload.video_id must be at most 128 characters without '/'");
-    r.output_prefix = optional_string(p, "output_prefix").value_or("processed/" + r.video_id + "/");
+    r.output_prefix = payload_optional_string(p, "output_prefix").value_or("processed/" + r.video_id + "/");
     if (!r.output_prefix.ends_with('/')) throw permanent_error("payload.output_prefix must end with '/'");
     if (auto why = key_layout_violation(r.output_prefix + std::string(media::layout::metadata)))
         throw permanent_error("payload.output_prefix: " + *why);
@@ -159,21 +142,13 @@ transcode_request parse_transcode_request(const json& p, const std::optional<std
         check.segment_seconds = r.segment_seconds;
         if (auto ok = media::check_settings(check); !ok) throw permanent_error("payload.segment_seconds: " + ok.error().message);
     }
-    if (auto f = optional_string(p, "hls_format")) {
+    if (auto f = payload_optional_string(p, "hls_format")) {
         r.hls_format = media::parse_hls_format(*f);
         if (!r.hls_format) throw permanent_error("payload.hls_format must be \"fmp4\" or \"ts\"");
     }
-    r.provider = optional_string(p, "provider");
-    const auto payload_key = optional_string(p, "api_key");
-    if (payload_key && envelope_api_key && *payload_key != *envelope_api_key)
-        throw permanent_error("payload.api_key differs from the envelope's api_key");
-    r.api_key = envelope_api_key ? envelope_api_key : payload_key;
-    if (p.contains("presign_expires")) {
-        if (!p["presign_expires"].is_number_integer()) throw permanent_error("payload.presign_expires must be an integer");
-        auto expires = storage::checked_presign_expiry(p["presign_expires"].get<std::int64_t>());
-        if (!expires) throw permanent_error(std::string("payload.presign_expires: ") + expires.error().message);
-        r.presign_expires = *expires;
-    }
+    r.provider = payload_optional_string(p, "provider");
+    r.api_key = payload_api_key(p, envelope_api_key);
+    r.presign_expires = payload_presign_expires(p);
     return r;
 }
 
@@ -202,10 +177,10 @@ asio::awaitable<json> run_transcode(std::shared_ptr<storage_services> services,
     auto encoding = encode(plan, scratch, *settings, progress);
     co_await std::move(encoding);
 
-    auto verifying = verify_outputs(plan, scratch, req, *settings, s);
+    auto verifying = verify_outputs(plan, scratch, req, *settings, s.blocking_pool());
     transcode_outputs outputs = co_await std::move(verifying);
 
-    auto indexing = write_indexes(plan, scratch, req, outputs, s);
+    auto indexing = write_indexes(plan, scratch, req, outputs, s.blocking_pool());
     co_await std::move(indexing);
 
     auto storing = store_outputs(s, ctx, req, scratch, outputs, settings->parallel_uploads, progress);

@@ -111,12 +111,12 @@ media::problem problem_in(const std::string& rendition, const media::problem& p)
 }
 
 // The playlist of a rendition: read, checked, its files listed, its bandwidth measured.
-asio::awaitable<media::bandwidth> check_hls(storage_services& s, const transcode_plan& plan, const fs::path& out_dir,
+asio::awaitable<media::bandwidth> check_hls(asio::thread_pool& blocking, const transcode_plan& plan, const fs::path& out_dir,
                                             const std::string& rendition, double frame_rate,
                                             transcode_outputs& outputs) {
     const std::string playlist = layout::playlist(rendition);
     const fs::path file = out_dir / playlist;
-    auto reading = offload(s.blocking_pool().get_executor(), [file] { return read_playlist(file); });
+    auto reading = offload(blocking.get_executor(), [file] { return read_playlist(file); });
     const playlist_read pr = co_await std::move(reading);
     if (!pr.error.empty()) throw permanent_error(fmt::format("{}'s HLS playlist: {}", rendition, pr.error));
     if (auto ok = media::check_playlist(pr.playlist, plan.request.source.duration, plan.settings.segment_seconds,
@@ -250,7 +250,7 @@ asio::awaitable<void> encode(const transcode_plan& plan, const job_scratch& scra
 
 asio::awaitable<transcode_outputs> verify_outputs(const transcode_plan& plan, const job_scratch& scratch,
                                                   const transcode_request& req, const transcode_settings& settings,
-                                                  storage_services& s) {
+                                                  asio::thread_pool& blocking) {
     transcode_outputs out;
     if (plan.nothing_to_encode) co_return out;
     const auto options = probe_options(settings);
@@ -275,7 +275,7 @@ asio::awaitable<transcode_outputs> verify_outputs(const transcode_plan& plan, co
                   {"duration", seconds}, {"mp4_key", req.output_prefix + mp4}};
         out.files.push_back({mp4, "video", r.name, {}});
         if (req.hls) {
-            auto checking = check_hls(s, plan, scratch.out, r.name, fps, out);
+            auto checking = check_hls(blocking, plan, scratch.out, r.name, fps, out);
             const media::bandwidth bw = co_await std::move(checking);
             d["bandwidth"] = bw.peak;
             d["average_bandwidth"] = bw.average;
@@ -293,7 +293,7 @@ asio::awaitable<transcode_outputs> verify_outputs(const transcode_plan& plan, co
 
     if (plan.command.audio_rendition) {
         const std::string name{layout::audio_rendition};
-        auto checking = check_hls(s, plan, scratch.out, name, 0, out);
+        auto checking = check_hls(blocking, plan, scratch.out, name, 0, out);
         const media::bandwidth bw = co_await std::move(checking);
         out.renditions.push_back({{"name", name},
                                   {"rung", name},
@@ -346,7 +346,7 @@ void write_all(const index_files& f) {
 }  // namespace
 
 asio::awaitable<void> write_indexes(const transcode_plan& plan, const job_scratch& scratch, const transcode_request& req,
-                                    transcode_outputs& outputs, storage_services& s) {
+                                    transcode_outputs& outputs, asio::thread_pool& blocking) {
     index_files f;
     // The master playlist lists this job's renditions. A job given `renditions` is one part of a
     // fan-out: the join writes the master from every part's result (media::variant_from_result).
@@ -390,7 +390,7 @@ asio::awaitable<void> write_indexes(const transcode_plan& plan, const job_scratc
         outputs.files.push_back({std::string(layout::metadata), "metadata", "", {}});
         outputs.metadata = true;
     }
-    auto writing = offload(s.blocking_pool().get_executor(), [f = std::move(f)] { write_all(f); });
+    auto writing = offload(blocking.get_executor(), [f = std::move(f)] { write_all(f); });
     co_await std::move(writing);
 }
 

@@ -72,15 +72,16 @@ struct transcode_outputs {
 // Probes and checks every output against the plan (see wharf/media/verify.hpp), measures each
 // rendition's bandwidth from its segments, and lists the files to store. Outputs that do not match
 // are a permanent_error naming the output and ffmpeg's view of it.
+// `blocking`: where file reads run (the storage services' pool).
 boost::asio::awaitable<transcode_outputs> verify_outputs(const transcode_plan& plan, const job_scratch& scratch,
                                                          const transcode_request& req,
                                                          const transcode_settings& settings,
-                                                         storage_services& s);
+                                                         boost::asio::thread_pool& blocking);
 
 // hls/master.m3u8, thumbnails/sprite.vtt and metadata.json, written into scratch.out.
 boost::asio::awaitable<void> write_indexes(const transcode_plan& plan, const job_scratch& scratch,
                                            const transcode_request& req, transcode_outputs& outputs,
-                                           storage_services& s);
+                                           boost::asio::thread_pool& blocking);
 
 // Stores every file, `parallel` at a time, media before the playlists that name them and the
 // master playlist last.

@@ -112,6 +112,13 @@ std::vector<double> keyframe_times(const fs::path& file) {
     return out;
 }
 
+std::size_t entries_in(const fs::path& dir) {
+    std::error_code ec;
+    std::size_t n = 0;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); ++it) ++n;
+    return n;
+}
+
 std::vector<pid_t> ffmpeg_processes_under(const fs::path& under) {
     std::vector<pid_t> out;
     const std::string needle = under.string();

@@ -36,6 +36,9 @@ nlohmann::json ffprobe(const std::filesystem::path& file);
 // Keyframe times of the first video stream (ffprobe -skip_frame nokey).
 std::vector<double> keyframe_times(const std::filesystem::path& file);
 
+// How many entries a folder holds (0 when it is not there).
+std::size_t entries_in(const std::filesystem::path& dir);
+
 // ffmpeg processes whose command line or working directory mentions `under`.
 std::vector<pid_t> ffmpeg_processes_under(const std::filesystem::path& under);
 // Polls until one appears (empty on timeout).

@@ -88,12 +88,7 @@ struct transcode_harness {
     }
 
     // Entries left in the scratch folder.
-    std::size_t scratch_entries() const {
-        std::error_code ec;
-        std::size_t n = 0;
-        for (auto it = std::filesystem::directory_iterator(scratch(), ec); !ec && it != std::filesystem::directory_iterator(); ++it) ++n;
-        return n;
-    }
+    std::size_t scratch_entries() const { return entries_in(scratch()); }
 };
 
 }  // namespace wharf::test

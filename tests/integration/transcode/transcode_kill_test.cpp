@@ -25,13 +25,6 @@ struct logs_on_failure {
     }
 };
 
-std::size_t entries(const fs::path& dir) {
-    std::error_code ec;
-    std::size_t n = 0;
-    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); ++it) ++n;
-    return n;
-}
-
 std::string status_of(fleet& f, const std::string& id) {
     const auto row = f.job(id);
     return row ? row->status : "";
@@ -63,12 +56,12 @@ TEST(worker_transcode, kill_9_mid_transcode_is_taken_over_and_finished_once) {
     const auto found = wharf::test::wait_for_ffmpeg(dir.path(), 60s);
     ASSERT_EQ(found.size(), 1u);
     ::kill(found[0], SIGSTOP);
-    EXPECT_EQ(entries(dir.path() / "scratch"), 1u);
+    EXPECT_EQ(wharf::test::entries_in(dir.path() / "scratch"), 1u);
     first.kill_hard();
 
     // PR_SET_PDEATHSIG: the kernel took ffmpeg down with its worker.
     EXPECT_TRUE(fleet::eventually([&] { return wharf::test::ffmpeg_processes_under(dir.path()).empty(); }, 10s));
-    EXPECT_EQ(entries(dir.path() / "scratch"), 1u);  // the dead worker's, until the job runs again
+    EXPECT_EQ(wharf::test::entries_in(dir.path() / "scratch"), 1u);  // the dead worker's, until the job runs again
 
     f.start_worker(flags);
     ASSERT_TRUE(fleet::eventually([&] { return status_of(f, "clip-k9") == "succeeded"; }, 120s)) << status_of(f, "clip-k9");
@@ -88,7 +81,7 @@ TEST(worker_transcode, kill_9_mid_transcode_is_taken_over_and_finished_once) {
     EXPECT_NEAR(std::stod(wharf::test::ffprobe(mp4)["format"]["duration"].get<std::string>()), 8.0, 0.08);
 
     EXPECT_EQ(wharf::test::ffmpeg_processes_under(dir.path()), std::vector<pid_t>{});
-    EXPECT_EQ(entries(dir.path() / "scratch"), 0u);
+    EXPECT_EQ(wharf::test::entries_in(dir.path() / "scratch"), 0u);
 }
 
 TEST(worker_transcode, a_job_past_its_timeout_stops_its_ffmpeg) {
@@ -107,6 +100,6 @@ TEST(worker_transcode, a_job_past_its_timeout_stops_its_ffmpeg) {
     EXPECT_NE(f.job("clip-slow")->error.value_or("").find("timed out"), std::string::npos) << *f.job("clip-slow")->error;
     EXPECT_NE(::kill(found[0], 0), 0);
     EXPECT_EQ(wharf::test::ffmpeg_processes_under(dir.path()), std::vector<pid_t>{});
-    EXPECT_EQ(entries(dir.path() / "scratch"), 0u);
+    EXPECT_EQ(wharf::test::entries_in(dir.path() / "scratch"), 0u);
     EXPECT_EQ(f.count("SELECT count(*) FROM objects"), 0);
 }
