@@ -38,9 +38,9 @@ asio::awaitable<nlohmann::json> transcode(const transcode_settings& settings, co
     const auto t0 = std::chrono::steady_clock::now();
     const steps::job_scratch scratch = steps::make_scratch(options, ctx);
 
-    auto probing = steps::probe_source(*req.source_path, settings, false);
+    auto probing = steps::probe_source(*req.source.path, settings, false);
     auto probe = co_await std::move(probing);
-    const steps::transcode_plan plan = steps::plan_outputs(std::move(probe), *req.source_path, req, settings);
+    const steps::transcode_plan plan = steps::plan_outputs(std::move(probe), *req.source.path, req, settings);
     phases["probe_and_plan_s"] = since(t0);
 
     const auto t1 = std::chrono::steady_clock::now();
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     if (argc > 3) settings.encode.preset = argv[3];
     if (argc > 4) settings.encode.threads = std::stoi(argv[4]);
     transcode_request req;
-    req.source_path = std::filesystem::absolute(argv[1]);
+    req.source.path = std::filesystem::absolute(argv[1]);
     req.video_id = "bench";
     req.output_prefix = "processed/bench/";
     wharf::worker::storage_job_options options;

@@ -103,11 +103,8 @@ transcode_request parse_transcode_request(const json& p, const std::optional<std
                                           const transcode_settings& settings) {
     if (!p.is_object()) throw permanent_error("payload must be a JSON object");
     transcode_request r;
-    auto source = parse_payload_source(p);
-    r.source_path = std::move(source.path);
-    r.source_provider = std::move(source.provider);
-    r.source_key = std::move(source.key);
-    if (r.source_key) {
+    r.source = parse_payload_source(p);
+    if (r.source.key) {
         r.source_sha256 = payload_optional_string(p["source"], "sha256");
         if (r.source_sha256 && !is_hex_sha256(*r.source_sha256))
             throw permanent_error("payload.source.sha256 must be 64 lowercase hex digits");

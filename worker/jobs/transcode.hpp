@@ -89,8 +89,8 @@ transcode_settings transcode_settings_from(const wharf::config& cfg);
 // A parsed, validated payload. parse_transcode_request throws permanent_error with a readable
 // reason for a bad one.
 struct transcode_request {
-    std::optional<std::filesystem::path> source_path;
-    std::optional<std::string> source_provider, source_key, source_sha256;
+    payload_source source;                      // a local path, or a stored object...
+    std::optional<std::string> source_sha256;   // ...with the SHA-256 it must have
     std::string video_id;
     std::string output_prefix;  // ends with '/'
     std::vector<std::string> renditions;

@@ -153,24 +153,24 @@ job_scratch make_scratch(const storage_job_options& options, const job_context& 
 
 asio::awaitable<fs::path> fetch_source(storage_services& s, const transcode_request& req, const job_scratch& scratch,
                                        progress_reporter& progress) {
-    if (req.source_path) {
+    if (req.source.path) {
         fs::path resolved;
-        if (auto why = local_source_refusal(*req.source_path, s.options().source_roots, &resolved))
-            throw permanent_error("payload.source " + req.source_path->string() + ": " + *why);
+        if (auto why = local_source_refusal(*req.source.path, s.options().source_roots, &resolved))
+            throw permanent_error("payload.source " + req.source.path->string() + ": " + *why);
         co_return resolved;
     }
-    auto* from = s.providers().find(*req.source_provider);
-    if (!from) throw permanent_error("payload.source.provider: unknown storage provider \"" + *req.source_provider + "\"");
+    auto* from = s.providers().find(*req.source.provider);
+    if (!from) throw permanent_error("payload.source.provider: unknown storage provider \"" + *req.source.provider + "\"");
     progress("fetch", 0, 0);
     std::optional<std::string> sha256;
     try {
         // get_to_file checks the SHA-256 the object carries, if it carries one.
-        auto fetch = from->get_to_file(*req.source_key, scratch.download);
+        auto fetch = from->get_to_file(*req.source.key, scratch.download);
         const auto info = co_await std::move(fetch);
         sha256 = info.sha256;
         progress("fetch", info.size, info.size);
     } catch (const storage::error& e) {
-        rethrow_storage(e, "downloading the source " + *req.source_provider + ":" + *req.source_key);
+        rethrow_storage(e, "downloading the source " + *req.source.provider + ":" + *req.source.key);
     }
     if (req.source_sha256) {
         if (!sha256) {
@@ -179,8 +179,8 @@ asio::awaitable<fs::path> fetch_source(storage_services& s, const transcode_requ
             sha256 = co_await std::move(hash);
         }
         if (*sha256 != *req.source_sha256)
-            throw permanent_error(fmt::format("the source {}:{} has SHA-256 {}, the payload says {}", *req.source_provider,
-                                              *req.source_key, *sha256, *req.source_sha256));
+            throw permanent_error(fmt::format("the source {}:{} has SHA-256 {}, the payload says {}", *req.source.provider,
+                                              *req.source.key, *sha256, *req.source_sha256));
     }
     co_return scratch.download;
 }
@@ -371,7 +371,7 @@ asio::awaitable<void> write_indexes(const transcode_plan& plan, const job_scratc
         json raw = plan.probe.raw;
         // ffprobe names the file it read: a scratch path of this worker, not for the world.
         if (raw["format"].is_object())
-            raw["format"]["filename"] = req.source_key ? *req.source_key : req.source_path->filename().string();
+            raw["format"]["filename"] = req.source.key ? *req.source.key : req.source.path->filename().string();
         json wharf = media::derived_json(plan.request.source);
         wharf["renditions"] = outputs.renditions;
         wharf["skipped"] = json::array();

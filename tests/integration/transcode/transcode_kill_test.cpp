@@ -14,21 +14,11 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using wharf::test::clips;
 using wharf::test::fleet;
+using wharf::test::logs_on_failure;
+using wharf::test::status_of;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct logs_on_failure {
-    fleet& f;
-    ~logs_on_failure() {
-        if (::testing::Test::HasFailure()) f.dump_logs();
-    }
-};
-
-std::string status_of(fleet& f, const std::string& id) {
-    const auto row = f.job(id);
-    return row ? row->status : "";
-}
 
 std::vector<std::string> worker_flags(const fs::path& dir) {
     const json providers = {{"providers", {{{"name", "local"}, {"kind", "local"}, {"root", (dir / "store").string()}}}}};
