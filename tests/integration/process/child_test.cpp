@@ -40,7 +40,9 @@ bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 std::vector<std::string> stat_of(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
     std::string all((std::istreambuf_iterator<char>(in)), {});
-    std::istringstream rest(all.substr(all.rfind(')') + 2));
+    const auto paren = all.rfind(')');
+    if (paren == std::string::npos || paren + 2 > all.size()) return {};  // gone meanwhile
+    std::istringstream rest(all.substr(paren + 2));
     std::vector<std::string> fields;
     for (std::string f; rest >> f;) fields.push_back(f);
     return fields;
