@@ -151,29 +151,33 @@ child::child(asio::any_io_executor executor, spawn_options options)
     ::close(report_w.release());
     ::close(out_w.release());
     ::close(err_w.release());
+    // From here on a failure must not leave the child behind: no destructor runs for an object
+    // whose constructor threw.
+    try {
+        // Blocks only until execve succeeds (the CLOEXEC pipe closes: 0 bytes) or fails (its
+        // errno): a fork and an exec, well under a millisecond of this thread.
+        int exec_errno = 0;
+        ssize_t n;
+        do {
+            n = ::read(report_r.fd, &exec_errno, sizeof exec_errno);
+        } while (n < 0 && errno == EINTR);
+        if (n == static_cast<ssize_t>(sizeof exec_errno)) throw_errno(exec_errno, "cannot run " + options.argv.front());
 
-    // Blocks only until execve succeeds (the CLOEXEC pipe closes: 0 bytes) or fails (its errno):
-    // a fork and an exec, well under a millisecond of this thread.
-    int exec_errno = 0;
-    ssize_t n;
-    do {
-        n = ::read(report_r.fd, &exec_errno, sizeof exec_errno);
-    } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(sizeof exec_errno)) {
-        reap();
-        throw_errno(exec_errno, "cannot run " + options.argv.front());
-    }
-
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (pidfd < 0) {
-        const int e = errno;
+        fd_guard pidfd{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
+        if (pidfd.fd < 0) throw_errno(errno, "pidfd_open");
+        pidfd_.assign(pidfd.fd);
+        pidfd.release();
+        if (options.capture_stdout) {
+            stdout_.assign(out_r.fd);
+            out_r.release();
+        }
+        stderr_.assign(err_r.fd);
+        err_r.release();
+    } catch (...) {
         signal_group(SIGKILL);
         reap();
-        throw_errno(e, "pidfd_open");
+        throw;
     }
-    pidfd_.assign(pidfd);
-    if (options.capture_stdout) stdout_.assign(out_r.release());
-    stderr_.assign(err_r.release());
 }
 
 child::~child() {

@@ -417,18 +417,14 @@ TEST(transcode_job, cancellation_stops_ffmpegs_group_before_the_job_ends) {
     EXPECT_EQ(tx.exec1("SELECT count(*) FROM objects")[0].as<int>(), 0);
 }
 
-TEST(transcode_job, bad_payloads_are_permanent) {
+TEST(transcode_job, sources_it_may_not_read_are_permanent_errors) {
+    // The payload rules themselves: tests/unit/transcode.
     transcode_harness h;
     const std::pair<json, std::string> cases[] = {
-        {{{"video_id", "v"}}, "payload.source is required"},
-        {{{"source", clips().hd.string()}}, "payload.video_id"},
         {{{"source", "/etc/hostname"}, {"video_id", "v"}}, "outside local_source_roots"},
-        {{{"source", clips().hd.string()}, {"video_id", "v"}, {"renditions", {"240p"}}}, "not in the ladder"},
-        {{{"source", clips().hd.string()}, {"video_id", "v"}, {"segment_seconds", 5}}, "whole number of keyframe"},
-        {{{"source", clips().hd.string()}, {"video_id", "v"}, {"hls_format", "dash"}}, "hls_format"},
-        {{{"source", clips().hd.string()}, {"video_id", "v"}, {"output_prefix", "processed/v"}}, "end with '/'"},
-        {{{"source", clips().hd.string()}, {"video_id", "../v"}}, "without '/'"},
         {{{"source", {{"provider", "nowhere"}, {"key", "videos/a/b.mp4"}}}, {"video_id", "v"}}, "unknown storage provider"},
+        {{{"source", {{"provider", "local"}, {"key", "videos/a/none.mp4"}}}, {"video_id", "v"}}, "downloading the source"},
+        {{{"source", clips().hd.string()}, {"video_id", "v"}, {"renditions", {"240p"}}}, "not in the ladder"},
     };
     for (const auto& [payload, why] : cases) {
         try {
@@ -438,4 +434,5 @@ TEST(transcode_job, bad_payloads_are_permanent) {
             EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << payload.dump() << ": " << e.what();
         }
     }
+    expect_no_ffmpeg_and_no_scratch(h);
 }
