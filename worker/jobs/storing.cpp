@@ -27,6 +27,49 @@ constexpr std::string_view layout_prefixes[] = {"temp/", "videos/", "processed/"
 
 }  // namespace
 
+std::string payload_string(const nlohmann::json& p, const char* name) {
+    if (!p.contains(name) || !p[name].is_string() || p[name].get<std::string>().empty())
+        throw permanent_error(fmt::format("payload.{} must be a non-empty string", name));
+    return p[name].get<std::string>();
+}
+
+std::optional<std::string> payload_optional_string(const nlohmann::json& p, const char* name) {
+    if (!p.contains(name) || p[name].is_null()) return std::nullopt;
+    return payload_string(p, name);
+}
+
+payload_source parse_payload_source(const nlohmann::json& p) {
+    if (!p.contains("source")) throw permanent_error("payload.source is required: a local path or {provider, key}");
+    const auto& source = p["source"];
+    payload_source r;
+    if (source.is_string()) {
+        if (source.get<std::string>().empty()) throw permanent_error("payload.source must not be empty");
+        r.path = fs::path(source.get<std::string>());
+    } else if (source.is_object()) {
+        r.provider = payload_string(source, "provider");
+        r.key = payload_string(source, "key");
+        if (auto why = storage::invalid_key_reason(*r.key)) throw permanent_error("payload.source.key: " + *why);
+    } else {
+        throw permanent_error("payload.source must be a local path or {\"provider\", \"key\"}");
+    }
+    return r;
+}
+
+std::optional<std::string> payload_api_key(const nlohmann::json& p, const std::optional<std::string>& envelope) {
+    const auto payload_key = payload_optional_string(p, "api_key");
+    if (payload_key && envelope && *payload_key != *envelope)
+        throw permanent_error("payload.api_key differs from the envelope's api_key");
+    return envelope ? envelope : payload_key;
+}
+
+std::chrono::seconds payload_presign_expires(const nlohmann::json& p) {
+    if (!p.contains("presign_expires")) return storage::default_presign_expiry;
+    if (!p["presign_expires"].is_number_integer()) throw permanent_error("payload.presign_expires must be an integer");
+    auto expires = storage::checked_presign_expiry(p["presign_expires"].get<std::int64_t>());
+    if (!expires) throw permanent_error(std::string("payload.presign_expires: ") + expires.error().message);
+    return *expires;
+}
+
 [[noreturn]] void rethrow_storage(const storage::error& e, std::string_view doing) {
     const std::string message = fmt::format("{}: {}", doing, e.what());
     if (e.retryable()) throw std::runtime_error(message);

@@ -119,6 +119,21 @@ std::vector<wharf::option_spec> storage_job_option_specs();
 std::shared_ptr<storage_services> make_storage_services(const wharf::config& cfg,
                                                         boost::asio::any_io_executor executor, pg::pool& db);
 
+// Payload fields the storing job types read alike; a bad one is a permanent_error naming it.
+std::string payload_string(const nlohmann::json& payload, const char* name);  // non-empty
+std::optional<std::string> payload_optional_string(const nlohmann::json& payload, const char* name);
+// "source": a local path, or a stored object {"provider", "key"} (the key checked; other fields
+// of the object are the job type's).
+struct payload_source {
+    std::optional<std::filesystem::path> path;
+    std::optional<std::string> provider, key;
+};
+payload_source parse_payload_source(const nlohmann::json& payload);
+// The tenant: the envelope's api_key, else payload.api_key; when both are given they must agree.
+std::optional<std::string> payload_api_key(const nlohmann::json& payload, const std::optional<std::string>& envelope);
+// payload.presign_expires: seconds, 1 s .. 7 days; the default when absent.
+std::chrono::seconds payload_presign_expires(const nlohmann::json& payload);
+
 // A storage failure at a job's boundary: transient ones are retried (std::runtime_error), the rest
 // fail the job now (permanent_error). `doing` says what failed ("uploading to s3:key").
 [[noreturn]] void rethrow_storage(const storage::error& e, std::string_view doing);

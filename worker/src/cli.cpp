@@ -7,6 +7,7 @@
 #include "wharf/worker/runtime.hpp"
 #include "jobs/pipeline.hpp"
 #include "jobs/publish.hpp"
+#include "jobs/transcode.hpp"
 #include "jobs/upload.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -47,11 +48,13 @@ constexpr option_spec base_specs[] = {
     {"help", "print this help", true},
 };
 
-// The worker's own settings plus those of the job types it links (storage for `upload`).
+// The worker's own settings plus those of the job types it links (storage for `upload` and
+// `transcode`, and transcode's own).
 const std::vector<option_spec>& specs() {
     static const std::vector<option_spec> all = [] {
         std::vector<option_spec> v(std::begin(base_specs), std::end(base_specs));
         for (const auto& s : storage_job_option_specs()) v.push_back(s);
+        for (const auto& s : transcode_option_specs()) v.push_back(s);
         return v;
     }();
     return all;
@@ -75,16 +78,22 @@ struct settings {
 // The job types that store (jobs/storing.hpp) or run pipelines (jobs/pipeline.hpp). They need
 // PostgreSQL, the providers and a Redis connection of their own, so their services are built in
 // worker_main, once, and only when this worker runs one of their queues. Such a worker also runs
-// the pipeline advancer: any of these jobs may be a pipeline's step.
+// the pipeline advancer: any of these jobs may be a pipeline's step. A registration reads its own
+// settings from the configuration (config_error when bad).
 struct job_services {
     std::shared_ptr<storage_services> storage;
     std::shared_ptr<pipeline_services> pipelines;
 };
-using storage_job_registration = void (*)(job_registry&, const job_services&);
+using storage_job_registration = void (*)(job_registry&, const job_services&, const config&);
 constexpr std::pair<std::string_view, storage_job_registration> storage_job_types[] = {
-    {"upload", [](job_registry& r, const job_services& s) { register_upload_job(r, s.storage); }},
-    {"publish", [](job_registry& r, const job_services& s) { register_publish_job(r, s.storage); }},
-    {"pipeline", [](job_registry& r, const job_services& s) { register_pipeline_job(r, s.pipelines); }},
+    {"upload", [](job_registry& r, const job_services& s, const config&) { register_upload_job(r, s.storage); }},
+    {"transcode",
+     [](job_registry& r, const job_services& s, const config& cfg) {
+         register_transcode_job(r, s.storage, transcode_settings_from(cfg));
+     }},
+    {"publish", [](job_registry& r, const job_services& s, const config&) { register_publish_job(r, s.storage); }},
+    {"pipeline",
+     [](job_registry& r, const job_services& s, const config&) { register_pipeline_job(r, s.pipelines); }},
 };
 
 bool is_storage_job_type(std::string_view name) {
@@ -166,17 +175,17 @@ int worker_main(int argc, const char* const* argv) {
             try {
                 storage_db = std::make_unique<pg::pool>(io.get_executor(), s.options.database_url);
                 services.storage = make_storage_services(*s.cfg, io.get_executor(), *storage_db);
+                pipeline_redis = std::make_unique<redis::connection>(
+                    asio::make_strand(io.get_executor()), s.options.redis,
+                    redis::connection_options{.client_name = "wharf-worker-pipelines"});
+                services.pipelines = std::make_shared<pipeline_services>(*storage_db, *pipeline_redis);
+                s.options.on_child_finished = services.pipelines->hook();
+                for (const auto& [name, register_job] : storage_job_types)
+                    if (names_queue(s.options.queues, name)) register_job(s.registry, services, *s.cfg);
             } catch (const config_error& e) {
                 std::fprintf(stderr, "wharf-worker: %s\n", e.what());
                 return 2;
             }
-            pipeline_redis = std::make_unique<redis::connection>(
-                asio::make_strand(io.get_executor()), s.options.redis,
-                redis::connection_options{.client_name = "wharf-worker-pipelines"});
-            services.pipelines = std::make_shared<pipeline_services>(*storage_db, *pipeline_redis);
-            s.options.on_child_finished = services.pipelines->hook();
-            for (const auto& [name, register_job] : storage_job_types)
-                if (names_queue(s.options.queues, name)) register_job(s.registry, services);
             asio::co_spawn(io.get_executor(), services.storage->run_alert_sweeper(),
                            asio::bind_cancellation_slot(stop_sweeper.slot(), asio::detached));
         }

@@ -9,18 +9,8 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 using wharf::test::fleet;
-
-struct logs_on_failure {
-    fleet& f;
-    ~logs_on_failure() {
-        if (::testing::Test::HasFailure()) f.dump_logs();
-    }
-};
-
-std::string status_of(fleet& f, const std::string& id) {
-    const auto row = f.job(id);
-    return row ? row->status : "no row";
-}
+using wharf::test::logs_on_failure;
+using wharf::test::status_of;
 
 }  // namespace
 

@@ -203,4 +203,13 @@ bool fleet::eventually(const std::function<bool()>& pred, std::chrono::milliseco
     }
 }
 
+logs_on_failure::~logs_on_failure() {
+    if (::testing::Test::HasFailure()) f.dump_logs();
+}
+
+std::string status_of(fleet& f, const std::string& id) {
+    const auto row = f.job(id);
+    return row ? row->status : "";
+}
+
 }  // namespace wharf::test

@@ -74,4 +74,14 @@ private:
     std::unique_ptr<redis::connection> conn_;
 };
 
+// Prints the workers' logs when a test failed, so a CI failure explains itself: declare one
+// right after the fleet.
+struct logs_on_failure {
+    fleet& f;
+    ~logs_on_failure();
+};
+
+// The status in a job's row ("" when it has none yet).
+std::string status_of(fleet& f, const std::string& id);
+
 }  // namespace wharf::test

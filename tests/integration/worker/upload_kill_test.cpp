@@ -17,17 +17,12 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using wharf::test::fault;
 using wharf::test::fleet;
+using wharf::test::logs_on_failure;
+using wharf::test::status_of;
 
 namespace {
 
 constexpr std::uint64_t MiB = 1ull << 20;
-
-struct logs_on_failure {
-    fleet& f;
-    ~logs_on_failure() {
-        if (::testing::Test::HasFailure()) f.dump_logs();
-    }
-};
 
 // The value of `name` in a request target's query ("" when absent).
 std::string query_param(const std::string& target, const std::string& name) {
@@ -41,11 +36,6 @@ std::string query_param(const std::string& target, const std::string& name) {
         at = end + 1;
     }
     return "";
-}
-
-std::string status_of(fleet& f, const std::string& id) {
-    const auto row = f.job(id);
-    return row ? row->status : "";
 }
 
 // An object fetched from moto directly (not through the proxy, not with wharf's S3 client).

@@ -17,23 +17,8 @@
 using namespace std::chrono_literals;
 using nlohmann::json;
 using wharf::test::fleet;
-
-namespace {
-
-// Prints the workers' logs when a test failed, so a CI failure explains itself.
-struct logs_on_failure {
-    fleet& f;
-    ~logs_on_failure() {
-        if (::testing::Test::HasFailure()) f.dump_logs();
-    }
-};
-
-std::string status_of(fleet& f, const std::string& id) {
-    const auto row = f.job(id);
-    return row ? row->status : "";
-}
-
-}  // namespace
+using wharf::test::logs_on_failure;
+using wharf::test::status_of;
 
 TEST(worker, kill_9_mid_job_another_worker_takes_it_over_and_finishes_it_once) {
     fleet f;
