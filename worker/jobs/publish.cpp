@@ -2,8 +2,12 @@
 #include "publish.hpp"
 
 #include "wharf/core/log.hpp"
+#include "wharf/media/hls.hpp"
+#include "wharf/storage/sha256.hpp"
 
 #include <fmt/format.h>
+
+#include <fstream>
 
 namespace asio = boost::asio;
 
@@ -35,6 +39,8 @@ struct publish_request {
     storage::object_record original;  // provider, key, size, sha256 when known
     bool original_sha_known = false;
     std::string original_to;
+    bool write_master = false;
+    json transcodes = json::array();  // the transcode steps' results (fan-out: one per rendition)
     std::chrono::seconds presign_expires = storage::default_presign_expiry;
 };
 
@@ -69,7 +75,55 @@ publish_request parse(const json& p) {
         r.original_sha_known = true;
     }
     if (o.contains("size") && o["size"].is_number_unsigned()) r.original.size = o["size"].get<std::uint64_t>();
+    if (p.contains("write_master") && !p["write_master"].is_null()) {
+        if (!p["write_master"].is_boolean()) throw permanent_error("payload.write_master must be true or false");
+        r.write_master = p["write_master"].get<bool>();
+    }
+    if (p.contains("transcodes") && !p["transcodes"].is_null()) {
+        if (!p["transcodes"].is_array()) throw permanent_error("payload.transcodes must be a list of results");
+        r.transcodes = p["transcodes"];
+    }
     return r;
+}
+
+// A fan-out's parts each wrote their renditions; the master playlist lists them all. Its URIs are
+// relative, so written against the temp keys they hold once moved too.
+asio::awaitable<stored_file> write_master(storage_services& s, const job_context& ctx, const publish_request& r) {
+    const std::string master_key = r.to_prefix + "hls/master.m3u8";
+    std::vector<media::variant> variants;
+    for (const auto& result : r.transcodes) {
+        if (!result.is_object() || !result.contains("renditions") || !result["renditions"].is_array()) continue;
+        for (const auto& d : result["renditions"]) {
+            auto v = media::variant_from_result(d, r.from_prefix + "hls/master.m3u8");
+            if (!v) throw permanent_error("a transcode result's rendition: " + v.error().message);
+            variants.push_back(std::move(*v));
+        }
+    }
+    if (variants.empty()) throw permanent_error("payload.transcodes hold no renditions to list in a master playlist");
+    std::string text;
+    try {
+        text = media::master_playlist(std::move(variants));
+    } catch (const std::invalid_argument& e) {
+        throw permanent_error(std::string{"master playlist: "} + e.what());
+    }
+    scratch_path file(s.options(), "publish", ctx, ".m3u8");
+    {
+        std::ofstream out(file.path(), std::ios::binary | std::ios::trunc);
+        out << text;
+        out.close();
+        if (!out) throw std::runtime_error("cannot write " + file.path().string());
+    }
+    store_request store{.file = file.path(),
+                        .size = text.size(),
+                        .sha256 = storage::sha256_hex(text),
+                        .key = master_key,
+                        .provider = std::nullopt,
+                        .api_key = ctx.api_key,
+                        .content_type = "application/vnd.apple.mpegurl",
+                        .presign_expires = r.presign_expires,
+                        .progress = {}};
+    auto put = store_file(s, ctx, std::move(store));
+    co_return co_await std::move(put);
 }
 
 // Moves every object under from_prefix to the same relative key under to_prefix.
@@ -161,10 +215,16 @@ asio::awaitable<json> run_publish(std::shared_ptr<storage_services> services, jo
         co_return json{{"removed_objects", removed.objects}, {"freed_bytes", removed.bytes}};
     }
     if (!r.to_prefix.starts_with("processed/")) throw permanent_error("payload.to_prefix must be under processed/");
+    auto cleanup = abort_uploads_left_open(s, ctx);  // a master playlist's upload, left by a kill
+    co_await std::move(cleanup);
     auto move = move_outputs(s, ctx, r);
     auto files = co_await std::move(move);
     auto original = publish_original(s, ctx, r);
     files.push_back(co_await std::move(original));
+    if (r.write_master) {
+        auto master = write_master(s, ctx, r);
+        files.push_back(co_await std::move(master));
+    }
     auto remove = remove_stored_prefix(s, ctx, r.remove_prefix);
     const auto leftovers = co_await std::move(remove);
     if (leftovers.objects > 0)

@@ -128,6 +128,7 @@ transcode_request parse_transcode_request(const json& p, const std::optional<std
         }
     }
     r.hls = optional_bool(p, "hls", true);
+    r.master = optional_bool(p, "master", true);
     r.audio = optional_bool(p, "audio", true);
     r.thumbnails = optional_bool(p, "thumbnails", true);
     r.metadata = optional_bool(p, "metadata", true);

@@ -13,8 +13,9 @@
 //    "renditions": ["360p"],                        optional: a subset of the configured ladder
 //                                                   (the per-rendition fan-out); default all
 //    "hls": true, "audio": true,                    optional switches, all true by default:
-//    "thumbnails": true, "metadata": true           HLS playlists, audio/audio.mp3, thumbnails/,
-//                                                   metadata.json
+//    "thumbnails": true, "metadata": true,          HLS playlists, audio/audio.mp3, thumbnails/,
+//    "master": true                                 metadata.json, hls/master.m3u8 (a fan-out
+//                                                   part sets master false: its join writes it)
 //    "segment_seconds": 4,                          optional: HLS segment length (a whole number
 //                                                   of keyframe intervals; default from settings)
 //    "hls_format": "fmp4" | "ts",                   optional; default from settings
@@ -95,6 +96,7 @@ struct transcode_request {
     std::string output_prefix;  // ends with '/'
     std::vector<std::string> renditions;
     bool hls = true, audio = true, thumbnails = true, metadata = true, strict = false;
+    bool master = true;  // write hls/master.m3u8 (a fan-out part does not: its join writes it)
     double segment_seconds = 0;  // 0: the settings'
     std::optional<media::hls_format> hls_format;
     std::optional<std::string> provider, api_key;

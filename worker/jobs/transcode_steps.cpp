@@ -348,9 +348,9 @@ void write_all(const index_files& f) {
 asio::awaitable<void> write_indexes(const transcode_plan& plan, const job_scratch& scratch, const transcode_request& req,
                                     transcode_outputs& outputs, asio::thread_pool& blocking) {
     index_files f;
-    // The master playlist lists this job's renditions. A job given `renditions` is one part of a
-    // fan-out: the join writes the master from every part's result (media::variant_from_result).
-    if (req.hls && req.renditions.empty() && !outputs.renditions.empty()) {
+    // The master playlist lists this job's renditions. A part of a fan-out (master: false) writes
+    // none: the join writes the master from every part's result (media::variant_from_result).
+    if (req.hls && req.master && !outputs.renditions.empty()) {
         const std::string master_key = req.output_prefix + std::string(layout::master);
         std::vector<media::variant> variants;
         for (const auto& d : outputs.renditions) {

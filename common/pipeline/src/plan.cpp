@@ -13,7 +13,6 @@ using json = nlohmann::json;
 
 constexpr std::string_view ingest_step = "ingest";
 constexpr std::string_view transcode_step = "transcode";
-constexpr std::string_view extras_step = "transcode.extras";
 constexpr std::string_view publish_step = "publish";
 constexpr std::string_view discard_step = "discard";
 
@@ -108,22 +107,22 @@ void add_transcodes(state& st) {
         add(st, make_step(s, std::string{transcode_step}, "transcode", std::move(p)));
         return;
     }
-    // Fan-out: one job per rendition (same keyframe settings, so segments align), the audio,
-    // thumbnails and metadata in one more; publish writes the master playlist from their results.
+    // Fan-out: one job per rendition (same keyframe settings, so segments align); the first also
+    // makes the audio, thumbnails and metadata. Publish writes the master playlist from their
+    // results.
+    bool first = true;
     for (const auto& r : s.renditions) {
         json p = base;
         p["renditions"] = json::array({r});
-        p["audio"] = false;
-        p["thumbnails"] = false;
-        p["metadata"] = false;
         p["master"] = false;
+        if (!first) {
+            p["audio"] = false;
+            p["thumbnails"] = false;
+            p["metadata"] = false;
+        }
+        first = false;
         add(st, make_step(s, std::string{transcode_step} + "." + r, "transcode", std::move(p)));
     }
-    json p = base;
-    p["renditions"] = json::array();
-    p["hls"] = false;
-    p["master"] = false;
-    add(st, make_step(s, std::string{extras_step}, "transcode", std::move(p)));
 }
 
 bool is_transcode(std::string_view name) { return name == transcode_step || name.starts_with("transcode."); }

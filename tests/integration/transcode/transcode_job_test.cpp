@@ -281,7 +281,8 @@ TEST(transcode_job, a_fan_out_part_makes_its_rendition_and_no_master) {
                                {"renditions", {"720p"}},
                                {"audio", false},
                                {"thumbnails", false},
-                               {"metadata", false}});
+                               {"metadata", false},
+                               {"master", false}});
     expect_stored(h, result);
     ASSERT_EQ(result["renditions"].size(), 1u);
     EXPECT_EQ(result["renditions"][0]["playlist_key"], "temp/pipe-1/720p/segments/playlist.m3u8");

@@ -153,29 +153,32 @@ TEST(pipeline_plan, a_failed_step_fails_the_pipeline_naming_it_and_discards_its_
 
 TEST(pipeline_plan, fan_out_waits_for_every_rendition_and_stops_the_others_when_one_fails) {
     auto st = p::start(parse_ok({{"source", {{"provider", "s3"}, {"key", "videos/v/raw.mp4"}}},
-                                 {"renditions", {"360p", "720p"}}, {"fan_out", true}}),
+                                 {"renditions", {"360p", "720p", "1080p"}}, {"fan_out", true}}),
                        std::nullopt);
     EXPECT_EQ(names(p::pending_actions(st).enqueue),
-              (std::vector<std::string>{"transcode.360p", "transcode.720p", "transcode.extras"}));
-    EXPECT_EQ(st.steps.at("transcode.360p").payload["renditions"], json::array({"360p"}));
-    EXPECT_EQ(st.steps.at("transcode.360p").payload["audio"], false);
-    EXPECT_EQ(st.steps.at("transcode.extras").payload["renditions"], json::array());
+              (std::vector<std::string>{"transcode.1080p", "transcode.360p", "transcode.720p"}));
+    const auto& first = st.steps.at("transcode.360p").payload;
+    EXPECT_EQ(first["renditions"], json::array({"360p"}));
+    EXPECT_EQ(first["master"], false);   // publish writes it from every part's result
+    EXPECT_FALSE(first.contains("audio"));  // the first part also makes the extras
+    EXPECT_EQ(st.steps.at("transcode.720p").payload["audio"], false);
+    EXPECT_EQ(st.steps.at("transcode.720p").payload["thumbnails"], false);
     auto a = p::on_step_end(st, "transcode.360p", p::step_state::succeeded, json::object(), std::nullopt, std::nullopt);
     EXPECT_FALSE(st.steps.contains("publish"));
     a = p::on_step_end(st, "transcode.720p", p::step_state::failed, json(), "ffmpeg exited 1", std::nullopt);
     EXPECT_EQ(st.status, p::pipeline_state::failed);
-    EXPECT_EQ(names(a.cancel), (std::vector<std::string>{"transcode.extras"}));
-    EXPECT_FALSE(st.steps.contains("discard"));  // not while extras may still write temp objects
-    a = p::on_step_end(st, "transcode.extras", p::step_state::cancelled, json(), "cancelled", std::nullopt);
+    EXPECT_EQ(names(a.cancel), (std::vector<std::string>{"transcode.1080p"}));
+    EXPECT_FALSE(st.steps.contains("discard"));  // not while a part may still write temp objects
+    a = p::on_step_end(st, "transcode.1080p", p::step_state::cancelled, json(), "cancelled", std::nullopt);
     EXPECT_EQ(names(a.enqueue), (std::vector<std::string>{"discard"}));
     EXPECT_EQ(st.status, p::pipeline_state::failed);  // the first reason stands
 }
 
 TEST(pipeline_plan, fan_out_publishes_with_every_result_once_all_renditions_succeeded) {
     auto st = p::start(parse_ok({{"source", {{"provider", "s3"}, {"key", "videos/v/raw.mkv"}}},
-                                 {"renditions", {"360p"}}, {"fan_out", true}}),
+                                 {"renditions", {"360p", "720p"}}, {"fan_out", true}}),
                        std::nullopt);
-    p::on_step_end(st, "transcode.extras", p::step_state::succeeded, json{{"x", 1}}, std::nullopt, std::nullopt);
+    p::on_step_end(st, "transcode.720p", p::step_state::succeeded, json{{"x", 1}}, std::nullopt, std::nullopt);
     auto a = p::on_step_end(st, "transcode.360p", p::step_state::succeeded, json{{"y", 2}}, std::nullopt, std::nullopt);
     EXPECT_EQ(names(a.enqueue), (std::vector<std::string>{"publish"}));
     const auto& pub = st.steps.at("publish").payload;

@@ -8,8 +8,8 @@
 // re-delivered end) runs once:
 //  - ingest: `download` (source {"url"}) or `upload` (a local path on the worker that runs the
 //    upload queue) into temp/<pipeline>/source<ext>; none for a source that is a stored object;
-//  - transcode: one `transcode` job, or with fan_out one per rendition ("transcode.360p") plus
-//    "transcode.extras" (audio, thumbnails, metadata), all into temp/<pipeline>/out/;
+//  - transcode: one `transcode` job, or with fan_out one per rendition ("transcode.360p"; the first
+//    also makes the audio, thumbnails and metadata), all into temp/<pipeline>/out/;
 //  - publish: one `publish` job that moves the outputs and the original under
 //    processed/<video_id>/, records and presigns them, and removes the pipeline's temp objects.
 // A failed step fails the pipeline (the error names the step) and asks the steps still running to
@@ -32,8 +32,8 @@ namespace wharf::pipeline {
 
 inline constexpr std::string_view queue_name = "pipeline";
 inline constexpr std::string_view publish_queue = "publish";
-// A pipeline id is a job id short enough for its steps' ids ("<id>:transcode.extras") to be job
-// ids too (128 characters at most).
+// A pipeline id is a job id short enough for its steps' ids ("<id>:transcode.<rendition>") to be
+// job ids too (128 characters at most).
 inline constexpr std::size_t max_pipeline_id = 96;
 
 struct stored_source {
