@@ -3,6 +3,7 @@
 
 #include "wharf/core/backoff.hpp"
 #include "wharf/core/log.hpp"
+#include "wharf/core/redact.hpp"
 #include "wharf/pg/detail/batch.hpp"
 #include "wharf/pg/detail/text.hpp"
 
@@ -410,6 +411,7 @@ job_state_writer::~job_state_writer() {
 }
 
 void job_state_writer::started(job_start s) {
+    s.payload_json = redact_payload_urls(s.payload_json);  // a row never keeps a URL's secrets
     if (!detail::is_storable_json(s.payload_json)) {
         spdlog::warn("job state: payload of job {} is not storable JSON; stored as {{}}", detail::sanitize_text(s.id));
         s.payload_json = "{}";
@@ -545,7 +547,8 @@ asio::awaitable<std::vector<job_row>> load_jobs_with_id(pool& db, std::string id
 }
 
 asio::awaitable<bool> record_enqueued(pool& db, job_enqueued job) {
-    if (!detail::is_storable_json(job.payload_json)) job.payload_json = "{}";  // as started() does
+    job.payload_json = redact_payload_urls(job.payload_json);  // as started() does
+    if (!detail::is_storable_json(job.payload_json)) job.payload_json = "{}";
     auto write = [job = std::move(job)](pqxx::connection& c) -> bool {
         pqxx::work tx(c);
         const std::int64_t ms = job.fence ? job.fence->entry_ms : 0, seq = job.fence ? job.fence->entry_seq : 0;
