@@ -12,21 +12,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 
 namespace wharf::worker {
-namespace {
-
-std::string string_field(const nlohmann::json& p, const char* name) {
-    if (!p.contains(name) || !p[name].is_string() || p[name].get<std::string>().empty())
-        throw permanent_error(fmt::format("payload.{} must be a non-empty string", name));
-    return p[name].get<std::string>();
-}
-
-std::optional<std::string> optional_string(const nlohmann::json& p, const char* name) {
-    if (!p.contains(name) || p[name].is_null()) return std::nullopt;
-    return string_field(p, name);
-}
-
-}  // namespace
-
 upload_request parse_upload_request(const nlohmann::json& p, const std::optional<std::string>& envelope_api_key) {
     if (!p.is_object()) throw permanent_error("payload must be a JSON object");
     upload_request r;
@@ -36,39 +21,31 @@ upload_request parse_upload_request(const nlohmann::json& p, const std::optional
         if (source.get<std::string>().empty()) throw permanent_error("payload.source must not be empty");
         r.source_path = fs::path(source.get<std::string>());
     } else if (source.is_object()) {
-        r.source_provider = string_field(source, "provider");
-        r.source_key = string_field(source, "key");
+        r.source_provider = payload_string(source, "provider");
+        r.source_key = payload_string(source, "key");
         if (auto why = storage::invalid_key_reason(*r.source_key))
             throw permanent_error("payload.source.key: " + *why);
     } else {
         throw permanent_error("payload.source must be a local path or {\"provider\", \"key\"}");
     }
 
-    r.key = string_field(p, "key");
+    r.key = payload_string(p, "key");
     if (auto why = key_layout_violation(r.key)) throw permanent_error("payload.key: " + *why);
-    r.provider = optional_string(p, "provider");
+    r.provider = payload_optional_string(p, "provider");
 
-    const auto payload_key = optional_string(p, "api_key");
-    if (payload_key && envelope_api_key && *payload_key != *envelope_api_key)
-        throw permanent_error("payload.api_key differs from the envelope's api_key");
-    r.api_key = envelope_api_key ? envelope_api_key : payload_key;
+    r.api_key = payload_api_key(p, envelope_api_key);
 
     r.prefix_class = prefix_class_of(r.key);
     const bool temp_key = r.prefix_class == storage::prefix_class::temp;
-    if (auto cls = optional_string(p, "class")) {
+    if (auto cls = payload_optional_string(p, "class")) {
         const auto parsed = storage::prefix_class_from_string(*cls);
         if (!parsed) throw permanent_error("payload.class must be \"temp\" or \"permanent\"");
         if (*parsed != r.prefix_class)
             throw permanent_error(temp_key ? "keys under temp/ are class temp"
                                            : "class temp keys live under temp/<owner>/");
     }
-    if (auto ct = optional_string(p, "content_type")) r.content_type = *ct;
-    if (p.contains("presign_expires")) {
-        if (!p["presign_expires"].is_number_integer()) throw permanent_error("payload.presign_expires must be an integer");
-        auto expires = storage::checked_presign_expiry(p["presign_expires"].get<std::int64_t>());
-        if (!expires) throw permanent_error(std::string("payload.presign_expires: ") + expires.error().message);
-        r.presign_expires = *expires;
-    }
+    if (auto ct = payload_optional_string(p, "content_type")) r.content_type = *ct;
+    r.presign_expires = payload_presign_expires(p);
     return r;
 }
 
