@@ -5,6 +5,7 @@
 #include "wharf/queue/keys.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/worker/runtime.hpp"
+#include "jobs/download.hpp"
 #include "jobs/upload.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -44,11 +45,13 @@ constexpr option_spec base_specs[] = {
     {"help", "print this help", true},
 };
 
-// The worker's own settings plus those of the job types it links (storage for `upload`).
+// The worker's own settings plus those of the job types it links (storage for `upload` and
+// `download`, the download settings).
 const std::vector<option_spec>& specs() {
     static const std::vector<option_spec> all = [] {
         std::vector<option_spec> v(std::begin(base_specs), std::end(base_specs));
         for (const auto& s : storage_job_option_specs()) v.push_back(s);
+        for (const auto& s : download_option_specs()) v.push_back(s);
         return v;
     }();
     return all;
@@ -71,9 +74,11 @@ struct settings {
 
 // The job types that store (jobs/storing.hpp). They need PostgreSQL and the providers, so their
 // services are built in worker_main, once, and only when this worker runs one of their queues.
-using storage_job_registration = void (*)(job_registry&, std::shared_ptr<storage_services>);
+// A registration may read its own settings from the configuration (and throw config_error).
+using storage_job_registration = void (*)(job_registry&, std::shared_ptr<storage_services>, const config&);
 constexpr std::pair<std::string_view, storage_job_registration> storage_job_types[] = {
-    {"upload", &register_upload_job},
+    {"upload", [](job_registry& r, std::shared_ptr<storage_services> s, const config&) { register_upload_job(r, std::move(s)); }},
+    {"download", &register_download_job},
 };
 
 bool is_storage_job_type(std::string_view name) {
@@ -154,12 +159,12 @@ int worker_main(int argc, const char* const* argv) {
             try {
                 storage_db = std::make_unique<pg::pool>(io.get_executor(), s.options.database_url);
                 storage = make_storage_services(*s.cfg, io.get_executor(), *storage_db);
+                for (const auto& [name, register_job] : storage_job_types)
+                    if (names_queue(s.options.queues, name)) register_job(s.registry, storage, *s.cfg);
             } catch (const config_error& e) {
                 std::fprintf(stderr, "wharf-worker: %s\n", e.what());
                 return 2;
             }
-            for (const auto& [name, register_job] : storage_job_types)
-                if (names_queue(s.options.queues, name)) register_job(s.registry, storage);
             asio::co_spawn(io.get_executor(), storage->run_alert_sweeper(),
                            asio::bind_cancellation_slot(stop_sweeper.slot(), asio::detached));
         }
