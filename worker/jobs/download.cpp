@@ -41,6 +41,15 @@ bool safe_id(std::string_view id) {
            });
 }
 
+// An optional whole number of bytes, at least `min`.
+std::optional<std::uint64_t> payload_byte_count(const nlohmann::json& p, const char* name, std::uint64_t min) {
+    if (!p.contains(name) || p[name].is_null()) return std::nullopt;
+    const auto& v = p[name];
+    if (!v.is_number_integer() || (v.is_number_unsigned() ? v.get<std::uint64_t>() < min : v.get<std::int64_t>() < static_cast<std::int64_t>(min)))
+        throw permanent_error(fmt::format("payload.{} must be a whole number of bytes, at least {}", name, min));
+    return v.get<std::uint64_t>();
+}
+
 // A fetch failure at the job's boundary: retried or permanent as the fetch domain says, the URL
 // named only in its redacted form.
 [[noreturn]] void rethrow_fetch(const fetch::error& e, const fetch::checked_url& url) {
@@ -267,16 +276,8 @@ download_request parse_download_request(const nlohmann::json& p, const std::opti
         if (!storage::is_sha256_hex(*sha)) throw permanent_error("payload.sha256 must be 64 hex characters");
         r.sha256 = std::move(*sha);
     }
-    if (p.contains("size") && !p["size"].is_null()) {
-        if (!p["size"].is_number_unsigned()) throw permanent_error("payload.size must be a non-negative integer");
-        r.size = p["size"].get<std::uint64_t>();
-    }
-    r.max_bytes = settings.max_bytes;
-    if (p.contains("max_bytes") && !p["max_bytes"].is_null()) {
-        if (!p["max_bytes"].is_number_unsigned() || p["max_bytes"].get<std::uint64_t>() == 0)
-            throw permanent_error("payload.max_bytes must be a positive integer");
-        r.max_bytes = std::min(r.max_bytes, p["max_bytes"].get<std::uint64_t>());
-    }
+    r.size = payload_byte_count(p, "size", 0);
+    r.max_bytes = std::min(settings.max_bytes, payload_byte_count(p, "max_bytes", 1).value_or(settings.max_bytes));
     r.content_types = settings.content_types;
     if (p.contains("content_types") && !p["content_types"].is_null()) {
         const auto& list = p["content_types"];

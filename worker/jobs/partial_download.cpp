@@ -233,6 +233,8 @@ std::optional<std::uint64_t> partial_download::begin(const fetch::response_head&
     return d.offset;
 }
 
+// A block goes to the file when it is full, or when it has been filling for a second: on a slow
+// link a kill -9 then loses at most a second of bytes, not a MiB.
 void partial_download::flush_block() {
     write_all(fd_, block_, block_fill_, offset_, file_);
     hasher_->submit(block_index_, block_fill_);
@@ -244,13 +246,18 @@ void partial_download::flush_block() {
 void partial_download::write(std::span<const char> bytes) {
     received_ += bytes.size();
     while (!bytes.empty()) {
-        if (!block_) std::tie(block_index_, block_) = hasher_->take_free();
+        if (!block_) {
+            std::tie(block_index_, block_) = hasher_->take_free();
+            block_started_ = std::chrono::steady_clock::now();
+        }
         const auto n = std::min(bytes.size(), block_bytes - block_fill_);
         std::memcpy(block_ + block_fill_, bytes.data(), n);
         block_fill_ += n;
         bytes = bytes.subspan(n);
         if (block_fill_ == block_bytes) flush_block();
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (block_ && now - block_started_ >= std::chrono::seconds(1)) flush_block();
     report(false);
 }
 

@@ -4,7 +4,7 @@
 // response that began the file, its total length and a digest of the URL (fetch/resume.hpp).
 //
 // It is the fetch client's sink: the bytes are written to the file on the transfer thread in
-// 1 MiB blocks and hashed (SHA-256, the storage library's hasher) on a second thread in the same
+// 1 MiB blocks (or what a second brought, on a slow link) and hashed (SHA-256, the storage library's hasher) on a second thread in the same
 // order, so the hash is ready when the last byte is and costs no second read. A continued file's
 // earlier bytes are read back once, on that second thread, while the rest arrives.
 #pragma once
@@ -84,6 +84,7 @@ private:
     std::unique_ptr<block_hasher> hasher_;
     char* block_ = nullptr;  // the block being filled (owned by hasher_)
     std::size_t block_index_ = 0, block_fill_ = 0;
+    std::chrono::steady_clock::time_point block_started_{};
     std::uint64_t offset_ = 0;  // where the next block lands in the file
     std::uint64_t received_ = 0;  // body bytes of this attempt
     std::optional<std::uint64_t> total_;
