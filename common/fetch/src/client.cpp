@@ -3,7 +3,6 @@
 // libcurl's callbacks, and the outcome posted back to the caller's executor.
 #include "wharf/fetch/client.hpp"
 
-#include "wharf/core/redact.hpp"
 #include "wharf/fetch/content_type.hpp"
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -56,9 +55,29 @@ std::string_view trim(std::string_view s) {
 }
 
 // A server's text in a message: printable ASCII only, bounded.
-std::string printable(std::string_view s) {
+std::string printable(std::string_view s, std::size_t max = 100) {
     std::string out;
-    for (char c : s.substr(0, 100)) out += (c >= 0x20 && c <= 0x7e) ? c : '?';
+    for (char c : s.substr(0, max)) out += (c >= 0x20 && c <= 0x7e) ? c : '?';
+    return out;
+}
+
+// libcurl's own message, fit for a log and a row: printable, and any URL in it redacted.
+std::string curl_message(std::string_view text) {
+    std::string in = printable(text, 512), out;
+    for (std::size_t at = 0; at < in.size();) {
+        const auto scheme = in.find("://", at);
+        if (scheme == std::string::npos) {
+            out.append(in, at);
+            break;
+        }
+        auto start = scheme;
+        while (start > at && std::isalpha(static_cast<unsigned char>(in[start - 1]))) --start;
+        auto end = in.find_first_of(" \"'", scheme);
+        if (end == std::string::npos) end = in.size();
+        out.append(in, at, start - at);
+        out += redact_url(std::string_view(in).substr(start, end - start));
+        at = end;
+    }
     return out;
 }
 
@@ -199,7 +218,7 @@ private:
     }
 
     error error_of(CURLcode rc) const {
-        const std::string detail = errbuf_[0] ? redact(printable(errbuf_)) : std::string(curl_easy_strerror(rc));
+        const std::string detail = curl_message(errbuf_[0] ? std::string_view(errbuf_) : curl_easy_strerror(rc));
         switch (rc) {
             case CURLE_COULDNT_CONNECT:
                 if (!egress_refusal_.empty()) return error(errc::egress_refused, egress_refusal_);

@@ -2,10 +2,10 @@
 #include "wharf/test/nginx_server.hpp"
 
 #include "wharf/test/redis_server.hpp"
+#include "wharf/test/storage_data.hpp"
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace wharf::test {
@@ -17,13 +17,6 @@ std::string replace_all(std::string text, const std::string& from, const std::st
     for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
         text.replace(at, from.size(), to);
     return text;
-}
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 }  // namespace
@@ -68,8 +61,8 @@ nginx_server::nginx_server(nginx_options options) : dir_("wharf-nginx"), root_(d
             wait_for_port(p, std::chrono::seconds(30));
         }
     } catch (const std::exception& e) {
-        throw std::runtime_error(std::string(e.what()) + ": " + read_file(dir_.path() / "error.log") +
-                                 read_file(dir_.path() / "nginx.out"));
+        throw std::runtime_error(std::string(e.what()) + ": " + slurp(dir_.path() / "error.log") +
+                                 slurp(dir_.path() / "nginx.out"));
     }
 }
 
@@ -81,6 +74,6 @@ std::string nginx_server::url(std::string_view path, std::size_t index) const {
     return "http://127.0.0.1:" + std::to_string(port(index)) + std::string(path);
 }
 
-std::string nginx_server::access_log() const { return read_file(dir_.path() / "access.log"); }
+std::string nginx_server::access_log() const { return slurp(dir_.path() / "access.log"); }
 
 }  // namespace wharf::test
