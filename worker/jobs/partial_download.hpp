@@ -73,6 +73,7 @@ public:
 
 private:
     class block_hasher;
+    void empty_file();
     void write_sidecar(const fetch::response_head& head, std::optional<std::uint64_t> total);
     void flush_block();
     void report(bool last);
