@@ -241,37 +241,32 @@ std::optional<std::uint64_t> partial_download::begin(const fetch::response_head&
     return d.offset;
 }
 
-// A block goes to the file when it is full, or when it has been filling for a second: on a slow
-// link a kill -9 then loses at most a second of bytes, not a MiB.
-void partial_download::flush_block() {
-    write_all(fd_, block_, block_fill_, offset_, file_);
-    hasher_->submit(block_index_, block_fill_);
-    offset_ += block_fill_;
-    block_ = nullptr;
-    block_fill_ = 0;
-}
-
+// The bytes go to the file at once, from libcurl's buffer while it is still in cache (a kill -9
+// loses nothing written), and are copied into the block the hasher takes next.
 void partial_download::write(std::span<const char> bytes) {
+    write_all(fd_, bytes.data(), bytes.size(), offset_, file_);
+    offset_ += bytes.size();
     received_ += bytes.size();
     while (!bytes.empty()) {
-        if (!block_) {
-            std::tie(block_index_, block_) = hasher_->take_free();
-            block_started_ = std::chrono::steady_clock::now();
-        }
+        if (!block_) std::tie(block_index_, block_) = hasher_->take_free();
         const auto n = std::min(bytes.size(), block_bytes - block_fill_);
         std::memcpy(block_ + block_fill_, bytes.data(), n);
         block_fill_ += n;
         bytes = bytes.subspan(n);
-        if (block_fill_ == block_bytes) flush_block();
+        if (block_fill_ == block_bytes) hash_block();
     }
-    const auto now = std::chrono::steady_clock::now();
-    if (block_ && now - block_started_ >= std::chrono::seconds(1)) flush_block();
     report(false);
+}
+
+void partial_download::hash_block() {
+    hasher_->submit(block_index_, block_fill_);
+    block_ = nullptr;
+    block_fill_ = 0;
 }
 
 void partial_download::finish() {
     if (!hasher_) throw std::logic_error("partial_download::finish before begin");
-    if (block_) flush_block();
+    if (block_) hash_block();
     sha256_ = hasher_->finish();
     size_ = offset_;
     report(true);
@@ -283,7 +278,7 @@ void partial_download::report(bool last) {
     if (!last && now - reported_ < std::chrono::milliseconds(100)) return;
     reported_ = now;
     const double seconds = std::chrono::duration<double>(now - began_).count();
-    on_progress({.done = offset_ + block_fill_,
+    on_progress({.done = offset_,
                  .total = total_,
                  .bytes_per_second = seconds > 0 ? static_cast<std::uint64_t>(static_cast<double>(received_) / seconds) : 0,
                  .resumed = resumed_});

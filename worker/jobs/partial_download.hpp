@@ -3,8 +3,9 @@
 // the last attempt stopped. Next to it, <...>.part.json (the sidecar) holds the validator of the
 // response that began the file, its total length and a digest of the URL (fetch/resume.hpp).
 //
-// It is the fetch client's sink: the bytes are written to the file on the transfer thread in
-// 1 MiB blocks (or what a second brought, on a slow link) and hashed (SHA-256, the storage library's hasher) on a second thread in the same
+// It is the fetch client's sink: each chunk libcurl hands over is written to the file at once, on
+// the transfer thread, while it is still in cache (so a kill -9 loses nothing written), and copied
+// into 1 MiB blocks that a second thread hashes (SHA-256, the storage library's hasher) in the same
 // order, so the hash is ready when the last byte is and costs no second read. A continued file's
 // earlier bytes are read back once, on that second thread, while the rest arrives.
 #pragma once
@@ -75,7 +76,7 @@ private:
     class block_hasher;
     void empty_file();
     void write_sidecar(const fetch::response_head& head, std::optional<std::uint64_t> total);
-    void flush_block();
+    void hash_block();
     void report(bool last);
 
     std::filesystem::path file_, sidecar_;
@@ -85,8 +86,7 @@ private:
     std::unique_ptr<block_hasher> hasher_;
     char* block_ = nullptr;  // the block being filled (owned by hasher_)
     std::size_t block_index_ = 0, block_fill_ = 0;
-    std::chrono::steady_clock::time_point block_started_{};
-    std::uint64_t offset_ = 0;  // where the next block lands in the file
+    std::uint64_t offset_ = 0;  // bytes in the file
     std::uint64_t received_ = 0;  // body bytes of this attempt
     std::optional<std::uint64_t> total_;
     std::chrono::steady_clock::time_point began_{}, reported_{};

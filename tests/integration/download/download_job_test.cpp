@@ -207,8 +207,7 @@ TEST_F(download_job, a_worker_killed_mid_transfer_is_continued_with_if_range) {
     wharf::test::spill(web->root() / "slow/resume.bin", slow);
     auto& first = start_worker();
     enqueue("resume", {{"url", web->url("/slow/resume.bin")}, {"key", "videos/v-resume/clip.bin"}});
-    // nginx sends 512 KiB a second; blocks reach the file every MiB (or second): after 1 MiB
-    // something is on disk, and about 2 MiB are still to come.
+    // nginx sends 512 KiB a second: after 1 MiB, about 2 MiB are still to come.
     ASSERT_TRUE(fleet::eventually([&] { return progress_done("resume") >= 1024 * 1024; }, 30s)) << "no progress";
     first.kill_hard();
     const auto kept = fs::file_size(partial_of("resume"));
