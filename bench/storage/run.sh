@@ -13,6 +13,7 @@
 # Only loopback traffic; nginx is stopped by PID on exit. It asserts nothing about timings.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../nginx.sh"
 repo=$(cd "$here/../.." && pwd)
 build=${WHARF_BUILD_DIR:-$repo/build-bench}
 data=${BENCH_DATA:-$repo/.data/bench}
@@ -50,11 +51,7 @@ tmp=$(mktemp -d /tmp/wharf-bench-storage.XXXXXX)
 nginx_pid=
 cleanup() {
   set +e
-  if [ -n "$nginx_pid" ] && tr '\0' ' ' < "/proc/$nginx_pid/cmdline" 2>/dev/null | grep -q nginx; then
-    kill -QUIT "$nginx_pid"
-    for _ in $(seq 1 50); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$nginx_pid" 2>/dev/null && kill -9 "$nginx_pid"
-  fi
+  stop_nginx "$nginx_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT

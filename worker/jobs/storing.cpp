@@ -236,6 +236,21 @@ asio::awaitable<void> abort_left_by_intent(storage_services& s, storage::provide
     }
 }
 
+// The object a store under this key would replace: the key's row on the named provider, or on
+// any provider when none is named.
+const storage::stored_object* replaced_object(const std::vector<storage::stored_object>& existing,
+                                              const std::optional<std::string>& provider) {
+    for (const auto& row : existing)
+        if (!provider || row.record.provider == *provider) return &row;
+    return nullptr;
+}
+
+quota_headroom headroom_of(const storage::api_key_usage& usage, const storage::stored_object* replaced,
+                           const std::string& api_key) {
+    const bool own = replaced && replaced->record.api_key == api_key;
+    return {usage.used_bytes, usage.quota_bytes, own ? replaced->record.size : 0};
+}
+
 }  // namespace
 
 asio::awaitable<void> abort_uploads_left_open(storage_services& s, const job_context& ctx) {
@@ -282,6 +297,22 @@ asio::awaitable<void> abort_uploads_left_open(storage_services& s, const job_con
     }
 }
 
+std::optional<std::string> quota_headroom::refusal(std::uint64_t size) const {
+    return storage::quota_violation(used_bytes, quota_bytes, size > credit_bytes ? size - credit_bytes : 0);
+}
+
+asio::awaitable<std::optional<quota_headroom>> load_quota_headroom(storage_services& s, std::string key,
+                                                                   std::optional<std::string> provider,
+                                                                   std::optional<std::string> api_key) {
+    if (!api_key) co_return std::nullopt;
+    auto load = s.catalog().api_key(*api_key);
+    const auto usage = co_await std::move(load);
+    if (!usage) co_return std::nullopt;
+    auto find = s.catalog().find_by_key(key);
+    const auto existing = co_await std::move(find);
+    co_return headroom_of(*usage, replaced_object(existing, provider), *api_key);
+}
+
 nlohmann::json to_json(const stored_file& f) {
     const auto& r = f.record;
     return nlohmann::json{{"provider", r.provider}, {"bucket", r.bucket},        {"key", r.key},
@@ -323,19 +354,11 @@ asio::awaitable<stored_file> store_file(storage_services& s, const job_context& 
     }
 
     // 3. Quota, before a byte moves. Replacing one's own object is charged the difference.
-    const storage::stored_object* replaced = nullptr;
-    for (const auto& row : existing) {
-        if (!req.provider || row.record.provider == *req.provider) {
-            replaced = &row;
-            break;
-        }
-    }
+    const storage::stored_object* replaced = replaced_object(existing, req.provider);
     if (req.api_key) {
         auto load = s.catalog().api_key(*req.api_key);
         if (auto usage = co_await std::move(load)) {
-            const std::uint64_t credit = replaced && replaced->record.api_key == req.api_key ? replaced->record.size : 0;
-            if (auto refusal = storage::quota_violation(usage->used_bytes, usage->quota_bytes, size > credit ? size - credit : 0))
-                throw permanent_error(*refusal);
+            if (auto refusal = headroom_of(*usage, replaced, *req.api_key).refusal(size)) throw permanent_error(*refusal);
         }
     }
 

@@ -165,10 +165,27 @@ public:
     scratch_path(const scratch_path&) = delete;
     ~scratch_path();
     const std::filesystem::path& path() const noexcept { return path_; }
+    // Leaves the file for a later attempt of the job on this host (a download's partial file).
+    void keep() noexcept { path_.clear(); }
 
 private:
     std::filesystem::path path_;
 };
+
+// What a tenant may still store under a key, as store_file reckons it: its usage and quota, and
+// the credit of its own object the store would replace.
+struct quota_headroom {
+    std::uint64_t used_bytes = 0;
+    std::optional<std::uint64_t> quota_bytes;
+    std::uint64_t credit_bytes = 0;
+    // store_file's refusal ("quota exceeded: ...") for storing `size` bytes, or nullopt.
+    std::optional<std::string> refusal(std::uint64_t size) const;
+};
+// nullopt without an api_key or a row for it (nothing to enforce). For a check before a transfer
+// whose size is known early; store_file checks again, and recording checks atomically.
+boost::asio::awaitable<std::optional<quota_headroom>> load_quota_headroom(storage_services& s, std::string key,
+                                                                          std::optional<std::string> provider,
+                                                                          std::optional<std::string> api_key);
 
 // Aborts the multipart uploads recorded for this job: an earlier attempt's, left open because its
 // worker died mid-upload. One that cannot be aborted now keeps its row (the next attempt, or

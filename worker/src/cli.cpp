@@ -5,6 +5,7 @@
 #include "wharf/queue/keys.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/worker/runtime.hpp"
+#include "jobs/download.hpp"
 #include "jobs/pipeline.hpp"
 #include "jobs/publish.hpp"
 #include "jobs/transcode.hpp"
@@ -48,12 +49,12 @@ constexpr option_spec base_specs[] = {
     {"help", "print this help", true},
 };
 
-// The worker's own settings plus those of the job types it links (storage for `upload` and
-// `transcode`, and transcode's own).
+// The worker's own settings plus those of the job types it links (storage for, and download's and transcode's own).
 const std::vector<option_spec>& specs() {
     static const std::vector<option_spec> all = [] {
         std::vector<option_spec> v(std::begin(base_specs), std::end(base_specs));
         for (const auto& s : storage_job_option_specs()) v.push_back(s);
+        for (const auto& s : download_option_specs()) v.push_back(s);
         for (const auto& s : transcode_option_specs()) v.push_back(s);
         return v;
     }();
@@ -87,6 +88,8 @@ struct job_services {
 using storage_job_registration = void (*)(job_registry&, const job_services&, const config&);
 constexpr std::pair<std::string_view, storage_job_registration> storage_job_types[] = {
     {"upload", [](job_registry& r, const job_services& s, const config&) { register_upload_job(r, s.storage); }},
+    {"download",
+     [](job_registry& r, const job_services& s, const config& cfg) { register_download_job(r, s.storage, cfg); }},
     {"transcode",
      [](job_registry& r, const job_services& s, const config& cfg) {
          register_transcode_job(r, s.storage, transcode_settings_from(cfg));

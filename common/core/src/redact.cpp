@@ -1,6 +1,9 @@
 // Removal of secrets from text that is about to be logged or printed.
 #include "wharf/core/redact.hpp"
 
+#include "wharf/core/json.hpp"
+
+#include <algorithm>
 #include <array>
 #include <cctype>
 
@@ -40,7 +43,42 @@ std::string mask_params(std::string_view text) {
     return out;
 }
 
+bool is_http_url(const std::string& s) {
+    return iequals_at(s, 0, "http://") || iequals_at(s, 0, "https://");
+}
+
+// Depth-first over a payload already bounded by parse_json's depth limit.
+void strip_urls(nlohmann::json& value) {
+    if (value.is_string()) {
+        auto& s = value.get_ref<std::string&>();
+        if (is_http_url(s)) s = url_without_secrets(s);
+    } else if (value.is_structured()) {
+        for (auto& child : value) strip_urls(child);
+    }
+}
+
 }  // namespace
+
+std::string url_without_secrets(std::string_view url) {
+    url = url.substr(0, std::min(url.find('?'), url.find('#')));
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return std::string{url};
+    const auto authority = scheme_end + 3;
+    const auto authority_end = std::min(url.find('/', authority), url.size());
+    const auto at = url.substr(authority, authority_end - authority).rfind('@');
+    if (at == std::string_view::npos) return std::string{url};
+    std::string out{url.substr(0, authority)};
+    out.append(url.substr(authority + at + 1));
+    return out;
+}
+
+std::string redact_payload_urls(std::string_view json) {
+    if (json.find("://") == std::string_view::npos) return std::string{json};
+    auto parsed = parse_json(json);
+    if (!parsed) return std::string{json};
+    strip_urls(parsed.value);
+    return dump_json(parsed.value);
+}
 
 std::string redact(std::string_view text) {
     std::string out;

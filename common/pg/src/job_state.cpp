@@ -3,6 +3,7 @@
 
 #include "wharf/core/backoff.hpp"
 #include "wharf/core/log.hpp"
+#include "wharf/core/redact.hpp"
 #include "wharf/pg/detail/batch.hpp"
 #include "wharf/pg/detail/text.hpp"
 
@@ -50,6 +51,7 @@ ON CONFLICT (id, queue) DO UPDATE SET
     epoch = j.epoch + EXCLUDED.epoch, generation = EXCLUDED.generation,
     entry_ms = EXCLUDED.entry_ms, entry_seq = EXCLUDED.entry_seq, delivery = EXCLUDED.delivery,
     api_key = COALESCE(EXCLUDED.api_key, j.api_key), parent_id = COALESCE(EXCLUDED.parent_id, j.parent_id),
+    payload = CASE WHEN j.payload = '{}'::jsonb THEN EXCLUDED.payload ELSE j.payload END,
     run_at = NULL, started_at = now(), finished_at = NULL, updated_at = now()
 WHERE ((j.generation, j.entry_ms, j.entry_seq, j.delivery)
            < (EXCLUDED.generation, EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
@@ -93,6 +95,7 @@ WITH t AS (
         generation = EXCLUDED.generation,
         entry_ms = EXCLUDED.entry_ms, entry_seq = EXCLUDED.entry_seq, delivery = EXCLUDED.delivery,
         api_key = COALESCE(EXCLUDED.api_key, j.api_key), parent_id = COALESCE(EXCLUDED.parent_id, j.parent_id),
+        payload = CASE WHEN j.payload = '{}'::jsonb THEN EXCLUDED.payload ELSE j.payload END,
         error = COALESCE(EXCLUDED.error, j.error), result = COALESCE(EXCLUDED.result, j.result),
         run_at = EXCLUDED.run_at, finished_at = EXCLUDED.finished_at, updated_at = now()
     WHERE ((j.generation, j.entry_ms, j.entry_seq, j.delivery)
@@ -410,6 +413,7 @@ job_state_writer::~job_state_writer() {
 }
 
 void job_state_writer::started(job_start s) {
+    s.payload_json = redact_payload_urls(s.payload_json);  // a row never keeps a URL's secrets
     if (!detail::is_storable_json(s.payload_json)) {
         spdlog::warn("job state: payload of job {} is not storable JSON; stored as {{}}", detail::sanitize_text(s.id));
         s.payload_json = "{}";
@@ -545,7 +549,8 @@ asio::awaitable<std::vector<job_row>> load_jobs_with_id(pool& db, std::string id
 }
 
 asio::awaitable<bool> record_enqueued(pool& db, job_enqueued job) {
-    if (!detail::is_storable_json(job.payload_json)) job.payload_json = "{}";  // as started() does
+    job.payload_json = redact_payload_urls(job.payload_json);  // as started() does
+    if (!detail::is_storable_json(job.payload_json)) job.payload_json = "{}";
     auto write = [job = std::move(job)](pqxx::connection& c) -> bool {
         pqxx::work tx(c);
         const std::int64_t ms = job.fence ? job.fence->entry_ms : 0, seq = job.fence ? job.fence->entry_seq : 0;

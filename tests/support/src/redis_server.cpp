@@ -59,20 +59,25 @@ fs::path make_test_ca(const fs::path& dir, const std::string& name) {
     return dir / "ca.crt";
 }
 
+fs::path make_test_server_cert(const fs::path& dir) {
+    const auto ca = make_test_ca(dir);
+    // The server certificate names both ways a test may reach it.
+    std::ofstream(dir / "san.cnf") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+    must_run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+              "server.key", "-out", "server.csr", "-subj", "/CN=localhost"},
+             dir);
+    must_run({"openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+              "-out", "server.crt", "-days", "2", "-extfile", "san.cnf"},
+             dir);
+    return ca;
+}
+
 redis_server::redis_server(redis_server_options options) : options_(std::move(options)), dir_("wharf-redis") {
     port_ = free_port();
     if (options_.tls) {
         tls_port_ = free_port();
         while (tls_port_ == port_) tls_port_ = free_port();
-        make_test_ca(dir_.path());
-        // The server certificate names both ways a test may reach it.
-        std::ofstream(dir_.path() / "san.cnf") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-        must_run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                  "server.key", "-out", "server.csr", "-subj", "/CN=localhost"},
-                 dir_.path());
-        must_run({"openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                  "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.cnf"},
-                 dir_.path());
+        make_test_server_cert(dir_.path());
     }
     start();
 }

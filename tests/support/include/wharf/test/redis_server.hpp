@@ -65,5 +65,8 @@ private:
 
 // Makes a self-signed CA (ca.key, ca.crt) in `dir` with the openssl CLI; returns the cert path.
 std::filesystem::path make_test_ca(const std::filesystem::path& dir, const std::string& name = "wharf test CA");
+// Makes that CA and a server certificate it signed (server.key, server.crt) for both ways a test
+// reaches a loopback server: IP 127.0.0.1 and DNS localhost. Returns the CA's cert path.
+std::filesystem::path make_test_server_cert(const std::filesystem::path& dir);
 
 }  // namespace wharf::test
