@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <iterator>
+#include <map>
 
 namespace asio = boost::asio;
 
@@ -86,6 +88,29 @@ publish_request parse(const json& p) {
     return r;
 }
 
+// Stores `text` under `key` (a small index file: a playlist), through the one storing path.
+asio::awaitable<stored_file> store_text(storage_services& s, const job_context& ctx, const publish_request& r,
+                                        std::string key, const std::string& text, const char* content_type) {
+    scratch_path file(s.options(), "publish", ctx, ".txt");
+    {
+        std::ofstream out(file.path(), std::ios::binary | std::ios::trunc);
+        out << text;
+        out.close();
+        if (!out) throw std::runtime_error("cannot write " + file.path().string());
+    }
+    store_request store{.file = file.path(),
+                        .size = text.size(),
+                        .sha256 = storage::sha256_hex(text),
+                        .key = std::move(key),
+                        .provider = std::nullopt,
+                        .api_key = ctx.api_key,
+                        .content_type = content_type,
+                        .presign_expires = r.presign_expires,
+                        .progress = {}};
+    auto put = store_file(s, ctx, std::move(store));
+    co_return co_await std::move(put);
+}
+
 // A fan-out's parts each wrote their renditions; the master playlist lists them all. Its URIs are
 // relative, so written against the temp keys they hold once moved too.
 asio::awaitable<stored_file> write_master(storage_services& s, const job_context& ctx, const publish_request& r) {
@@ -106,23 +131,7 @@ asio::awaitable<stored_file> write_master(storage_services& s, const job_context
     } catch (const std::invalid_argument& e) {
         throw permanent_error(std::string{"master playlist: "} + e.what());
     }
-    scratch_path file(s.options(), "publish", ctx, ".m3u8");
-    {
-        std::ofstream out(file.path(), std::ios::binary | std::ios::trunc);
-        out << text;
-        out.close();
-        if (!out) throw std::runtime_error("cannot write " + file.path().string());
-    }
-    store_request store{.file = file.path(),
-                        .size = text.size(),
-                        .sha256 = storage::sha256_hex(text),
-                        .key = master_key,
-                        .provider = std::nullopt,
-                        .api_key = ctx.api_key,
-                        .content_type = "application/vnd.apple.mpegurl",
-                        .presign_expires = r.presign_expires,
-                        .progress = {}};
-    auto put = store_file(s, ctx, std::move(store));
+    auto put = store_text(s, ctx, r, master_key, text, "application/vnd.apple.mpegurl");
     co_return co_await std::move(put);
 }
 
@@ -193,6 +202,82 @@ asio::awaitable<stored_file> publish_original(storage_services& s, const job_con
     co_return co_await std::move(copy);
 }
 
+// A stored index file's bytes (at most 8 MiB: a playlist, never media).
+asio::awaitable<std::string> read_small(storage_services& s, const job_context& ctx, const storage::object_record& o) {
+    if (o.size > (8u << 20)) throw permanent_error(o.key + " is too large to be a playlist");
+    auto* p = s.providers().find(o.provider);
+    if (!p) throw permanent_error("provider " + o.provider + " is no longer configured");
+    scratch_path file(s.options(), "publish-read", ctx, ".txt");
+    try {
+        auto get = p->get_to_file(o.key, file.path());
+        co_await std::move(get);
+    } catch (const storage::error& e) {
+        rethrow_storage(e, "reading " + o.provider + ":" + o.key);
+    }
+    std::ifstream in(file.path(), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    co_return text;
+}
+
+// Playlists that play out of a private bucket: a player follows a relative URI unsigned, so each
+// rendition gets playlist.presigned.m3u8 whose segments are presigned URLs, and hls/
+// master.presigned.m3u8 lists those. They are good for as long as their URLs (presign_expires);
+// the plain playlists, with relative URIs, are for a CDN or a public bucket.
+asio::awaitable<std::vector<stored_file>> presigned_playlists(storage_services& s, const job_context& ctx,
+                                                              const publish_request& r) {
+    std::vector<stored_file> out;
+    std::vector<media::variant> variants;
+    for (const auto& result : r.transcodes) {
+        if (!result.is_object() || !result.contains("renditions") || !result["renditions"].is_array()) continue;
+        for (const auto& d : result["renditions"]) {
+            if (!d.is_object() || !d.contains("playlist_key") || !d["playlist_key"].is_string()) continue;
+            const std::string& temp_key = d["playlist_key"].get_ref<const std::string&>();
+            if (!temp_key.starts_with(r.from_prefix)) throw permanent_error("a rendition playlist outside from_prefix");
+            const std::string key = r.to_prefix + temp_key.substr(r.from_prefix.size());
+            const std::string folder = key.substr(0, key.rfind('/') + 1);
+            auto find = s.catalog().find_by_prefix(folder);
+            const auto objects = co_await std::move(find);
+            std::map<std::string, const storage::object_record*> by_key;
+            for (const auto& o : objects) by_key.emplace(o.record.key, &o.record);
+            const auto playlist = by_key.find(key);
+            if (playlist == by_key.end()) throw permanent_error("the published playlist " + key + " is not stored");
+            auto read = read_small(s, ctx, *playlist->second);
+            const std::string text = co_await std::move(read);
+            std::string missing;
+            auto rewritten = media::rewrite_media_playlist(text, [&](std::string_view uri) {
+                const auto it = by_key.find(folder + std::string(uri));
+                auto* p = it == by_key.end() ? nullptr : s.providers().find(it->second->provider);
+                if (!p) {
+                    missing = folder + std::string(uri);
+                    return std::string(uri);
+                }
+                return s.presigns().get(*p, storage::http_method::get, it->first, r.presign_expires);
+            });
+            if (!rewritten) throw permanent_error(key + ": " + rewritten.error().message);
+            if (!missing.empty()) throw permanent_error("the segment " + missing + " of " + key + " is not stored");
+            auto put = store_text(s, ctx, r, folder + "playlist.presigned.m3u8", *rewritten,
+                                  "application/vnd.apple.mpegurl");
+            stored_file stored = co_await std::move(put);
+            auto v = media::variant_from_result(d, r.from_prefix + "hls/master.m3u8");
+            if (!v) throw permanent_error("a transcode result's rendition: " + v.error().message);
+            v->uri = stored.presigned_url;
+            variants.push_back(std::move(*v));
+            out.push_back(std::move(stored));
+        }
+    }
+    if (variants.empty()) co_return out;
+    std::string master;
+    try {
+        master = media::master_playlist(std::move(variants));
+    } catch (const std::invalid_argument& e) {
+        throw permanent_error(std::string{"master playlist: "} + e.what());
+    }
+    auto put = store_text(s, ctx, r, r.to_prefix + "hls/master.presigned.m3u8", master,
+                          "application/vnd.apple.mpegurl");
+    out.push_back(co_await std::move(put));
+    co_return out;
+}
+
 json result_of(const publish_request& r, const std::vector<stored_file>& files) {
     json artifacts = json::object();
     std::uint64_t bytes = 0;
@@ -225,6 +310,9 @@ asio::awaitable<json> run_publish(std::shared_ptr<storage_services> services, jo
         auto master = write_master(s, ctx, r);
         files.push_back(co_await std::move(master));
     }
+    auto presign = presigned_playlists(s, ctx, r);
+    auto presigned = co_await std::move(presign);
+    for (auto& f : presigned) files.push_back(std::move(f));
     auto remove = remove_stored_prefix(s, ctx, r.remove_prefix);
     const auto leftovers = co_await std::move(remove);
     if (leftovers.objects > 0)
@@ -244,14 +332,15 @@ std::optional<std::string> artifact_name(std::string_view rel) {
     const auto rest = rel.substr(slash + 1);
     if (folder == "raw" && rest.starts_with("video_original")) return "original";
     if (folder == "audio" && rest.starts_with("audio.")) return "audio";
-    if (folder == "hls" && rest == "master.m3u8") return "hls_master";
+    if (folder == "hls" && rest == "master.presigned.m3u8") return "hls_master";
+    if (folder == "hls" && rest == "master.m3u8") return "hls_master_relative";
     if (folder == "thumbnails") {
         if (rest.ends_with(".vtt")) return "thumbnails_vtt";
         if (rest.starts_with("poster.")) return "thumbnails";
         if (rest.starts_with("sprite.")) return "thumbnails_sprite";
         return std::nullopt;
     }
-    if (rest == "segments/playlist.m3u8") return "hls_" + std::string{folder};
+    if (rest == "segments/playlist.presigned.m3u8") return "hls_" + std::string{folder};
     if (rest.starts_with("video_" + std::string{folder} + ".")) return std::string{folder};
     return std::nullopt;
 }

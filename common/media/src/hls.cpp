@@ -172,6 +172,45 @@ result<media_playlist> parse_media_playlist(std::string_view text, const playlis
     return p;
 }
 
+result<std::string> rewrite_media_playlist(std::string_view text,
+                                           const std::function<std::string(std::string_view)>& uri_of,
+                                           const playlist_limits& limits) {
+    if (auto parsed = parse_media_playlist(text, limits); !parsed) return parsed.error();
+    const auto mapped = [&](std::string_view uri) -> result<std::string> {
+        std::string to = uri_of(uri);
+        if (to.empty() || to.find_first_of("\r\n\"") != std::string::npos)
+            return bad("a URI to write holds a line break or a quote");
+        return to;
+    };
+    std::string out;
+    out.reserve(text.size() * 2);
+    std::size_t at = 0;
+    while (at < text.size()) {
+        auto nl = text.find('\n', at);
+        if (nl == std::string_view::npos) nl = text.size();
+        std::string_view line = text.substr(at, nl - at);
+        at = nl + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty()) continue;
+        if (line.starts_with("#EXT-X-MAP:")) {
+            // Validated above: URI="<file name>" is there and closed.
+            const auto start = line.find("URI=\"") + 5;
+            const auto end = line.find('"', start);
+            auto uri = mapped(line.substr(start, end - start));
+            if (!uri) return uri.error();
+            out.append(line.substr(0, start)).append(*uri).append(line.substr(end));
+        } else if (line.front() == '#') {
+            out.append(line);
+        } else {
+            auto uri = mapped(line);
+            if (!uri) return uri.error();
+            out.append(*uri);
+        }
+        out.push_back('\n');
+    }
+    return out;
+}
+
 bandwidth measure_bandwidth(const media_playlist& playlist, std::span<const std::uint64_t> sizes) {
     bandwidth b;
     const std::size_t n = std::min(sizes.size(), playlist.segments.size());

@@ -3,7 +3,7 @@
 // test settings: the default ladder, x264 ultrafast, one thread.
 #pragma once
 
-#include "clips.hpp"
+#include "wharf/test/clips.hpp"
 #include "jobs/transcode.hpp"
 
 #include "wharf/pg/pool.hpp"

@@ -2,7 +2,7 @@
 // provider): a worker killed with kill -9 mid-transcode takes its ffmpeg with it, another worker
 // takes the job over and finishes it once; a job past its timeout stops its ffmpeg. Neither
 // leaves an ffmpeg or a scratch folder behind.
-#include "clips.hpp"
+#include "wharf/test/clips.hpp"
 #include "fleet.hpp"
 
 #include <gtest/gtest.h>

@@ -162,3 +162,32 @@ TEST(sprite_vtt, one_cue_per_tile_the_last_until_the_end) {
     t.interval = 3600;
     EXPECT_EQ(sprite_vtt(t, "s.jpg", 3723.5), "WEBVTT\n\n00:00:00.000 --> 01:02:03.500\ns.jpg#xywh=0,0,160,90\n");
 }
+
+TEST(rewrite_media_playlist, replaces_every_segment_and_init_uri_and_keeps_the_tags) {
+    const std::string text =
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+        "#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4.000000,\nsegment_00000.m4s\n#EXTINF:1.500000,\nsegment_00001.m4s\n"
+        "#EXT-X-ENDLIST\n";
+    const auto out = rewrite_media_playlist(text, [](std::string_view uri) {
+        return "https://b.example/v/360p/segments/" + std::string(uri) + "?X-Amz-Signature=ab%2Fcd";
+    });
+    ASSERT_TRUE(out) << out.error().message;
+    EXPECT_EQ(*out,
+              "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+              "#EXT-X-MAP:URI=\"https://b.example/v/360p/segments/init.mp4?X-Amz-Signature=ab%2Fcd\"\n"
+              "#EXTINF:4.000000,\nhttps://b.example/v/360p/segments/segment_00000.m4s?X-Amz-Signature=ab%2Fcd\n"
+              "#EXTINF:1.500000,\nhttps://b.example/v/360p/segments/segment_00001.m4s?X-Amz-Signature=ab%2Fcd\n"
+              "#EXT-X-ENDLIST\n");
+    // What it writes is a playlist again (with URLs a reader of ours would not take as file names).
+    EXPECT_NE(out->find("#EXTINF:1.500000,"), std::string::npos);
+}
+
+TEST(rewrite_media_playlist, refuses_a_playlist_it_would_not_read_and_uris_it_cannot_write) {
+    const auto same = [](std::string_view uri) { return std::string(uri); };
+    EXPECT_FALSE(rewrite_media_playlist("not a playlist", same));
+    EXPECT_FALSE(rewrite_media_playlist("#EXTM3U\n#EXTINF:4,\n../escape.ts\n", same));
+    EXPECT_FALSE(rewrite_media_playlist("#EXTM3U\n#EXTINF:4,\na.ts\n",
+                                        [](std::string_view) { return std::string("x\n#EXT-X-ENDLIST"); }));
+    EXPECT_FALSE(rewrite_media_playlist("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4,\na.ts\n",
+                                        [](std::string_view) { return std::string("a\"b"); }));
+}

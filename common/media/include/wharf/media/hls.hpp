@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,6 +68,14 @@ struct playlist_limits {
 // folder (no '/', no "..", no scheme): that is what ffmpeg writes here, and what lets a reader of
 // the result check that each exists.
 result<media_playlist> parse_media_playlist(std::string_view text, const playlist_limits& limits = {});
+
+// The same media playlist with every URI (each segment's, the EXT-X-MAP init segment's) replaced
+// by uri_of(uri): presigned URLs, so that a player can follow it out of a private bucket, where a
+// relative URI would be fetched unsigned. The text must be one parse_media_playlist accepts; the
+// new URIs must not hold a line break or a double quote.
+result<std::string> rewrite_media_playlist(std::string_view text,
+                                           const std::function<std::string(std::string_view)>& uri_of,
+                                           const playlist_limits& limits = {});
 
 struct bandwidth {
     std::int64_t peak = 0;     // the highest segment bitrate (segments shorter than half the

@@ -1,5 +1,5 @@
 // Clips, ffprobe and /proc for the transcode proofs (see clips.hpp).
-#include "clips.hpp"
+#include "wharf/test/clips.hpp"
 
 #include <fstream>
 #include <memory>
