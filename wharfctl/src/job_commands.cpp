@@ -118,7 +118,11 @@ boost::asio::awaitable<int> run_status(invocation inv) {
     line("attempts:", std::to_string(row->attempts) + " of " + std::to_string(row->max_attempts));
     line("epoch:", std::to_string(row->epoch));
     if (row->error) line("error:", *row->error);
-    if (row->result_json) line("result:", *row->result_json);
+    if (row->result_json) {
+        // A pipeline's result lists every artifact: --json has it whole.
+        if (row->result_json->size() <= 400) line("result:", *row->result_json);
+        else line("result:", std::to_string(row->result_json->size()) + " bytes of JSON (--json shows it)");
+    }
     if (row->progress_json) line("progress:", *row->progress_json);
     if (row->api_key) line("api key:", *row->api_key);
     if (row->parent_id) line("parent:", *row->parent_id);

@@ -654,7 +654,10 @@ std::shared_ptr<storage_services> make_storage_services(const wharf::config& cfg
                                                         pg::pool& db) {
     auto providers = std::make_unique<storage::registry>(storage::provider_configs_from(cfg), executor);
     storage_job_options options;
-    options.scratch_dir = cfg.get_or("scratch_dir", "./.data/tmp");
+    // Absolute from here on: child processes (ffmpeg) run in folders of their own.
+    std::error_code absolute_ec;
+    options.scratch_dir = fs::absolute(cfg.get_or("scratch_dir", "./.data/tmp"), absolute_ec).lexically_normal();
+    if (absolute_ec) throw wharf::config_error("scratch_dir: " + absolute_ec.message());
     const std::string roots = cfg.get_or("local_source_roots", "");
     for (std::size_t at = 0; at <= roots.size();) {
         auto comma = roots.find(',', at);
