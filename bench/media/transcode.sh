@@ -29,18 +29,9 @@ if [ ! -x "$build/bench/transcode_bench" ]; then
 fi
 bench_bin=$build/bench/transcode_bench
 
-# The source: 1080p30 testsrc2 with a 440 Hz stereo tone, H.264 at 8 Mb/s (a camera-like
-# bitrate, so decoding costs what a real upload's would), AAC; made once and kept.
+source "$here/bench/media/common.sh"
 src=$results/transcode-source-${clip_seconds}s.mp4
-if [ ! -f "$src" ]; then
-  echo "making the ${clip_seconds} s source clip..."
-  ffmpeg -hide_banner -nostdin -y -loglevel error \
-    -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$clip_seconds" \
-    -f lavfi -i "sine=frequency=440:duration=$clip_seconds" \
-    -c:v libx264 -preset fast -b:v 8M -maxrate 8M -bufsize 16M -pix_fmt yuv420p \
-    -c:a aac -b:a 160k -ac 2 -movflags +faststart "$src.tmp.mp4"
-  mv "$src.tmp.mp4" "$src"
-fi
+make_source_clip "$clip_seconds" "$src"
 
 # What the job's plan gives for this source (transcode_bench prints its argv): the same numbers
 # for the other two ways.
@@ -75,13 +66,7 @@ run_per_rendition() {
 }
 
 run_single() {
-  mkdir -p 360p/segments 720p/segments audio thumbnails
-  "${ff[@]}" -i "$src" -filter_complex \
-    "[0:v]split=4[a][b][c][d];[a]scale=640:360,setsar=1[v360];[b]scale=1280:720,setsar=1[v720];[c]select='gte(t,$poster_at)*eq(selected_n,0)',scale=1280:720[p];[d]fps=1/$interval,scale=160:90,tile=${cols}x${rows}[s]" \
-    -map '[v360]' -map 0:a:0 "${x264[@]}" -b:v 800k -maxrate 1200k -bufsize 1600k "${aac[@]}" -f tee "$(tee_of 360p)" \
-    -map '[v720]' -map 0:a:0 "${x264[@]}" -b:v 2800k -maxrate 4200k -bufsize 5600k "${aac[@]}" -f tee "$(tee_of 720p)" \
-    -map 0:a:0 -vn -c:a libmp3lame -b:a 128k audio/audio.mp3 \
-    -map '[p]' -frames:v 1 -update 1 -q:v 2 thumbnails/poster.jpg -map '[s]' -frames:v 1 -update 1 -q:v 4 thumbnails/sprite.jpg
+  hand_single "$src" "$preset" "$nice_level" "$clip_seconds"
 }
 
 busy_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
@@ -92,7 +77,7 @@ measure() {
   mkdir -p "$dir"
   local before after
   before=$(busy_jiffies)
-  ( cd "$dir" && /usr/bin/time -f '%e %U %S' -o "$dir/time.txt" bash -c "$(declare -f run_"$m"); $(declare -p src bench_bin preset nice_level poster_at interval cols rows x264 aac ff); $(declare -f tee_of); run_$m" )
+  ( cd "$dir" && /usr/bin/time -f '%e %U %S' -o "$dir/time.txt" bash -c "$(declare -f run_"$m"); $(declare -p src bench_bin preset nice_level poster_at interval cols rows x264 aac ff clip_seconds); $(declare -f tee_of hand_single); run_$m" )
   after=$(busy_jiffies)
   read -r wall user sys < "$dir/time.txt"
   local hz files

@@ -15,6 +15,8 @@ const char* queue_of(job_kind kind) {
             return "fail";
         case job_kind::upload:
             return "upload";
+        case job_kind::pipeline:
+            return "pipeline";
     }
     return "?";
 }
@@ -26,7 +28,9 @@ expectation expected_outcome(const planned_job& job) {
     }
     // noop and sleep cannot fail an attempt: one attempt, however many take-overs. An upload may
     // spend attempts on faults (a part that runs out of retries) but must end stored.
-    if (job.kind == job_kind::upload) return {{"succeeded"}, 1, job.max_attempts};
+    // A pipeline's own job only starts it; its steps' faults are their own attempts. It ends
+    // succeeded (transcoded and published, or early as a duplicate of the tenant's earlier one).
+    if (job.kind == job_kind::upload || job.kind == job_kind::pipeline) return {{"succeeded"}, 1, job.max_attempts};
     return {{"succeeded"}, 1, 1};
 }
 
@@ -84,6 +88,17 @@ planned_job job_mix::next_upload(const std::string& provider) {
     j.envelope["max_attempts"] = j.max_attempts;
     j.envelope["api_key"] = j.api_key;
     j.envelope["payload"] = {{"source", src.path.string()}, {"key", j.key}, {"provider", provider}};
+    return j;
+}
+
+planned_job job_mix::next_pipeline(const std::vector<std::filesystem::path>& clips) {
+    auto j = base(job_kind::pipeline);
+    const auto& clip = clips.at(std::uniform_int_distribution<std::size_t>(0, clips.size() - 1)(rng_));
+    j.api_key = tenants_.at(std::uniform_int_distribution<std::size_t>(0, tenants_.size() - 1)(rng_));
+    j.max_attempts = 20;  // its run is short: attempts to spare for take-overs, as noop has
+    j.envelope["max_attempts"] = j.max_attempts;
+    j.envelope["api_key"] = j.api_key;
+    j.envelope["payload"] = {{"source", clip.string()}, {"provider", "moto"}};
     return j;
 }
 

@@ -13,10 +13,11 @@
 
 namespace wharf::chaos {
 
-// Extension points: the scheduler's cron jobs and pipelines (their steps, ffmpeg transcodes) do
-// not exist yet. When they land, add a kind here, its envelope in job_mix::next() and its final
-// state in expected_outcome(); the checks then cover them like the others.
-enum class job_kind { noop, sleep, fail, upload };
+// Extension point: the scheduler's cron jobs do not exist yet. When they land, add a kind here, its
+// envelope in job_mix and its final state in expected_outcome(); the checks then cover them like
+// the others. A pipeline's steps (upload, transcode with its ffmpeg, publish) are jobs the soak did
+// not enqueue: the checks hold them to their pipeline's (parent_id) outcome.
+enum class job_kind { noop, sleep, fail, upload, pipeline };
 
 const char* queue_of(job_kind kind);
 
@@ -33,7 +34,7 @@ struct planned_job {
     int max_attempts = 1;
     int fail_attempts = 0;   // fail: the first N attempts fail
     std::string key;         // upload: the object key
-    std::string api_key;     // upload: the tenant
+    std::string api_key;     // upload, pipeline: the tenant
     std::uint64_t size = 0;  // upload: the source's size
     bool acked = false;      // XADD answered with an entry id
 };
@@ -62,6 +63,9 @@ public:
     planned_job next_diagnostic();
     // The next upload, to `provider`, of one of the sources under a key of its own.
     planned_job next_upload(const std::string& provider);
+    // The next pipeline: one of `clips` (local paths) through upload -> transcode -> publish, for
+    // one of the tenants (the same clip and tenant again finishes early as a duplicate).
+    planned_job next_pipeline(const std::vector<std::filesystem::path>& clips);
 
 private:
     planned_job base(job_kind kind);

@@ -29,6 +29,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <signal.h>
@@ -43,7 +44,7 @@ using wharf::chaos::planned_job;
 namespace {
 
 constexpr std::uint64_t MiB = 1ull << 20;
-const std::vector<std::string> queues = {"noop", "sleep", "fail", "upload"};
+const std::vector<std::string> queues = {"noop", "sleep", "fail", "upload", "pipeline", "transcode", "publish"};
 const std::vector<std::string> tenants = {"tenant-a", "tenant-b", "tenant-c"};
 constexpr const char* bucket = "media";
 constexpr const char* provider = "moto";
@@ -56,6 +57,7 @@ struct options {
     std::chrono::seconds drain{180};
     double jobs_per_second = 25;
     double uploads_per_second = 0.5;
+    double pipelines_per_second = 0.1;
     fs::path artifacts;
     bool strict_orphans = false;  // count uploads left by the create-to-record window as failures
 };
@@ -63,7 +65,8 @@ struct options {
 [[noreturn]] void usage(const std::string& why) {
     std::cerr << "wharf-chaos-soak: " << why
               << "\nusage: wharf-chaos-soak [--minutes N] [--seed N] [--workers N] [--immortal N] "
-                 "[--drain-timeout S] [--jobs-per-second R] [--uploads-per-second R] [--artifacts DIR] "
+                 "[--drain-timeout S] [--jobs-per-second R] [--uploads-per-second R] [--pipelines-per-second R] "
+                 "[--artifacts DIR] "
                  "[--strict-orphans yes]\n";
     std::exit(2);
 }
@@ -91,6 +94,8 @@ options parse(int argc, char** argv) {
                 o.jobs_per_second = std::stod(v);
             else if (a == "--uploads-per-second")
                 o.uploads_per_second = std::stod(v);
+            else if (a == "--pipelines-per-second")
+                o.pipelines_per_second = std::stod(v);
             else if (a == "--artifacts")
                 o.artifacts = v;
             else if (a == "--strict-orphans")
@@ -102,7 +107,7 @@ options parse(int argc, char** argv) {
         }
     }
     if (o.minutes <= 0 || o.mortal < 1 || o.immortal < 0 || o.mortal + o.immortal < 3 || o.jobs_per_second <= 0 ||
-        o.uploads_per_second < 0)
+        o.uploads_per_second < 0 || o.pipelines_per_second < 0)
         usage("out-of-range value (the fleet needs 3+ workers, at least one of them mortal)");
     return o;
 }
@@ -183,7 +188,7 @@ public:
         std::lock_guard lock(mutex_);
         for (auto& s : slots_) {
             if (s.ended) continue;
-            std::ifstream in("/proc/" + std::to_string(s.pid) + "/status");
+            std::istringstream in(wharf::test::read_proc_file("/proc/" + std::to_string(s.pid) + "/status"));
             std::string line;
             wharf::chaos::rss_sample sample;
             sample.at = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - s.started);
@@ -279,6 +284,7 @@ struct job_row {
     std::string queue, status, error;
     int attempts = 0, max_attempts = 0;
     std::int64_t epoch = 0;
+    std::string parent_id;
 };
 
 std::map<std::string, job_row> read_jobs(const std::string& url) {
@@ -286,9 +292,11 @@ std::map<std::string, job_row> read_jobs(const std::string& url) {
     pqxx::nontransaction tx{c};
     std::map<std::string, job_row> out;
     for (const auto& r :
-         tx.exec("SELECT id, queue, status, attempts, max_attempts, epoch, coalesce(error, '') FROM jobs")) {
+         tx.exec("SELECT id, queue, status, attempts, max_attempts, epoch, coalesce(error, ''), "
+                 "coalesce(parent_id, '') FROM jobs")) {
         job_row j{r[1].as<std::string>(), r[2].as<std::string>(), r[6].as<std::string>(),
-                  r[3].as<int>(),         r[4].as<int>(),         r[5].as<std::int64_t>()};
+                  r[3].as<int>(),         r[4].as<int>(),         r[5].as<std::int64_t>(),
+                  r[7].as<std::string>()};
         out.emplace(r[0].as<std::string>(), std::move(j));
     }
     return out;
@@ -318,6 +326,16 @@ std::vector<fs::path> leftover_files(const std::vector<fs::path>& roots) {
     return out;
 }
 
+// What is left in a scratch folder once every job is final: anything (a job's scratch file or
+// folder is removed when it ends, however it ends; one a killed worker left is removed by the
+// job's next run on the host).
+std::vector<fs::path> entries_of(const fs::path& dir) {
+    std::vector<fs::path> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path());
+    return out;
+}
+
 // Processes still alive that carry this run's marker in their environment (the workers' children
 // inherit it): an ffmpeg, ffprobe or anything else a worker started and left behind.
 std::vector<std::string> marked_processes(const std::string& marker) {
@@ -326,12 +344,10 @@ std::vector<std::string> marked_processes(const std::string& marker) {
     for (const auto& e : fs::directory_iterator("/proc", ec)) {
         const auto pid = e.path().filename().string();
         if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream env(e.path() / "environ", std::ios::binary);
-        const std::string text((std::istreambuf_iterator<char>(env)), {});
+        const std::string text = wharf::test::read_proc_file(e.path() / "environ");
         if (text.find(marker) == std::string::npos) continue;
-        std::ifstream comm(e.path() / "comm");
-        std::string name;
-        std::getline(comm, name);
+        std::string name = wharf::test::read_proc_file(e.path() / "comm");
+        if (!name.empty() && name.back() == '\n') name.pop_back();
         out.push_back(pid + " " + name);
     }
     return out;
@@ -373,6 +389,21 @@ int main(int argc, char** argv) {
             sources.push_back({p, sizes[i]});
         }
 
+        // Pipelines' sources: two short clips ffmpeg makes (a pipeline transcodes one rendition at
+        // the clip's own size: the ladder's rungs are all above it).
+        std::vector<fs::path> clips;
+        for (int i = 0; i < 2; ++i) {
+            const auto clip = sources_dir / fmt::format("clip-{}.mp4", i);
+            const auto r = wharf::test::run(
+                {"ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-threads", "1", "-f", "lavfi", "-i",
+                 fmt::format("{}=size=320x240:rate=25:duration=2", i == 0 ? "testsrc2" : "testsrc"), "-f", "lavfi",
+                 "-i", fmt::format("sine=frequency={}:duration=2", 300 + 200 * i), "-c:v", "libx264", "-preset",
+                 "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", clip.string()},
+                {}, 120s);
+            if (r.status != 0) throw std::runtime_error("making a clip failed: " + r.output);
+            clips.push_back(clip);
+        }
+
         wharf::test::moto_server moto;
         moto.create_bucket(bucket);
         network_faults net(opt.seed ^ 0x5eedULL);  // before the proxy, whose rule uses it
@@ -397,7 +428,11 @@ int main(int argc, char** argv) {
                                    {"part_size", "5MiB"},
                                    {"timeout", "8s"}}}}};
         const std::vector<std::string> flags{"--queues",
-                                             "noop=8,sleep=8,fail=4,upload=2",
+                                             "noop=8,sleep=8,fail=4,upload=2,pipeline=2,transcode=1,publish=2",
+                                             "--transcode-preset",
+                                             "ultrafast",
+                                             "--transcode-threads",
+                                             "1",
                                              "--lease",
                                              "2s",
                                              "--sweep",
@@ -427,7 +462,7 @@ int main(int argc, char** argv) {
         std::thread producer([&] {
             wharf::chaos::job_mix mix(opt.seed, "soak", sources, tenants);
             const auto diag_every = std::chrono::duration<double>(1.0 / opt.jobs_per_second);
-            double upload_credit = 0;
+            double upload_credit = 0, pipeline_credit = 0;
             auto next = steady::now();
             while (steady::now() < load_end) {
                 std::vector<planned_job> batch{mix.next_diagnostic()};
@@ -435,6 +470,11 @@ int main(int argc, char** argv) {
                 if (upload_credit >= 1) {
                     upload_credit -= 1;
                     batch.push_back(mix.next_upload(provider));
+                }
+                pipeline_credit += opt.pipelines_per_second / opt.jobs_per_second;
+                if (pipeline_credit >= 1) {
+                    pipeline_credit -= 1;
+                    batch.push_back(mix.next_pipeline(clips));
                 }
                 for (auto& j : batch) {
                     // Retried on an error reply (LOADING while Redis replays its AOF); fleet::cmd
@@ -601,13 +641,14 @@ int main(int argc, char** argv) {
             for (const auto& j : jobs)
                 if (j.acked) ++by_kind[j.kind];
             if (!monkey_error.empty()) c.details.push_back("the chaos thread failed: " + monkey_error);
-            c.passed = monkey_error.empty() && by_kind.size() == 4 && fig.kills > 0 && fig.redis_restarts > 0 &&
+            c.passed = monkey_error.empty() && by_kind.size() == 5 && fig.kills > 0 && fig.redis_restarts > 0 &&
                        fig.pg_restarts > 0 && fig.stalls > 0;
             c.details.push_back(
-                fmt::format("acknowledged: noop {}, sleep {}, fail {}, upload {}; outcome unknown: {}; "
+                fmt::format("acknowledged: noop {}, sleep {}, fail {}, upload {}, pipeline {}; outcome unknown: {}; "
                             "XADD retries: {}",
                             by_kind[job_kind::noop], by_kind[job_kind::sleep], by_kind[job_kind::fail],
-                            by_kind[job_kind::upload], fig.xadd_unknown.load(), fig.xadd_retries.load()));
+                            by_kind[job_kind::upload], by_kind[job_kind::pipeline], fig.xadd_unknown.load(),
+                            fig.xadd_retries.load()));
             c.details.push_back(
                 fmt::format("worker kills (-9): {}, redis kill -9 + restart: {}, postgres immediate "
                             "stop + start: {}, network stalls: {}, proxy faults injected: {} of {} "
@@ -623,10 +664,20 @@ int main(int argc, char** argv) {
             auto& c = rep.add("every acknowledged job is final exactly once, in the state its kind expects");
             std::vector<std::string> bad;
             std::map<std::string, int> statuses;
+            std::size_t steps = 0;
             for (const auto& [id, row] : rows) {
                 ++statuses[row.queue + "/" + row.status];
                 const auto p = planned.find(id);
                 if (p == planned.end()) {
+                    // A pipeline's step: every one must have succeeded, as its pipeline did.
+                    const auto parent = planned.find(row.parent_id);
+                    if (parent != planned.end() && parent->second->kind == job_kind::pipeline) {
+                        ++steps;
+                        if (row.status != "succeeded")
+                            bad.push_back(fmt::format("{}: step of pipeline {} is {} in {} (error: {})", id,
+                                                      row.parent_id, row.status, row.queue, row.error));
+                        continue;
+                    }
                     bad.push_back(fmt::format("{}: a row for a job nobody enqueued ({})", id, row.status));
                     continue;
                 }
@@ -653,8 +704,9 @@ int main(int argc, char** argv) {
             c.passed = bad.empty() && !acked_ids.empty();
             std::string s;
             for (const auto& [k, n] : statuses) s += fmt::format("{} {}, ", k, n);
-            c.details.push_back(fmt::format("{} rows for {} acknowledged jobs ({} more enqueued with no reply); {}",
-                                            rows.size(), acked_ids.size(), jobs.size() - acked_ids.size(), s));
+            c.details.push_back(fmt::format(
+                "{} rows for {} acknowledged jobs ({} more enqueued with no reply) and {} pipeline steps; {}", rows.size(),
+                acked_ids.size(), jobs.size() - acked_ids.size(), steps, s));
             std::int64_t dups = 0;
             for (const auto& q : queues) dups += f.stat(q, "duplicates");
             c.details.push_back(fmt::format("dead-letter entries: {}; duplicates acknowledged without a run: {}",
@@ -759,6 +811,9 @@ int main(int argc, char** argv) {
                                               listed.count(k) ? std::to_string(listed[k]) + " bytes" : "absent"));
             for (const auto& [k, s] : listed)
                 if (!catalog.count(k)) bad.push_back(fmt::format("{}: at moto ({} bytes), not in the catalog", k, s));
+            // Every pipeline ended, so none may have left anything under temp/.
+            for (const auto& [k, s] : catalog)
+                if (k.starts_with("temp/")) bad.push_back(fmt::format("{}: a pipeline's temp object left ({} bytes)", k, s));
             // Each succeeded upload stored its source under its key; nothing else is stored.
             std::size_t uploads_ok = 0;
             for (const auto& j : jobs) {
@@ -833,8 +888,10 @@ int main(int argc, char** argv) {
             offenders(c, bad);
         }
         {
-            auto& c = rep.add("no scratch or temp file left (.wharf-tmp-*, upload-*.part)");
-            const auto left = leftover_files({sources_dir, scratch_dir, f.redis().dir(), work.path()});
+            auto& c = rep.add("no scratch or temp file left (.wharf-tmp-*, upload-*.part, anything in the scratch folder)");
+            auto left = leftover_files({sources_dir, scratch_dir, f.redis().dir(), work.path()});
+            for (auto& p : entries_of(scratch_dir))
+                if (std::find(left.begin(), left.end(), p) == left.end()) left.push_back(std::move(p));
             std::vector<std::string> bad;
             for (const auto& p : left) bad.push_back(p.string());
             c.passed = bad.empty();
@@ -846,8 +903,7 @@ int main(int argc, char** argv) {
             const auto left = marked_processes(marker);
             c.passed = left.empty();
             c.details.push_back("processes carrying this run's environment marker after the fleet stopped: " +
-                                std::to_string(left.size()) +
-                                " (no job type starts ffmpeg yet: this check guards the pipelines to come)");
+                                std::to_string(left.size()) + " (transcodes ran ffmpeg; killed workers took theirs)");
             offenders(c, left);
         }
         {

@@ -23,6 +23,17 @@ bool plain_file_name(std::string_view s) {
 
 problem bad(std::string what) { return problem{errc::bad_playlist, "media playlist: " + std::move(what)}; }
 
+// The playlist's next line, without its line break (LF or CRLF); none at the end.
+std::optional<std::string_view> next_line(std::string_view text, std::size_t& at) {
+    if (at >= text.size()) return std::nullopt;
+    auto nl = text.find('\n', at);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(at, nl - at);
+    at = nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    return line;
+}
+
 std::string vtt_time(double seconds) {
     const auto ms = static_cast<std::int64_t>(std::llround(std::max(0.0, seconds) * 1000));
     return fmt::format("{:02}:{:02}:{:02}.{:03}", ms / 3'600'000, ms / 60'000 % 60, ms / 1000 % 60, ms % 1000);
@@ -121,13 +132,9 @@ result<media_playlist> parse_media_playlist(std::string_view text, const playlis
     double pending_duration = 0;
     bool first = true;
     std::size_t at = 0;
-    while (at < text.size()) {
-        auto nl = text.find('\n', at);
-        if (nl == std::string_view::npos) nl = text.size();
-        std::string_view line = text.substr(at, nl - at);
-        at = nl + 1;
+    while (const auto next = next_line(text, at)) {
+        const std::string_view line = *next;
         if (line.size() > limits.max_line) return bad(fmt::format("a line is longer than {} bytes", limits.max_line));
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty()) continue;
         if (first) {
             if (line != "#EXTM3U") return bad("it does not start with #EXTM3U");
@@ -185,12 +192,8 @@ result<std::string> rewrite_media_playlist(std::string_view text,
     std::string out;
     out.reserve(text.size() * 2);
     std::size_t at = 0;
-    while (at < text.size()) {
-        auto nl = text.find('\n', at);
-        if (nl == std::string_view::npos) nl = text.size();
-        std::string_view line = text.substr(at, nl - at);
-        at = nl + 1;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    while (const auto next = next_line(text, at)) {
+        const std::string_view line = *next;
         if (line.empty()) continue;
         if (line.starts_with("#EXT-X-MAP:")) {
             // Validated above: URI="<file name>" is there and closed.

@@ -2,6 +2,7 @@
 // nothing it started outlives it -- on success, on SIGTERM-deaf children, on cancellation, and
 // when the thread that started it ends.
 #include "wharf/process/child.hpp"
+#include "wharf/test/process.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -38,8 +39,7 @@ bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
 // Fields of /proc/<pid>/stat after the command name.
 std::vector<std::string> stat_of(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string all((std::istreambuf_iterator<char>(in)), {});
+    const std::string all = wharf::test::read_proc_file("/proc/" + std::to_string(pid) + "/stat");
     const auto paren = all.rfind(')');
     if (paren == std::string::npos || paren + 2 > all.size()) return {};  // gone meanwhile
     std::istringstream rest(all.substr(paren + 2));

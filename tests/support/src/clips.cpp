@@ -126,8 +126,7 @@ std::vector<pid_t> ffmpeg_processes_under(const fs::path& under) {
     for (const auto& e : fs::directory_iterator("/proc", ec)) {
         const auto name = e.path().filename().string();
         if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-        std::ifstream in(e.path() / "cmdline", std::ios::binary);
-        std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+        const std::string cmdline = read_proc_file(e.path() / "cmdline");
         if (cmdline.empty()) continue;  // a zombie, or gone
         const std::string argv0 = cmdline.substr(0, cmdline.find('\0'));
         if (fs::path(argv0).filename() != "ffmpeg") continue;

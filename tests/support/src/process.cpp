@@ -173,6 +173,21 @@ run_result run(const std::vector<std::string>& argv, const process_options& opti
     return r;
 }
 
+std::string read_proc_file(const fs::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {};
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;  // the end, or the process went away meanwhile
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > (1u << 20)) break;
+    }
+    ::close(fd);
+    return out;
+}
+
 fs::path source_dir() {
     const char* s = std::getenv("WHARF_SOURCE_DIR");
     if (!s) throw std::runtime_error("WHARF_SOURCE_DIR is not set (run the tests through ctest)");

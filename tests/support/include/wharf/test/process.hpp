@@ -69,6 +69,10 @@ run_result run(const std::vector<std::string>& argv, const process_options& opti
                std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // The repository root and build folder (from WHARF_SOURCE_DIR / WHARF_BINARY_DIR set by ctest).
+// The whole of a small file such as /proc/<pid>/cmdline, or "" when it cannot be read -- the
+// process may end while it is being read (a stream would throw "No such process" then).
+std::string read_proc_file(const std::filesystem::path& path);
+
 std::filesystem::path source_dir();
 std::filesystem::path binary_dir();
 

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Pipeline benchmark: a 60 s 1080p clip served by a local nginx becomes the default ladder (360p +
+# 720p, MP4 + HLS) + audio + thumbnails in an S3 bucket (moto on loopback), two ways, interleaved:
+#   wharf  `wharfctl pipeline submit --source URL`: download -> transcode -> publish on two worker
+#          processes (pipeline/download/publish on one, transcode on the other), as deployed;
+#          timed from the submit to the pipeline's row saying succeeded
+#   hand   the same steps by hand, one after the other: curl -o, the hand-written single ffmpeg
+#          command of bench/media/transcode.sh, aws s3 cp --recursive of the outputs
+# Both store into the same moto. Wall time, medians of REPS, the ratio. Results:
+# bench/results/pipeline-<UTC>/.
+#   bench/media/pipeline.sh                       # 60 s clip, 3 reps
+#   REPS=1 CLIP_SECONDS=10 bench/media/pipeline.sh   # smoke
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+build=${WHARF_BUILD_DIR:-$here/build-bench}
+reps=${REPS:-3}
+clip_seconds=${CLIP_SECONDS:-60}
+preset=${PRESET:-veryfast}
+results=$here/bench/results
+out=$results/pipeline-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$out/web" "$out/logs"
+command -v aws >/dev/null || { echo "needs awscli (aws) on PATH" >&2; exit 1; }
+command -v moto_server >/dev/null || { echo "needs moto_server on PATH" >&2; exit 1; }
+source "$here/bench/nginx.sh"
+
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$here} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/wharf-ccache}
+[ -f "$build/CMakeCache.txt" ] || cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$out/configure.log"
+cmake --build "$build" --target wharf-worker wharfctl -j2
+worker=$build/worker/wharf-worker
+ctl=$build/wharfctl/wharfctl
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The source: the transcode benchmark's clip, made once and kept.
+source "$here/bench/media/common.sh"
+src=$results/transcode-source-${clip_seconds}s.mp4
+make_source_clip "$clip_seconds" "$src"
+ln -sf "$src" "$out/web/clip.mp4"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  stop_nginx "${nginx_pid:-}"
+  wait 2>/dev/null || true
+  WHARF_DATA_DIR=$out/data WHARF_LOCAL_REDIS_PORT=$redis_port WHARF_LOCAL_PG_PORT=$pg_port \
+    "$here/deploy/local-servers.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+# Servers on loopback: nginx (the source), moto (the bucket), Redis and PostgreSQL (wharf's state).
+web_port=$(free_port)
+nginx_user=""; [ "$(id -u)" -eq 0 ] && nginx_user="user root;"
+cat >"$out/nginx.conf" <<EOF
+$nginx_user
+daemon off;
+worker_processes 1;
+pid $out/nginx.pid;
+error_log $out/logs/nginx-error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path $out/tmp; proxy_temp_path $out/tmp; fastcgi_temp_path $out/tmp;
+  uwsgi_temp_path $out/tmp; scgi_temp_path $out/tmp;
+  types { video/mp4 mp4; }
+  server { listen 127.0.0.1:$web_port; root $out/web; }
+}
+EOF
+mkdir -p "$out/tmp"
+nginx -c "$out/nginx.conf" & nginx_pid=$!
+moto_port=$(free_port)
+(cd "$out" && exec moto_server -H 127.0.0.1 -p "$moto_port" >"$out/logs/moto.log" 2>&1) & pids+=($!)
+redis_port=$(free_port); pg_port=$(free_port)
+eval "$(WHARF_DATA_DIR=$out/data WHARF_LOCAL_REDIS_PORT=$redis_port WHARF_LOCAL_PG_PORT=$pg_port \
+  "$here/deploy/local-servers.sh" start)"
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$moto_port/" && break; sleep 0.1; done
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+s3=(aws --endpoint-url "http://127.0.0.1:$moto_port" s3)
+"${s3[@]}" mb s3://media >/dev/null
+"$ctl" migrate >"$out/logs/migrate.log"
+
+providers=$(cat <<EOF
+{"providers": [{"name": "moto", "kind": "s3", "profile": "generic", "endpoint": "http://127.0.0.1:$moto_port",
+  "region": "us-east-1", "bucket": "media", "access_key_id": "testing", "secret_access_key": "testing",
+  "limit": "1TiB"}]}
+EOF
+)
+common=(--storage-providers "$providers" --grace 10s --log-level warn)
+"$worker" --queues pipeline=2,download=2,publish=2 --download-allow "127.0.0.1/32:$web_port" \
+  --scratch-dir "$out/scratch-1" "${common[@]}" >"$out/logs/worker-1.log" 2>&1 & pids+=($!)
+"$worker" --queues transcode=1 --transcode-preset "$preset" --scratch-dir "$out/scratch-2" "${common[@]}" \
+  >"$out/logs/worker-2.log" 2>&1 & pids+=($!)
+sleep 0.5
+
+run_hand() {  # <rep>: in a fresh folder
+  local dir=$out/hand-$1
+  mkdir -p "$dir/out"
+  curl -sS -f -o "$dir/source.mp4" "http://127.0.0.1:$web_port/clip.mp4"
+  (cd "$dir/out" && hand_single "$dir/source.mp4" "$preset" 10 "$clip_seconds")
+  cp "$dir/source.mp4" "$dir/out/video_original.mp4"
+  "${s3[@]}" cp --recursive --only-show-errors "$dir/out" "s3://media/hand/$1/"
+  rm -rf "$dir"
+}
+
+run_wharf() {  # <rep>
+  local id=bench-$1-$(date +%s%N)
+  "$ctl" pipeline submit --source "http://127.0.0.1:$web_port/clip.mp4" --id "$id" --api-key "$id" >/dev/null
+  local st
+  while :; do
+    st=$("$ctl" status "$id" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo queued)
+    case "$st" in succeeded) return 0 ;; failed|dead|cancelled) echo "pipeline $id $st" >&2; "$ctl" status "$id" >&2; return 1 ;; esac
+    sleep 0.1
+  done
+}
+
+measure() {  # <method> <rep>
+  local t0 t1
+  t0=$(date +%s.%N)
+  "run_$1" "$2"
+  t1=$(date +%s.%N)
+  local wall
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  printf '%s\t%s\t%s\n' "$1" "$2" "$wall" >>"$out/runs.tsv"
+  printf '  %-6s rep %s: %7.2f s\n' "$1" "$2" "$wall"
+}
+
+printf 'method\trep\twall_s\n' >"$out/runs.tsv"
+echo "pipeline benchmark: ${clip_seconds} s 1080p source, preset $preset, $reps reps, results in $out"
+for ((rep = 1; rep <= reps; rep++)); do
+  if (( rep % 2 )); then measure wharf "$rep"; measure hand "$rep"; else measure hand "$rep"; measure wharf "$rep"; fi
+done
+
+python3 - "$out/runs.tsv" <<'EOF' | tee "$out/summary.txt"
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
+walls = {m: [float(r["wall_s"]) for r in rows if r["method"] == m] for m in ("wharf", "hand")}
+med = {m: statistics.median(w) for m, w in walls.items() if w}
+for m, w in walls.items():
+    print(f"{m:<6} median {med[m]:7.2f} s   reps: " + ", ".join(f"{x:.2f}" for x in w))
+if len(med) == 2:
+    print(f"wharf / hand: {med['wharf'] / med['hand']:.2f}x wall (target: below 1.00x)")
+EOF
