@@ -8,9 +8,8 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -483,20 +482,20 @@ asio::awaitable<fetch_result> client::fetch(request req, limits lim, sink& out) 
         [](auto handler, std::shared_ptr<transfer> t) {
             auto slot = asio::get_associated_cancellation_slot(handler);
             if (slot.is_connected()) slot.assign([t](asio::cancellation_type) { t->cancel(); });
-            // Counted as outstanding work until the completion has run: the caller's io_context
-            // does not run out of work while the transfer thread runs. The tracking executor
-            // travels inside the completion and is released on the caller's thread: released
-            // on the transfer thread after the post, it could touch an io_context the caller
-            // has already destroyed once the completion ran.
-            auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
-            std::thread([t = std::move(t), h = std::move(handler), home = std::move(home)]() mutable {
+            // The caller's io_context counts the transfer as outstanding work until the transfer
+            // thread has finished posting the completion: while that post still signals the
+            // io_context's wake-up event, its run() cannot return and the io_context cannot be
+            // destroyed, even though the completion itself may already have run.
+            auto home = asio::get_associated_executor(handler);
+            auto work = asio::make_work_guard(home);
+            std::thread([t = std::move(t), h = std::move(handler), home = std::move(home), work = std::move(work)]() mutable {
                 auto [failure, result] = t->run();
                 t.reset();
-                const auto target = asio::prefer(home, asio::execution::outstanding_work.untracked);
-                asio::post(target, [h = std::move(h), home = std::move(home), failure, result = std::move(result)]() mutable {
+                asio::post(home, [h = std::move(h), failure, result = std::move(result)]() mutable {
                     asio::get_associated_cancellation_slot(h).clear();
                     std::move(h)(failure, std::move(result));
                 });
+                work.reset();
             }).detach();
         },
         asio::use_awaitable, std::move(t));

@@ -4,9 +4,8 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <exception>
@@ -19,8 +18,10 @@ namespace wharf {
 // executor with fn's result, or its exception. Not a coroutine itself: `fn` is moved into the
 // operation and never lives in a coroutine frame (GCC 12 destroys lambdas with non-trivial
 // captures twice there), so it may capture anything by value. The caller's executor counts the
-// operation as outstanding work until its completion is queued there: an io_context does not run
-// out of work (and return from run()) while a coroutine waits for the pool.
+// operation as outstanding work until the pool thread has finished queueing the completion
+// there: an io_context does not run out of work (and return from run()) while a coroutine waits
+// for the pool, nor while that post is still signalling its wake-up event after the completion
+// has already run on another thread.
 template <class Executor, class F>
 boost::asio::awaitable<std::invoke_result_t<F&>> offload(const Executor& where, F fn) {
     namespace asio = boost::asio;
@@ -28,8 +29,9 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(const Executor& where, 
     if constexpr (std::is_void_v<R>) {
         return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
             [where](auto handler, F f) {
-                auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
-                asio::post(where, [h = std::move(handler), f = std::move(f), home = std::move(home)]() mutable {
+                auto home = asio::get_associated_executor(handler);
+                auto work = asio::make_work_guard(home);
+                asio::post(where, [h = std::move(handler), f = std::move(f), home = std::move(home), work = std::move(work)]() mutable {
                     std::exception_ptr failure;
                     try {
                         f();
@@ -37,14 +39,16 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(const Executor& where, 
                         failure = std::current_exception();
                     }
                     asio::post(home, [h = std::move(h), failure]() mutable { std::move(h)(failure); });
+                    work.reset();
                 });
             },
             asio::use_awaitable, std::move(fn));
     } else {
         return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
             [where](auto handler, F f) {
-                auto home = asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
-                asio::post(where, [h = std::move(handler), f = std::move(f), home = std::move(home)]() mutable {
+                auto home = asio::get_associated_executor(handler);
+                auto work = asio::make_work_guard(home);
+                asio::post(where, [h = std::move(handler), f = std::move(f), home = std::move(home), work = std::move(work)]() mutable {
                     std::exception_ptr failure;
                     R value{};
                     try {
@@ -55,6 +59,7 @@ boost::asio::awaitable<std::invoke_result_t<F&>> offload(const Executor& where, 
                     asio::post(home, [h = std::move(h), failure, value = std::move(value)]() mutable {
                         std::move(h)(failure, std::move(value));
                     });
+                    work.reset();
                 });
             },
             asio::use_awaitable, std::move(fn));
