@@ -428,6 +428,25 @@ private:
     std::string egress_refusal_;
 };
 
+// A transfer's own thread, joined by its completion once the thread has posted it.
+struct transfer_thread {
+    std::mutex mutex;
+    std::thread thread;
+
+    void join() {
+        std::thread done;
+        {
+            std::lock_guard lock(mutex);
+            done = std::move(thread);
+        }
+        if (done.joinable()) done.join();
+    }
+    // The completion was destroyed without running (its io_context went first): nothing joins.
+    ~transfer_thread() {
+        if (thread.joinable()) thread.detach();
+    }
+};
+
 }  // namespace
 
 std::string_view to_string(errc code) noexcept {
@@ -482,21 +501,28 @@ asio::awaitable<fetch_result> client::fetch(request req, limits lim, sink& out) 
         [](auto handler, std::shared_ptr<transfer> t) {
             auto slot = asio::get_associated_cancellation_slot(handler);
             if (slot.is_connected()) slot.assign([t](asio::cancellation_type) { t->cancel(); });
-            // The caller's io_context counts the transfer as outstanding work until the transfer
-            // thread has finished posting the completion: while that post still signals the
-            // io_context's wake-up event, its run() cannot return and the io_context cannot be
-            // destroyed, even though the completion itself may already have run.
+            // The caller's io_context counts the transfer as outstanding work until the
+            // completion has run (the guard travels inside it and is released there). The
+            // completion joins the transfer thread first: that thread's post may still be
+            // signalling the io_context's wake-up event when the completion already runs on an
+            // I/O thread, and a caller that destroys its io_context once the awaited result is in
+            // (a test's run_one loop) must not race that signal. The join waits microseconds: the
+            // thread does nothing after its post.
             auto home = asio::get_associated_executor(handler);
             auto work = asio::make_work_guard(home);
-            std::thread([t = std::move(t), h = std::move(handler), home = std::move(home), work = std::move(work)]() mutable {
+            auto thread = std::make_shared<transfer_thread>();
+            std::lock_guard lock(thread->mutex);  // the completion's join sees the thread assigned
+            thread->thread = std::thread([t = std::move(t), h = std::move(handler), home = std::move(home),
+                                          work = std::move(work), thread]() mutable {
                 auto [failure, result] = t->run();
                 t.reset();
-                asio::post(home, [h = std::move(h), failure, result = std::move(result)]() mutable {
+                asio::post(home, [h = std::move(h), work = std::move(work), thread, failure,
+                                  result = std::move(result)]() mutable {
+                    thread->join();
                     asio::get_associated_cancellation_slot(h).clear();
                     std::move(h)(failure, std::move(result));
                 });
-                work.reset();
-            }).detach();
+            });
         },
         asio::use_awaitable, std::move(t));
 }
