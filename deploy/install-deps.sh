@@ -12,7 +12,7 @@ packages=(
   # fuzzing (tests/fuzz): clang and its libFuzzer/ASan/UBSan runtimes
   clang-14 libclang-rt-14-dev
   # servers and tools the tests and the local run start for real
-  redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg
+  redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg faketime
   python3 python3-aiosmtpd python3-redis curl procps openssl
   # Ceph RADOS Gateway: a single-node cluster (mon, memstore osd, radosgw) for the RGW suite
   radosgw ceph-mon ceph-osd ceph-common

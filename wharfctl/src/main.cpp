@@ -30,6 +30,7 @@ constexpr std::array commands{
     command{"dead", "list, retry or purge a queue's dead letters", run_dead},
     command{"storage", "storage usage (storage stats), orphaned multipart uploads (storage orphans)", run_storage},
     command{"presign", "a presigned URL for a stored object", run_presign},
+    command{"schedules", "list, inspect, pause, resume, trigger or apply periodic schedules", run_schedules},
 };
 
 void print_usage(std::ostream& out) {

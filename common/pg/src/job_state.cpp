@@ -548,23 +548,44 @@ asio::awaitable<std::vector<job_row>> load_jobs_with_id(pool& db, std::string id
     co_return co_await db.run(std::move(read));  // named: see pool::run
 }
 
-asio::awaitable<bool> record_enqueued(pool& db, job_enqueued job) {
-    job.payload_json = redact_payload_urls(job.payload_json);  // as started() does
-    if (!detail::is_storable_json(job.payload_json)) job.payload_json = "{}";
-    auto write = [job = std::move(job)](pqxx::connection& c) -> bool {
+asio::awaitable<void> record_lost_start(pool& db, job_start start) {
+    auto write = [start = std::move(start)](pqxx::connection& c) {
         pqxx::work tx(c);
-        const std::int64_t ms = job.fence ? job.fence->entry_ms : 0, seq = job.fence ? job.fence->entry_seq : 0;
-        const std::int32_t generation = job.fence ? job.fence->generation : 0;
-        const auto r = tx.exec_params(R"sql(
+        // Each earlier attempt took the job once; this attempt, once per delivery.
+        const std::int64_t takes = std::int64_t{start.attempt} + std::max(start.fence.delivery, 1) - 1;
+        tx.exec_params(R"sql(
+UPDATE jobs SET attempts = $3, max_attempts = $4, epoch = $5, generation = $6, entry_ms = $7, entry_seq = $8,
+                delivery = $9, started_at = COALESCE(started_at, now()), updated_at = now()
+WHERE id = $1 AND queue = $2 AND epoch = 0 AND status IN ('succeeded', 'failed', 'dead', 'cancelled'))sql",
+                       detail::sanitize_text(start.id), start.queue, start.attempt, start.max_attempts, takes,
+                       start.fence.generation, start.fence.entry_ms, start.fence.entry_seq, start.fence.delivery);
+        tx.commit();
+    };
+    co_await db.run(std::move(write), true);  // named: see pool::run; idempotent (epoch = 0 only)
+}
+
+bool insert_enqueued(pqxx::transaction_base& tx, const job_enqueued& job) {
+    std::string payload = redact_payload_urls(job.payload_json);  // as started() does
+    if (!detail::is_storable_json(payload)) payload = "{}";
+    const std::int64_t ms = job.fence ? job.fence->entry_ms : 0, seq = job.fence ? job.fence->entry_seq : 0;
+    const std::int32_t generation = job.fence ? job.fence->generation : 0;
+    const auto r = tx.exec_params(R"sql(
 INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, generation, entry_ms, entry_seq, delivery, api_key,
                   parent_id, payload, run_at, created_at, updated_at)
 VALUES ($1, $2, 'queued', 0, $3, 0, $10, $4, $5, 0, $6, $7, $8::jsonb, to_timestamp($9::bigint / 1000.0), now(), now())
 ON CONFLICT (id, queue) DO NOTHING
 RETURNING id)sql",
-                                      detail::sanitize_text(job.id), job.queue, job.max_attempts, ms, seq, job.api_key,
-                                      job.parent_id, job.payload_json, job.run_at_ms, generation);
+                                  detail::sanitize_text(job.id), job.queue, job.max_attempts, ms, seq, job.api_key,
+                                  job.parent_id, payload, job.run_at_ms, generation);
+    return !r.empty();
+}
+
+asio::awaitable<bool> record_enqueued(pool& db, job_enqueued job) {
+    auto write = [job = std::move(job)](pqxx::connection& c) -> bool {
+        pqxx::work tx(c);
+        const bool inserted = insert_enqueued(tx, job);
         tx.commit();
-        return !r.empty();
+        return inserted;
     };
     co_return co_await db.run(std::move(write), true);  // named: see pool::run
 }

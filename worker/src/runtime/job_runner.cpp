@@ -228,6 +228,15 @@ asio::awaitable<void> runtime::impl::settle_finished(std::shared_ptr<job_run> j,
     auto& q = j->queue;
     const auto& d = j->delivery;
     release_slot(*j);
+    if (row.epoch == 0) {
+        try {
+            auto start = start_of(*j);  // named: see pg::pool::run on GCC 12 and temporaries
+            auto record = pg::record_lost_start(db, std::move(start));
+            co_await std::move(record);
+        } catch (const std::exception& e) {
+            spdlog::warn("recording the lost start of job {} of {} failed: {}", j->job_id, q.name, redact(e.what()));
+        }
+    }
     // The parent may not have heard of it: the run that finished it may have died in between.
     if (!co_await notify_parent(*j, row.parent_id, row.status, row.result_json, row.error)) {
         untrack(*j);

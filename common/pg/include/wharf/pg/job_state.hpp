@@ -29,6 +29,10 @@
 #include <tuple>
 #include <vector>
 
+namespace pqxx {
+class transaction_base;
+}
+
 namespace wharf::pg {
 
 struct fence {
@@ -135,5 +139,11 @@ struct job_enqueued {
     std::optional<std::int64_t> run_at_ms;  // Unix ms, when delayed
 };
 boost::asio::awaitable<bool> record_enqueued(pool& db, job_enqueued job);
+// A final row on which no start was ever recorded (epoch 0: a pipeline's state mirror wrote it,
+// and the start of the job's own run was lost with its worker) takes the bookkeeping of the
+// delivery that found it: attempts, max_attempts, takes and fence. A no-op on any other row.
+boost::asio::awaitable<void> record_lost_start(pool& db, job_start start);
+// The same insert inside the caller's transaction (a schedule writes it with the fire).
+bool insert_enqueued(pqxx::transaction_base& tx, const job_enqueued& job);
 
 }  // namespace wharf::pg
