@@ -140,7 +140,7 @@ definition parse_one(const json& item, std::size_t index) {
 
     // The job as a worker will decode it (the id is the longest a fire's can be).
     json doc{{"v", queue::envelope_version}, {"type", d.queue}, {"payload", json::parse(d.payload_json)},
-             {"id", fire_job_id(d.name, std::chrono::system_clock::time_point{std::chrono::milliseconds{253402300799999}})}};
+             {"id", fire_job_id(d.name, std::chrono::system_clock::time_point{std::chrono::milliseconds{7258118399999}})}};
     if (d.api_key) doc["api_key"] = *d.api_key;
     if (d.max_attempts) doc["max_attempts"] = *d.max_attempts;
     if (d.timeout_s) doc["timeout_s"] = *d.timeout_s;
@@ -149,7 +149,9 @@ definition parse_one(const json& item, std::size_t index) {
     return d;
 }
 
-std::string utc_text(std::chrono::system_clock::time_point t, bool millis) {
+using ms_point = std::chrono::time_point<std::chrono::system_clock, std::chrono::milliseconds>;
+
+std::string utc_text(ms_point t, bool millis) {
     const auto s = std::chrono::floor<std::chrono::seconds>(t);
     const auto day = std::chrono::floor<std::chrono::days>(s);
     const std::chrono::year_month_day ymd{day};
@@ -181,11 +183,11 @@ std::vector<definition> parse_definitions(std::string_view json_text) {
 }
 
 std::string fire_job_id(std::string_view name, sys_seconds slot) {
-    return fmt::format("sched:{}:{}", name, utc_text(std::chrono::system_clock::time_point{slot}, false));
+    return fmt::format("sched:{}:{}", name, utc_text(ms_point{slot}, false));
 }
 
 std::string fire_job_id(std::string_view name, std::chrono::system_clock::time_point manual_slot) {
-    return fmt::format("sched:{}:{}", name, utc_text(manual_slot, true));
+    return fmt::format("sched:{}:{}", name, utc_text(std::chrono::floor<std::chrono::milliseconds>(manual_slot), true));
 }
 
 std::string_view to_string(overlap o) noexcept { return o == overlap::skip ? "skip" : "allow"; }
