@@ -86,7 +86,7 @@ providers=$(cat <<EOF
   "limit": "1TiB"}]}
 EOF
 )
-common=(--storage-providers "$providers" --grace 10s --log-level warn)
+common=(--storage-providers "$providers" --grace 10s --log-level "${LOG_LEVEL:-warn}")
 "$worker" --queues pipeline=2,download=2,publish=2 --download-allow "127.0.0.1/32:$web_port" \
   --scratch-dir "$out/scratch-1" "${common[@]}" >"$out/logs/worker-1.log" 2>&1 & pids+=($!)
 "$worker" --queues transcode=1 --transcode-preset "$preset" --scratch-dir "$out/scratch-2" "${common[@]}" \
@@ -103,13 +103,29 @@ run_hand() {  # <rep>: in a fresh folder
   rm -rf "$dir"
 }
 
+# Where a wharf run's time went: each step job's queue wait (from the previous step's end, or the
+# submit's row, to its start) and run time, from the rows (steps.tsv).
+step_times() {  # <pipeline id> <rep>
+  local id=$1 rep=$2 step
+  for step in $("$ctl" status "$id" --json | python3 -c 'import json,sys; print(" ".join(s["queue"] + "=" + s["job"] for s in json.load(sys.stdin)["steps"]))'); do
+    "$ctl" status "${step#*=}" --queue "${step%%=*}" --json | python3 -c '
+import json, sys
+from datetime import datetime
+j = json.load(sys.stdin)
+t = lambda k: datetime.fromisoformat(j[k].replace("Z", "+00:00")).timestamp() if j.get(k) else None
+c, s, f = t("created_at"), t("started_at"), t("finished_at")
+print("\t".join([sys.argv[1], j["queue"], f"{(s - c) if s and c else 0:.2f}", f"{(f - s) if f and s else 0:.2f}"]))
+' "$rep" >>"$out/steps.tsv"
+  done
+}
+
 run_wharf() {  # <rep>
   local id=bench-$1-$(date +%s%N)
   "$ctl" pipeline submit --source "http://127.0.0.1:$web_port/clip.mp4" --id "$id" --api-key "$id" >/dev/null
   local st
   while :; do
     st=$("$ctl" status "$id" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo queued)
-    case "$st" in succeeded) return 0 ;; failed|dead|cancelled) echo "pipeline $id $st" >&2; "$ctl" status "$id" >&2; return 1 ;; esac
+    case "$st" in succeeded) last_id=$id; return 0 ;; failed|dead|cancelled) echo "pipeline $id $st" >&2; "$ctl" status "$id" >&2; return 1 ;; esac
     sleep 0.1
   done
 }
@@ -122,10 +138,12 @@ measure() {  # <method> <rep>
   local wall
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
   printf '%s\t%s\t%s\n' "$1" "$2" "$wall" >>"$out/runs.tsv"
+  if [ "$1" = wharf ]; then step_times "$last_id" "$2"; fi  # after the clock stopped
   printf '  %-6s rep %s: %7.2f s\n' "$1" "$2" "$wall"
 }
 
 printf 'method\trep\twall_s\n' >"$out/runs.tsv"
+printf 'rep\tstep\twait_s\trun_s\n' >"$out/steps.tsv"
 echo "pipeline benchmark: ${clip_seconds} s 1080p source, preset $preset, $reps reps, results in $out"
 for ((rep = 1; rep <= reps; rep++)); do
   if (( rep % 2 )); then measure wharf "$rep"; measure hand "$rep"; else measure hand "$rep"; measure wharf "$rep"; fi
@@ -140,4 +158,9 @@ for m, w in walls.items():
     print(f"{m:<6} median {med[m]:7.2f} s   reps: " + ", ".join(f"{x:.2f}" for x in w))
 if len(med) == 2:
     print(f"wharf / hand: {med['wharf'] / med['hand']:.2f}x wall (target: below 1.00x)")
+steps = list(csv.DictReader(open(sys.argv[1].replace("runs.tsv", "steps.tsv")), delimiter="\t"))
+for name in dict.fromkeys(r["step"] for r in steps):
+    waits = [float(r["wait_s"]) for r in steps if r["step"] == name]
+    runs = [float(r["run_s"]) for r in steps if r["step"] == name]
+    print(f"  wharf step {name:<10} median wait {statistics.median(waits):6.2f} s, run {statistics.median(runs):6.2f} s")
 EOF
