@@ -1,5 +1,6 @@
 // wharf-scheduler: fires the schedules recorded in PostgreSQL (common/schedule) onto their
 // queues. Any number of replicas may run: each slot fires once (store.hpp says how).
+#include "default_schedules.hpp"
 #include "fire_loop.hpp"
 
 #include "wharf/core/config.hpp"
@@ -35,6 +36,8 @@ constexpr option_spec specs[] = {
     {"database_url", "PostgreSQL URL (libpq), e.g. postgresql://user@host:5432/wharf"},
     {"schedules", "schedules to apply at start (a JSON array; see the README), in addition to those already recorded"},
     {"tick", "how often every schedule is planned", false, "1s"},
+    {"default_schedules", "record the built-in maintenance schedules when absent (see the README): true or false", false,
+     "true"},
     {"log_level", "trace, debug, info, warn, error", false, "info"},
     {"log_format", "text or json", false, "text"},
 };
@@ -44,6 +47,7 @@ struct settings {
     std::string database_url;
     std::vector<ws::definition> schedules;
     bool apply = false;
+    bool defaults = true;
     wharf::scheduler::loop_options loop;
 };
 
@@ -66,6 +70,7 @@ settings load(int argc, const char* const* argv) {
         }
         s.apply = true;
     }
+    s.defaults = cfg.enabled("default_schedules");
     s.loop.tick = cfg.duration("tick", s.loop.tick);
     if (s.loop.tick < std::chrono::milliseconds(100) || s.loop.tick > std::chrono::minutes(1))
         throw config_error("--tick must be from 100ms to 1m");
@@ -102,6 +107,11 @@ int main(int argc, char** argv) {
                 const auto summary = co_await db.run(std::move(write));
                 spdlog::info("scheduler: schedules applied: {} added, {} changed, {} unchanged", summary.added.size(),
                              summary.changed.size(), summary.unchanged.size());
+            }
+            if (s.defaults) {
+                auto add = [](pqxx::connection& c) { return ws::add_missing(c, wharf::scheduler::default_schedules()); };
+                const auto added = co_await db.run(std::move(add));
+                for (const auto& name : added) spdlog::info("scheduler: recorded the built-in schedule {}", name);
             }
             spdlog::info("scheduler: running (tick {} ms)", s.loop.tick.count());
             co_await wharf::scheduler::run_fire_loop(db, redis, s.loop);

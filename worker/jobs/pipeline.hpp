@@ -41,6 +41,7 @@ public:
     child_finished_hook hook();
 
     pg::pool& db() noexcept { return db_; }
+    redis::connection& redis() noexcept { return redis_; }
 
 private:
     pg::pool& db_;

@@ -5,6 +5,7 @@
 #include "wharf/queue/keys.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/worker/runtime.hpp"
+#include "jobs/cleanup.hpp"
 #include "jobs/download.hpp"
 #include "jobs/pipeline.hpp"
 #include "jobs/publish.hpp"
@@ -97,6 +98,10 @@ constexpr std::pair<std::string_view, storage_job_registration> storage_job_type
     {"publish", [](job_registry& r, const job_services& s, const config&) { register_publish_job(r, s.storage); }},
     {"pipeline",
      [](job_registry& r, const job_services& s, const config&) { register_pipeline_job(r, s.pipelines); }},
+    {"cleanup",
+     [](job_registry& r, const job_services& s, const config&) {
+         register_cleanup_job(r, s.pipelines->db(), s.pipelines->redis());
+     }},
 };
 
 bool is_storage_job_type(std::string_view name) {

@@ -140,6 +140,25 @@ RETURNING 1)sql",
     return out;
 }
 
+std::vector<std::string> add_missing(pqxx::connection& c, const std::vector<definition>& defs) {
+    pqxx::work tx(c, "schedules_add_missing");
+    std::vector<std::string> added;
+    for (const auto& d : defs) {
+        const auto r = tx.exec_params(R"sql(
+INSERT INTO schedules (name, cron, time_zone, queue, payload, api_key, max_attempts, timeout_s, overlap, catch_up,
+                       catch_up_window_s, jitter_s, paused)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (name) DO NOTHING RETURNING 1)sql",
+                                      d.name, d.cron, d.time_zone, d.queue, d.payload_json, d.api_key,
+                                      opt_int(d.max_attempts), opt_int(d.timeout_s), std::string{to_string(d.overlap)},
+                                      std::string{to_string(d.mode)}, static_cast<std::int64_t>(d.window.count()),
+                                      static_cast<std::int64_t>(d.jitter.count()), d.paused);
+        if (!r.empty()) added.push_back(d.name);
+    }
+    tx.commit();
+    return added;
+}
+
 std::vector<schedule_row> load_schedules(pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     std::vector<schedule_row> out;

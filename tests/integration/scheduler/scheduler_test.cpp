@@ -34,10 +34,11 @@ protected:
 
     std::size_t logs = 0;
 
-    std::unique_ptr<process> spawn(bool clock_off) {
+    std::unique_ptr<process> spawn(bool clock_off, bool defaults = false) {
         std::vector<std::string> argv{(wharf::test::binary_dir() / "scheduler" / "wharf-scheduler").string(),
                                       "--redis-url", f.redis().url(), "--database-url", f.postgres().url(),
-                                      "--tick", "200ms", "--log-level", "debug"};
+                                      "--tick", "200ms", "--log-level", "debug", "--default-schedules",
+                                      defaults ? "true" : "false"};
         wharf::test::process_options opts;
         opts.output = dir.path() / ("scheduler-" + std::to_string(logs++) + ".log");
         if (clock_off) {
@@ -50,7 +51,7 @@ protected:
         }
         return std::make_unique<process>(argv, opts);
     }
-    void start_replica(bool clock_off = false) { replicas.push_back(spawn(clock_off)); }
+    void start_replica(bool clock_off = false, bool defaults = false) { replicas.push_back(spawn(clock_off, defaults)); }
 
     std::int64_t fires(const std::string& name, const std::string& where = "true") {
         return f.count("SELECT count(*) FROM schedule_fires WHERE schedule = '" + name + "' AND " + where);
@@ -159,7 +160,19 @@ TEST_F(scheduler, wharfctl_lists_pauses_resumes_triggers_and_refuses_bad_definit
     apply(json::array({{{"name", "nightly"}, {"cron", "30 2 * * *"}, {"time_zone", "Europe/Berlin"}, {"queue", "noop"}},
                        {{"name", "hourly"}, {"cron", "@hourly"}, {"queue", "noop"}, {"paused", true}}}));
     f.start_worker({"--queues", "noop=2"});
-    start_replica();
+    start_replica(false, true);  // with the built-in maintenance schedules
+    ASSERT_TRUE(fleet::eventually([&] { return f.count("SELECT count(*) FROM schedules") == 4; }, 20s));
+    EXPECT_EQ(f.count("SELECT count(*) FROM schedules WHERE name = 'cleanup-stuck-jobs' AND cron = '*/10 * * * *' "
+                      "AND queue = 'cleanup' AND payload->>'task' = 'stuck_jobs'"),
+              1);
+    EXPECT_EQ(f.count("SELECT count(*) FROM schedules WHERE name = 'cleanup-job-retention' AND queue = 'cleanup'"), 1);
+    ASSERT_EQ(f.ctl({"schedules", "pause", "cleanup-stuck-jobs"}).status, 0);
+    // An operator's change to a built-in stays: a restarted scheduler adds only what is missing.
+    replicas.back()->kill_hard();
+    replicas.back() = spawn(false, true);
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ(f.count("SELECT paused::int FROM schedules WHERE name = 'cleanup-stuck-jobs'"), 1);
+    f.count("WITH d AS (DELETE FROM schedules WHERE name LIKE 'cleanup-%' RETURNING 1) SELECT count(*) FROM d");
 
     auto r = f.ctl({"schedules", "list", "--json"});
     ASSERT_EQ(r.status, 0) << r.output;

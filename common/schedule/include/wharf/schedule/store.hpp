@@ -44,6 +44,10 @@ struct apply_summary {
 // list are deleted (their fire history with them).
 apply_summary apply_definitions(pqxx::connection& c, const std::vector<definition>& defs, bool prune);
 
+// Records the definitions whose names are not recorded yet; leaves the others as they are (an
+// operator's changes to a built-in schedule stay). Returns the names added.
+std::vector<std::string> add_missing(pqxx::connection& c, const std::vector<definition>& defs);
+
 std::vector<schedule_row> load_schedules(pqxx::connection& c);
 std::optional<schedule_row> load_schedule(pqxx::connection& c, std::string_view name);
 

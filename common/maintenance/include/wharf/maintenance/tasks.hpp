@@ -1,0 +1,58 @@
+// The maintenance tasks: what the `cleanup` job type runs (worker/jobs/cleanup.cpp) and
+// `wharfctl cleanup <task>` runs directly. Each works in bounded batches, each batch its own
+// transaction, so a run killed half-way keeps what it did and the next run goes on from there;
+// each has a per-run cap and a dry run (counts what it would do, changes nothing), and records
+// itself in maintenance_runs.
+#pragma once
+
+#include "wharf/pg/pool.hpp"
+#include "wharf/redis/connection.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wharf::maintenance {
+
+// A task name or option that is not one; what() says which.
+class task_error : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+struct task_options {
+    bool dry_run = false;
+    std::size_t batch = 500;         // rows per transaction
+    std::size_t cap = 100'000;       // rows per run at most
+    // stuck_jobs: running longer than this; job_retention: finished longer ago than this.
+    std::optional<std::chrono::seconds> older_than;
+    std::map<std::string, std::chrono::seconds, std::less<>> per_queue;  // job_retention overrides
+    // stuck_jobs: a stream entry idle longer than this has no worker renewing its lease.
+    std::chrono::seconds idle_lease{600};
+};
+
+// The tasks this build has, in the order `wharfctl cleanup --help` lists them.
+const std::vector<std::string_view>& task_names();
+
+// The task's options from a cleanup job's payload ({"task": ..., "dry_run": ..., "older_than":
+// "24h", "batch": N, "limit": N, "retention": {"queue": "7d"}}); task_error when bad.
+struct task_request {
+    std::string task;
+    task_options options;
+};
+task_request parse_request(const nlohmann::json& payload);
+
+// Runs one task and records it in maintenance_runs (job_id: the cleanup job, if any). Returns
+// the task's result (counts), as recorded.
+boost::asio::awaitable<nlohmann::json> run_task(pg::pool& db, redis::connection& redis, const task_request& request,
+                                                std::optional<std::string> job_id);
+
+}  // namespace wharf::maintenance

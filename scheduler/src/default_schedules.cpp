@@ -1,0 +1,18 @@
+#include "default_schedules.hpp"
+
+namespace wharf::scheduler {
+
+// Parsed like an operator's file, so the built-ins obey the same rules. They go to the `cleanup`
+// queue (a worker with `--queues cleanup=1` runs them); overlap `skip` keeps them from piling up
+// while no worker does.
+const std::vector<schedule::definition>& default_schedules() {
+    static const std::vector<schedule::definition> defaults = schedule::parse_definitions(R"([
+      {"name": "cleanup-stuck-jobs", "cron": "*/10 * * * *", "queue": "cleanup",
+       "payload": {"task": "stuck_jobs"}, "timeout": "30m", "jitter": "1m"},
+      {"name": "cleanup-job-retention", "cron": "30 3 * * *", "queue": "cleanup",
+       "payload": {"task": "job_retention"}, "timeout": "1h", "jitter": "10m"}
+    ])");
+    return defaults;
+}
+
+}  // namespace wharf::scheduler

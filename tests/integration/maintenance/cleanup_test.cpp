@@ -1,0 +1,124 @@
+#include "fleet.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include <thread>
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using wharf::test::fleet;
+
+namespace {
+
+class cleanup : public ::testing::Test {
+protected:
+    fleet f;
+    wharf::test::logs_on_failure dump{f};
+
+    void sql(const std::string& text) { f.count("WITH done AS (" + text + " RETURNING 1) SELECT count(*) FROM done"); }
+
+    // A job row as a worker would have left it.
+    void row(const std::string& id, const std::string& queue, const std::string& status, const std::string& started_ago,
+             const std::string& finished_ago = "", const std::string& parent = "", std::int64_t entry_ms = 1) {
+        sql(fmt::format("INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, entry_ms, entry_seq, delivery, "
+                        "parent_id, started_at, finished_at) VALUES ('{}', '{}', '{}', 1, 3, 1, {}, 0, 1, {}, now() - "
+                        "interval '{}', {})",
+                        id, queue, status, entry_ms, parent.empty() ? "NULL" : "'" + parent + "'", started_ago,
+                        finished_ago.empty() ? "NULL" : "now() - interval '" + finished_ago + "'"));
+    }
+
+    json ctl_json(std::vector<std::string> args) {
+        args.push_back("--json");
+        const auto r = f.ctl(args);
+        EXPECT_EQ(r.status, 0) << r.output;
+        return r.status == 0 ? json::parse(r.output) : json::object();
+    }
+};
+
+}  // namespace
+
+TEST_F(cleanup, stuck_jobs_fails_only_the_jobs_no_live_worker_holds) {
+    f.start_worker({"--queues", "sleep=2,cleanup=1,pipeline=1", "--lease", "2s"});
+    // A live, renewing job that has been running "for a day": its worker holds its entry.
+    const auto live = f.enqueue("sleep", json{{"v", 1}, {"id", "live-1"}, {"payload", {{"ms", 30000}}}});
+    (void)live;
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "live-1") == "running"; }, 30s));
+    sql("UPDATE jobs SET started_at = now() - interval '25 hours' WHERE id = 'live-1'");
+    // A job whose worker died a day ago and whose entry is gone (Redis lost it): stuck.
+    row("dead-1", "sleep", "running", "25 hours", "", "", 1700000000000);
+    // Running for an hour: not old enough.
+    row("young-1", "sleep", "running", "1 hour");
+
+    auto dry = ctl_json({"cleanup", "stuck-jobs", "--dry-run"});
+    EXPECT_EQ(dry["marked_as_failed"], 1) << dry.dump();
+    EXPECT_EQ(dry["kept_renewing"], 1) << dry.dump();
+    EXPECT_EQ(wharf::test::status_of(f, "dead-1"), "running");
+
+    // Through the queue, as the scheduler runs it.
+    f.enqueue("cleanup", json{{"v", 1}, {"id", "sweep-1"}, {"payload", {{"task", "stuck_jobs"}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "sweep-1") == "succeeded"; }, 30s));
+    const auto result = json::parse(f.job("sweep-1")->result.value_or("{}"));
+    EXPECT_EQ(result["marked_as_failed"], 1) << result.dump();
+    EXPECT_EQ(result["kept_renewing"], 1) << result.dump();
+    EXPECT_EQ(wharf::test::status_of(f, "dead-1"), "failed");
+    EXPECT_EQ(f.job("dead-1")->error.value_or(""), "Job timeout - stuck in processing");
+    EXPECT_EQ(wharf::test::status_of(f, "young-1"), "running");
+    EXPECT_EQ(wharf::test::status_of(f, "live-1"), "running");
+    EXPECT_EQ(f.count("SELECT count(*) FROM maintenance_runs WHERE task = 'stuck_jobs' AND job_id = 'sweep-1' "
+                      "AND status = 'succeeded' AND (result->>'marked_as_failed')::int = 1"),
+              1);
+    EXPECT_EQ(f.count("SELECT count(*) FROM maintenance_runs WHERE dry_run"), 1);
+    // A second run finds nothing more; the live job ends as it would have.
+    auto again = ctl_json({"cleanup", "stuck-jobs"});
+    EXPECT_EQ(again["marked_as_failed"], 0);
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "live-1") == "succeeded"; }, 40s));
+}
+
+TEST_F(cleanup, job_retention_deletes_old_rows_in_batches_and_pipelines_whole) {
+    sql("INSERT INTO jobs (id, queue, status, finished_at) SELECT 'old-' || g, 'noop', 'succeeded', now() - interval '40 days' "
+        "FROM generate_series(1, 1200) g");
+    sql("INSERT INTO jobs (id, queue, status, finished_at) SELECT 'recent-' || g, 'noop', 'failed', now() - interval '2 days' "
+        "FROM generate_series(1, 10) g");
+    sql("INSERT INTO jobs (id, queue, status, finished_at) SELECT 'upl-' || g, 'upload', 'succeeded', now() - interval '2 days' "
+        "FROM generate_series(1, 5) g");
+    row("still-running", "noop", "running", "40 days");
+    // A pipeline that ended long ago goes whole; a running one keeps even its old steps.
+    for (const char* p : {"p-old", "p-running"}) {
+        const bool old = std::string{p} == "p-old";
+        sql(fmt::format("INSERT INTO pipelines (id, video_id, status, spec, finished_at) VALUES ('{}', '{}', '{}', '{{}}', {})",
+                        p, p, old ? "succeeded" : "running", old ? "now() - interval '40 days'" : "NULL"));
+        row(p, "pipeline", old ? "succeeded" : "waiting", "41 days", old ? "40 days" : "");
+        row(std::string{p} + ":ingest", "download", "succeeded", "41 days", "41 days", p);
+        row(std::string{p} + ":transcode", "transcode", "succeeded", "41 days", "40 days", p);
+    }
+
+    auto dry = ctl_json({"cleanup", "job-retention", "--dry-run"});
+    EXPECT_EQ(dry["deleted_jobs"], 1203) << dry.dump();  // 1200 + the old pipeline's 3 rows
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs"), 1200 + 10 + 5 + 1 + 6);
+
+    auto capped = ctl_json({"cleanup", "job-retention", "--limit", "100", "--batch", "100"});
+    EXPECT_LE(capped["deleted_jobs"].get<int>(), 103) << capped.dump();
+    EXPECT_GE(capped["deleted_jobs"].get<int>(), 100) << capped.dump();
+
+    auto run = ctl_json({"cleanup", "job-retention", "--batch", "500"});
+    EXPECT_EQ(run["deleted_jobs"].get<int>() + capped["deleted_jobs"].get<int>(), 1203) << run.dump();
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE id LIKE 'old-%'"), 0);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE id LIKE 'p-old%'"), 0);
+    EXPECT_EQ(f.count("SELECT count(*) FROM pipelines WHERE id = 'p-old'"), 0);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE id LIKE 'p-running%'"), 3);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE id = 'still-running'"), 1);
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE id LIKE 'recent-%' OR id LIKE 'upl-%'"), 15);
+
+    // A shorter retention for one queue.
+    auto per_queue = ctl_json({"cleanup", "job-retention", "--retention", "noop=1d"});
+    EXPECT_EQ(per_queue["deleted_jobs"], 10) << per_queue.dump();
+    EXPECT_EQ(f.count("SELECT count(*) FROM jobs WHERE id LIKE 'upl-%'"), 5);
+
+    // Bad requests are refused before anything runs.
+    EXPECT_EQ(f.ctl({"cleanup", "job-retention", "--retention", "No Such=1d"}).status, 2);
+    EXPECT_EQ(f.ctl({"cleanup", "everything"}).status, 2);
+    EXPECT_EQ(f.ctl({"cleanup", "stuck-jobs", "--older-than", "soon"}).status, 2);
+}
