@@ -10,7 +10,9 @@ const std::vector<schedule::definition>& default_schedules() {
       {"name": "cleanup-stuck-jobs", "cron": "*/10 * * * *", "queue": "cleanup",
        "payload": {"task": "stuck_jobs"}, "timeout": "30m", "jitter": "1m"},
       {"name": "cleanup-job-retention", "cron": "30 3 * * *", "queue": "cleanup",
-       "payload": {"task": "job_retention"}, "timeout": "1h", "jitter": "10m"}
+       "payload": {"task": "job_retention"}, "timeout": "1h", "jitter": "10m"},
+      {"name": "cleanup-stale-multipart", "cron": "15 4 * * *", "queue": "cleanup",
+       "payload": {"task": "stale_multipart"}, "timeout": "1h", "jitter": "10m"}
     ])");
     return defaults;
 }

@@ -6,6 +6,7 @@
 #include "wharf/maintenance/tasks.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/redis/connection.hpp"
+#include "wharf/storage/registry.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,14 +19,16 @@ namespace m = wharf::maintenance;
 using json = nlohmann::json;
 
 constexpr std::string_view usage =
-    "wharfctl cleanup stuck-jobs|job-retention [--dry-run] [--older-than D] [--limit N] [--batch N] "
+    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart [--dry-run] [--older-than D] [--limit N] [--batch N] "
     "[--retention queue=D,...] [--json]";
 
-constexpr wharf::option_spec specs[] = {
+const wharf::option_spec specs[] = {
     redis_url_option,
     database_url_option,
+    wharf::storage::storage_providers_option(),
     {"dry_run", "count what the task would do; change nothing", true},
-    {"older_than", "stuck-jobs: running longer than this (default 24h); job-retention: ended longer ago (default 30d)"},
+    {"older_than", "stuck-jobs: running longer than this (default 24h); job-retention: ended longer ago (default "
+                   "30d); stale-multipart: opened longer ago (default 24h)"},
     {"limit", "rows per run at most (default 100000)"},
     {"batch", "rows per transaction (default 500)"},
     {"retention", "job-retention: per-queue retentions, e.g. noop=1d,upload=90d"},
@@ -36,13 +39,15 @@ constexpr wharf::option_spec specs[] = {
 }  // namespace
 
 boost::asio::awaitable<int> run_cleanup(invocation inv) {
-    const auto cfg = load_config(inv.args, specs);
+    const auto cfg = load_storage_config(inv.args, specs);
     if (cfg.enabled("help") || cfg.positional().empty()) {
         print_help(usage,
                    "stuck-jobs: a job running longer than --older-than whose stream entry no worker renews\n"
                    "becomes failed (\"Job timeout - stuck in processing\"); a job a live worker holds is kept.\n"
                    "job-retention: deletes the rows of jobs that ended longer ago than the retention (a\n"
-                   "pipeline's rows together, never a running one's). Each run is recorded in maintenance_runs.",
+                   "pipeline's rows together, never a running one's). stale-multipart: aborts the multipart\n"
+                   "uploads no live job owns (as `storage orphans --abort`). Each run is recorded in\n"
+                   "maintenance_runs.",
                    specs);
         co_return cfg.enabled("help") ? exit_ok : exit_usage;
     }
@@ -76,7 +81,10 @@ boost::asio::awaitable<int> run_cleanup(invocation inv) {
     }
     auto db = open_database(inv.executor, cfg);
     auto redis = open_redis(inv.executor, cfg);
-    auto run = m::run_task(*db, *redis, request, std::nullopt);
+    std::unique_ptr<wharf::storage::registry> providers;
+    if (request.task == "stale_multipart")
+        providers = std::make_unique<wharf::storage::registry>(wharf::storage::provider_configs_from(cfg), inv.executor);
+    auto run = m::run_task(*db, *redis, providers.get(), request, std::nullopt);
     const json result = co_await std::move(run);
     redis->close();
     db->shutdown();

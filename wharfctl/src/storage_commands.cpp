@@ -101,7 +101,8 @@ boost::asio::awaitable<int> run_storage_stats(invocation inv, const wharf::confi
 }  // namespace
 
 wharf::config load_storage_config(const std::vector<std::string>& args, std::span<const wharf::option_spec> specs) {
-    static constexpr const char* from_environment[] = {"WHARF_DATABASE_URL", "WHARF_CONFIG", "WHARF_STORAGE_PROVIDERS"};
+    static constexpr const char* from_environment[] = {"WHARF_REDIS_URL", "WHARF_DATABASE_URL", "WHARF_CONFIG",
+                                                       "WHARF_STORAGE_PROVIDERS"};
     std::map<std::string, std::string> env;
     for (const char* name : from_environment)
         if (const char* v = std::getenv(name)) env.emplace(name, v);

@@ -6,7 +6,7 @@
 
 #include "wharf/core/duration.hpp"
 #include "wharf/pg/pool.hpp"
-#include "wharf/storage/multipart_journal.hpp"
+#include "wharf/storage/orphan_sweep.hpp"
 #include "wharf/storage/registry.hpp"
 
 #include <fmt/chrono.h>
@@ -35,35 +35,6 @@ std::string utc(std::chrono::system_clock::time_point t) {
     return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
 }
 
-struct outcome {
-    s::orphan o;
-    std::string state;  // open | aborted | failed
-    std::string error;
-};
-
-// Aborts one orphan and forgets its row. Returns the reason when it could not.
-boost::asio::awaitable<std::string> abort_orphan(const s::registry& providers, wharf::pg::pool& db,
-                                                 const s::orphan& o) {
-    auto* p = providers.find(o.provider);
-    if (!p) co_return "provider '" + o.provider + "' is not configured";
-    if (p->bucket() != o.bucket) co_return "provider '" + o.provider + "' now uses bucket '" + p->bucket() + "'";
-    // An intent names no upload: what it may have left is listed by the provider as unrecorded.
-    if (o.upload_id != s::creating_upload_id) {
-        try {
-            auto abort = p->abort_incomplete(o.key, o.upload_id);
-            co_await std::move(abort);
-        } catch (const s::error& e) {
-            co_return e.what();
-        }
-    }
-    if (o.job_id) {
-        const s::open_upload row{o.provider, o.bucket, o.key, o.upload_id, *o.job_id, 1, {}, o.job_queue};
-        auto forget = db.run([&row](pqxx::connection& c) { return s::forget_open_upload(c, row); });
-        co_await std::move(forget);
-    }
-    co_return std::string();
-}
-
 }  // namespace
 
 boost::asio::awaitable<int> run_storage_orphans(invocation inv) {
@@ -88,38 +59,12 @@ boost::asio::awaitable<int> run_storage_orphans(invocation inv) {
 
     auto db = open_database(inv.executor, cfg);
     const s::registry providers(s::provider_configs_from(cfg), inv.executor);
-    auto load = db->run([](pqxx::connection& c) { return s::list_open_uploads(c); });
-    const auto recorded = co_await std::move(load);
-
-    std::vector<s::provider_listing> listed;
-    std::vector<std::string> errors;
-    for (const auto& pc : providers.configs()) {
-        auto& p = providers.at(pc.name);
-        s::provider_listing l{pc.name, p.bucket(), {}};
-        try {
-            auto list = p.list_incomplete("");
-            l.uploads = co_await std::move(list);
-        } catch (const s::error& e) {
-            errors.push_back("listing the incomplete uploads of " + pc.name + ": " + e.what());
-        }
-        listed.push_back(std::move(l));
-    }
-
-    const auto found = s::find_orphans(recorded, listed, std::chrono::system_clock::now(),
-                                       std::chrono::duration_cast<std::chrono::seconds>(*older));
-    std::vector<outcome> outcomes;
-    std::size_t aborted = 0, failed = 0;
-    for (const auto& o : found) {
-        outcome r{o, "open", {}};
-        if (abort) {
-            auto op = abort_orphan(providers, *db, o);
-            r.error = co_await std::move(op);
-            r.state = r.error.empty() ? "aborted" : "failed";
-            (r.error.empty() ? aborted : failed) += 1;
-        }
-        outcomes.push_back(std::move(r));
-    }
+    auto sweep = s::sweep_orphaned_uploads(*db, providers, std::chrono::duration_cast<std::chrono::seconds>(*older), abort);
+    const auto swept = co_await std::move(sweep);
     db->shutdown();
+    const auto& outcomes = swept.orphans;
+    const auto aborted = swept.aborted, failed = swept.failed;
+    const auto& errors = swept.errors;
 
     if (cfg.enabled("json")) {
         nlohmann::json list = nlohmann::json::array();

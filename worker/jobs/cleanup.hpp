@@ -1,7 +1,7 @@
 // The `cleanup` job type (queue `cleanup`): runs one maintenance task (common/maintenance) per
 // job, as wharf-scheduler's schedules enqueue them.
 //
-// Payload: {"task": "stuck_jobs" | "job_retention", "dry_run": false, "older_than": "24h",
+// Payload: {"task": "stuck_jobs" | "job_retention" | "stale_multipart", "dry_run": false, "older_than": "24h",
 //           "batch": 500, "limit": 100000, "idle_lease": "10m" (stuck_jobs),
 //           "retention": {"<queue>": "7d"} (job_retention)}
 // Result: the task's counts, as recorded in maintenance_runs (e.g. {"examined", "marked_as_failed",
@@ -10,11 +10,13 @@
 
 #include "wharf/pg/pool.hpp"
 #include "wharf/redis/connection.hpp"
+#include "wharf/storage/registry.hpp"
 #include "wharf/worker/registry.hpp"
 
 namespace wharf::worker {
 
-// db and redis outlive the worker's jobs (worker_main owns them).
-void register_cleanup_job(job_registry& registry, pg::pool& db, redis::connection& redis);
+// db, redis and providers outlive the worker's jobs (worker_main owns them).
+void register_cleanup_job(job_registry& registry, pg::pool& db, redis::connection& redis,
+                          const storage::registry& providers);
 
 }  // namespace wharf::worker

@@ -100,7 +100,7 @@ constexpr std::pair<std::string_view, storage_job_registration> storage_job_type
      [](job_registry& r, const job_services& s, const config&) { register_pipeline_job(r, s.pipelines); }},
     {"cleanup",
      [](job_registry& r, const job_services& s, const config&) {
-         register_cleanup_job(r, s.pipelines->db(), s.pipelines->redis());
+         register_cleanup_job(r, s.pipelines->db(), s.pipelines->redis(), s.storage->providers());
      }},
 };
 

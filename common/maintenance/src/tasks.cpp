@@ -35,7 +35,7 @@ std::size_t count_field(const json& v, std::string_view what, std::size_t high) 
 }  // namespace
 
 const std::vector<std::string_view>& task_names() {
-    static const std::vector<std::string_view> names{"stuck_jobs", "job_retention"};
+    static const std::vector<std::string_view> names{"stuck_jobs", "job_retention", "stale_multipart"};
     return names;
 }
 
@@ -43,11 +43,11 @@ task_request parse_request(const json& payload) {
     if (!payload.is_object()) throw task_error("the payload must be a JSON object");
     task_request r;
     const auto task = payload.find("task");
-    if (task == payload.end() || !task->is_string()) throw task_error("task: required, one of stuck_jobs, job_retention");
+    if (task == payload.end() || !task->is_string()) throw task_error("task: required, one of stuck_jobs, job_retention, stale_multipart");
     r.task = task->get<std::string>();
     bool known = false;
     for (const auto n : task_names()) known = known || n == r.task;
-    if (!known) throw task_error(fmt::format("task: '{}' is not a task (stuck_jobs, job_retention)", r.task));
+    if (!known) throw task_error(fmt::format("task: '{}' is not a task (stuck_jobs, job_retention, stale_multipart)", r.task));
     for (const auto& [key, value] : payload.items()) {
         if (key == "task") continue;
         if (key == "dry_run") {
@@ -74,8 +74,8 @@ task_request parse_request(const json& payload) {
     return r;
 }
 
-asio::awaitable<json> run_task(pg::pool& db, redis::connection& redis, const task_request& request,
-                               std::optional<std::string> job_id) {
+asio::awaitable<json> run_task(pg::pool& db, redis::connection& redis, const storage::registry* providers,
+                               const task_request& request, std::optional<std::string> job_id) {
     auto open = [&request, &job_id](pqxx::connection& c) {
         pqxx::work tx(c, "maintenance_run_open");
         const auto r = tx.exec_params1("INSERT INTO maintenance_runs (task, job_id, dry_run) VALUES ($1, $2, $3) RETURNING id",
@@ -90,8 +90,11 @@ asio::awaitable<json> run_task(pg::pool& db, redis::connection& redis, const tas
         if (request.task == "stuck_jobs") {
             auto task = detail::stuck_jobs(db, redis, request.options);
             result = co_await std::move(task);
-        } else {
+        } else if (request.task == "job_retention") {
             auto task = detail::job_retention(db, request.options);
+            result = co_await std::move(task);
+        } else {
+            auto task = detail::stale_multipart(db, providers, request.options);
             result = co_await std::move(task);
         }
         result["dry_run"] = request.options.dry_run;

@@ -1,15 +1,21 @@
 #include "fleet.hpp"
 
+#include "wharf/storage/multipart_journal.hpp"
+#include "wharf/test/moto_server.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
+
+#include <pqxx/pqxx>
 
 #include <thread>
 
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 using wharf::test::fleet;
+namespace s = wharf::storage;
 
 namespace {
 
@@ -121,4 +127,44 @@ TEST_F(cleanup, job_retention_deletes_old_rows_in_batches_and_pipelines_whole) {
     EXPECT_EQ(f.ctl({"cleanup", "job-retention", "--retention", "No Such=1d"}).status, 2);
     EXPECT_EQ(f.ctl({"cleanup", "everything"}).status, 2);
     EXPECT_EQ(f.ctl({"cleanup", "stuck-jobs", "--older-than", "soon"}).status, 2);
+}
+
+TEST_F(cleanup, stale_multipart_aborts_what_no_live_job_owns_through_a_cleanup_job) {
+    wharf::test::moto_server moto;
+    moto.create_bucket("media");
+    const auto done = moto.begin_upload("media", "videos/a/done.bin", 1000);
+    const auto running = moto.begin_upload("media", "videos/a/running.bin", 1000);
+    {
+        pqxx::connection c(f.postgres().url());
+        s::record_open_upload(c, s::open_upload{"moto", "media", "videos/a/done.bin", done, "j-done", 1, {}, "upload"});
+        s::record_open_upload(c, s::open_upload{"moto", "media", "videos/a/running.bin", running, "j-running", 1, {}, "upload"});
+    }
+    row("j-done", "upload", "succeeded", "2 hours", "1 hour");
+    row("j-running", "upload", "running", "2 hours");
+    const std::string providers =
+        R"([{"name":"moto","kind":"s3","profile":"generic","endpoint":")" + moto.endpoint() +
+        R"(","region":"us-east-1","bucket":"media","access_key_id":"testing","secret_access_key":"testing"}])";
+    f.start_worker({"--queues", "cleanup=1", "--storage-providers", providers});
+
+    // Younger than the default 24 h: nothing to do.
+    f.enqueue("cleanup", json{{"v", 1}, {"id", "mp-1"}, {"payload", {{"task", "stale_multipart"}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "mp-1") == "succeeded"; }, 30s));
+    EXPECT_EQ(json::parse(f.job("mp-1")->result.value_or("{}"))["found"], 0);
+
+    // Two days old: the succeeded job's upload is an orphan, the running job's is not.
+    sql("UPDATE multipart_uploads SET created_at = now() - interval '2 days'");
+    f.enqueue("cleanup", json{{"v", 1}, {"id", "mp-2"}, {"payload", {{"task", "stale_multipart"}, {"dry_run", true}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "mp-2") == "succeeded"; }, 30s));
+    EXPECT_EQ(json::parse(f.job("mp-2")->result.value_or("{}"))["found"], 1);
+    EXPECT_EQ(moto.open_uploads("media").size(), 2u);
+
+    f.enqueue("cleanup", json{{"v", 1}, {"id", "mp-3"}, {"payload", {{"task", "stale_multipart"}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "mp-3") == "succeeded"; }, 30s));
+    const auto result = json::parse(f.job("mp-3")->result.value_or("{}"));
+    EXPECT_EQ(result["found"], 1) << result.dump();
+    EXPECT_EQ(result["aborted"], 1) << result.dump();
+    const auto open = moto.open_uploads("media");
+    ASSERT_EQ(open.size(), 1u);
+    EXPECT_EQ(f.count("SELECT count(*) FROM multipart_uploads"), 1);
+    EXPECT_EQ(f.count("SELECT count(*) FROM multipart_uploads WHERE job_id = 'j-running'"), 1);
 }

@@ -20,6 +20,10 @@
 #include <string_view>
 #include <vector>
 
+namespace wharf::storage {
+class registry;
+}
+
 namespace wharf::maintenance {
 
 // A task name or option that is not one; what() says which.
@@ -32,7 +36,8 @@ struct task_options {
     bool dry_run = false;
     std::size_t batch = 500;         // rows per transaction
     std::size_t cap = 100'000;       // rows per run at most
-    // stuck_jobs: running longer than this; job_retention: finished longer ago than this.
+    // stuck_jobs: running longer than this (24 h); job_retention: finished longer ago than this
+    // (30 days); stale_multipart: opened longer ago than this (24 h).
     std::optional<std::chrono::seconds> older_than;
     std::map<std::string, std::chrono::seconds, std::less<>> per_queue;  // job_retention overrides
     // stuck_jobs: a stream entry idle longer than this has no worker renewing its lease.
@@ -52,7 +57,9 @@ task_request parse_request(const nlohmann::json& payload);
 
 // Runs one task and records it in maintenance_runs (job_id: the cleanup job, if any). Returns
 // the task's result (counts), as recorded.
-boost::asio::awaitable<nlohmann::json> run_task(pg::pool& db, redis::connection& redis, const task_request& request,
-                                                std::optional<std::string> job_id);
+// `providers`: the storage providers, for the tasks that need them (stale_multipart); null where
+// none are configured (such a task then fails, saying so).
+boost::asio::awaitable<nlohmann::json> run_task(pg::pool& db, redis::connection& redis, const storage::registry* providers,
+                                                const task_request& request, std::optional<std::string> job_id);
 
 }  // namespace wharf::maintenance
