@@ -19,7 +19,7 @@ namespace m = wharf::maintenance;
 using json = nlohmann::json;
 
 constexpr std::string_view usage =
-    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart [--dry-run] [--older-than D] [--limit N] [--batch N] "
+    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart|temp-objects [--dry-run] [--older-than D] [--limit N] [--batch N] "
     "[--retention queue=D,...] [--json]";
 
 const wharf::option_spec specs[] = {
@@ -28,7 +28,7 @@ const wharf::option_spec specs[] = {
     wharf::storage::storage_providers_option(),
     {"dry_run", "count what the task would do; change nothing", true},
     {"older_than", "stuck-jobs: running longer than this (default 24h); job-retention: ended longer ago (default "
-                   "30d); stale-multipart: opened longer ago (default 24h)"},
+                   "30d); stale-multipart: opened longer ago (default 24h); temp-objects: stored longer ago (default 24h)"},
     {"limit", "rows per run at most (default 100000)"},
     {"batch", "rows per transaction (default 500)"},
     {"retention", "job-retention: per-queue retentions, e.g. noop=1d,upload=90d"},
@@ -46,8 +46,9 @@ boost::asio::awaitable<int> run_cleanup(invocation inv) {
                    "becomes failed (\"Job timeout - stuck in processing\"); a job a live worker holds is kept.\n"
                    "job-retention: deletes the rows of jobs that ended longer ago than the retention (a\n"
                    "pipeline's rows together, never a running one's). stale-multipart: aborts the multipart\n"
-                   "uploads no live job owns (as `storage orphans --abort`). Each run is recorded in\n"
-                   "maintenance_runs.",
+                   "uploads no live job owns (as `storage orphans --abort`). temp-objects: deletes the temp/\n"
+                   "objects of pipelines and jobs that are over, at the provider and in the catalog (usage\n"
+                   "follows). Each run is recorded in maintenance_runs.",
                    specs);
         co_return cfg.enabled("help") ? exit_ok : exit_usage;
     }
@@ -82,7 +83,7 @@ boost::asio::awaitable<int> run_cleanup(invocation inv) {
     auto db = open_database(inv.executor, cfg);
     auto redis = open_redis(inv.executor, cfg);
     std::unique_ptr<wharf::storage::registry> providers;
-    if (request.task == "stale_multipart")
+    if (request.task == "stale_multipart" || request.task == "temp_objects")
         providers = std::make_unique<wharf::storage::registry>(wharf::storage::provider_configs_from(cfg), inv.executor);
     auto run = m::run_task(*db, *redis, providers.get(), request, std::nullopt);
     const json result = co_await std::move(run);

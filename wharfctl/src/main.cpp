@@ -31,7 +31,7 @@ constexpr std::array commands{
     command{"storage", "storage usage (storage stats), orphaned multipart uploads (storage orphans)", run_storage},
     command{"presign", "a presigned URL for a stored object", run_presign},
     command{"schedules", "list, inspect, pause, resume, trigger or apply periodic schedules", run_schedules},
-    command{"cleanup", "run a maintenance task now (stuck-jobs, job-retention, stale-multipart)", run_cleanup},
+    command{"cleanup", "run a maintenance task now (stuck-jobs, job-retention, stale-multipart, temp-objects)", run_cleanup},
 };
 
 void print_usage(std::ostream& out) {

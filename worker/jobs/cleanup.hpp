@@ -1,7 +1,8 @@
 // The `cleanup` job type (queue `cleanup`): runs one maintenance task (common/maintenance) per
 // job, as wharf-scheduler's schedules enqueue them.
 //
-// Payload: {"task": "stuck_jobs" | "job_retention" | "stale_multipart", "dry_run": false, "older_than": "24h",
+// Payload: {"task": "stuck_jobs" | "job_retention" | "stale_multipart" | "temp_objects", "dry_run": false,
+//           "older_than": "24h",
 //           "batch": 500, "limit": 100000, "idle_lease": "10m" (stuck_jobs),
 //           "retention": {"<queue>": "7d"} (job_retention)}
 // Result: the task's counts, as recorded in maintenance_runs (e.g. {"examined", "marked_as_failed",

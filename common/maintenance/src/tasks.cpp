@@ -35,7 +35,7 @@ std::size_t count_field(const json& v, std::string_view what, std::size_t high) 
 }  // namespace
 
 const std::vector<std::string_view>& task_names() {
-    static const std::vector<std::string_view> names{"stuck_jobs", "job_retention", "stale_multipart"};
+    static const std::vector<std::string_view> names{"stuck_jobs", "job_retention", "stale_multipart", "temp_objects"};
     return names;
 }
 
@@ -43,11 +43,12 @@ task_request parse_request(const json& payload) {
     if (!payload.is_object()) throw task_error("the payload must be a JSON object");
     task_request r;
     const auto task = payload.find("task");
-    if (task == payload.end() || !task->is_string()) throw task_error("task: required, one of stuck_jobs, job_retention, stale_multipart");
+    if (task == payload.end() || !task->is_string()) throw task_error("task: required, one of stuck_jobs, job_retention, stale_multipart, temp_objects");
     r.task = task->get<std::string>();
     bool known = false;
     for (const auto n : task_names()) known = known || n == r.task;
-    if (!known) throw task_error(fmt::format("task: '{}' is not a task (stuck_jobs, job_retention, stale_multipart)", r.task));
+    if (!known) throw task_error(fmt::format("task: '{}' is not a task (stuck_jobs, job_retention, stale_multipart, temp_objects)",
+                                     r.task));
     for (const auto& [key, value] : payload.items()) {
         if (key == "task") continue;
         if (key == "dry_run") {
@@ -93,8 +94,11 @@ asio::awaitable<json> run_task(pg::pool& db, redis::connection& redis, const sto
         } else if (request.task == "job_retention") {
             auto task = detail::job_retention(db, request.options);
             result = co_await std::move(task);
-        } else {
+        } else if (request.task == "stale_multipart") {
             auto task = detail::stale_multipart(db, providers, request.options);
+            result = co_await std::move(task);
+        } else {
+            auto task = detail::temp_objects(db, providers, request.options);
             result = co_await std::move(task);
         }
         result["dry_run"] = request.options.dry_run;

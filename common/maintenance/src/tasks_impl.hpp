@@ -9,6 +9,8 @@ namespace wharf::maintenance::detail {
 
 boost::asio::awaitable<nlohmann::json> stuck_jobs(pg::pool& db, redis::connection& redis, const task_options& o);
 boost::asio::awaitable<nlohmann::json> job_retention(pg::pool& db, const task_options& o);
+boost::asio::awaitable<nlohmann::json> temp_objects(pg::pool& db, const storage::registry* providers,
+                                                    const task_options& o);
 boost::asio::awaitable<nlohmann::json> stale_multipart(pg::pool& db, const storage::registry* providers,
                                                        const task_options& o);
 

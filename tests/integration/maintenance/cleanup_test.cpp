@@ -1,5 +1,6 @@
 #include "fleet.hpp"
 
+#include "wharf/storage/catalog.hpp"
 #include "wharf/storage/multipart_journal.hpp"
 #include "wharf/test/moto_server.hpp"
 
@@ -10,6 +11,8 @@
 
 #include <pqxx/pqxx>
 
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -167,4 +170,71 @@ TEST_F(cleanup, stale_multipart_aborts_what_no_live_job_owns_through_a_cleanup_j
     ASSERT_EQ(open.size(), 1u);
     EXPECT_EQ(f.count("SELECT count(*) FROM multipart_uploads"), 1);
     EXPECT_EQ(f.count("SELECT count(*) FROM multipart_uploads WHERE job_id = 'j-running'"), 1);
+}
+
+TEST_F(cleanup, temp_objects_deletes_what_is_over_at_the_provider_and_in_the_catalog) {
+    wharf::test::temp_dir dir("wharf-temp-objects");
+    const auto root = dir.path() / "store";
+    const std::string providers = R"([{"name":"loc","kind":"local","root":")" + root.string() + R"("}])";
+    // Objects: a finished pipeline's (old), a running pipeline's (old), a finished one's stored an
+    // hour ago, and an old permanent one.
+    const std::vector<std::pair<std::string, std::string>> objects{
+        {"temp/p-done/source.mp4", "2 days"}, {"temp/p-live/source.mp4", "2 days"},
+        {"temp/p-done/young.mp4", "1 hour"}, {"videos/v/keep.mp4", "2 days"}};
+    {
+        pqxx::connection c(f.postgres().url());
+        s::ensure_provider(c, "loc", 1ull << 30);
+        for (const auto& [key, age] : objects) {
+            std::filesystem::create_directories((root / key).parent_path());
+            std::ofstream(root / key) << std::string(1000, 'x');
+            s::object_record r;
+            r.provider = "loc";
+            r.bucket = root.string();
+            r.key = key;
+            r.size = 1000;
+            r.sha256 = std::string(64, 'a');
+            r.api_key = "tenant";
+            r.prefix_class = key.starts_with("temp/") ? s::prefix_class::temp : s::prefix_class::permanent;
+            s::record_object(c, r);
+            pqxx::work tx(c);
+            tx.exec_params("UPDATE objects SET created_at = now() - $2::interval WHERE key = $1", key, age);
+            tx.commit();
+        }
+    }
+    sql("INSERT INTO pipelines (id, video_id, status, spec) VALUES ('p-done', 'v', 'succeeded', '{}'), "
+        "('p-live', 'v', 'running', '{}')");
+    const auto usage = [&] { return f.count("SELECT total_bytes FROM storage_stats WHERE provider = 'loc'"); };
+    ASSERT_EQ(usage(), 4000);
+
+    auto dry = ctl_json({"cleanup", "temp-objects", "--dry-run", "--storage-providers", providers});
+    EXPECT_EQ(dry["deleted_objects"], 1) << dry.dump();
+    EXPECT_TRUE(std::filesystem::exists(root / "temp/p-done/source.mp4"));
+
+    // The object already gone at the provider (a run killed between the two deletes): the row goes too.
+    std::filesystem::remove(root / "temp/p-done/source.mp4");
+    auto run = ctl_json({"cleanup", "temp-objects", "--storage-providers", providers});
+    EXPECT_EQ(run["deleted_objects"], 1) << run.dump();
+    EXPECT_EQ(run["freed_bytes"], 1000) << run.dump();
+    EXPECT_EQ(usage(), 3000);
+    EXPECT_EQ(f.count("SELECT count(*) FROM objects WHERE deleted_at IS NULL"), 3);
+    EXPECT_EQ(f.count("SELECT coalesce(sum(size), 0) FROM objects WHERE deleted_at IS NULL AND provider = 'loc'"), usage());
+    EXPECT_TRUE(std::filesystem::exists(root / "temp/p-live/source.mp4"));
+    EXPECT_TRUE(std::filesystem::exists(root / "temp/p-done/young.mp4"));
+    EXPECT_TRUE(std::filesystem::exists(root / "videos/v/keep.mp4"));
+
+    // Once the live pipeline is over, its temp object goes too, file and row.
+    sql("UPDATE pipelines SET status = 'failed' WHERE id = 'p-live'");
+    run = ctl_json({"cleanup", "temp-objects", "--storage-providers", providers});
+    EXPECT_EQ(run["deleted_objects"], 1) << run.dump();
+    EXPECT_FALSE(std::filesystem::exists(root / "temp/p-live/source.mp4"));
+    EXPECT_EQ(usage(), 2000);
+    // A run without that provider configured keeps its objects: removing only the rows would
+    // leave the files behind, uncounted.
+    sql("UPDATE objects SET created_at = now() - interval '2 days' WHERE key = 'temp/p-done/young.mp4'");
+    const auto other = R"([{"name":"elsewhere","kind":"local","root":")" + (dir.path() / "other").string() + R"("}])";
+    run = ctl_json({"cleanup", "temp-objects", "--storage-providers", other});
+    EXPECT_EQ(run["deleted_objects"], 0) << run.dump();
+    EXPECT_EQ(run["skipped_unconfigured"], 1) << run.dump();
+    EXPECT_TRUE(std::filesystem::exists(root / "temp/p-done/young.mp4"));
+    EXPECT_EQ(usage(), 2000);
 }

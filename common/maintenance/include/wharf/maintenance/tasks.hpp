@@ -37,7 +37,8 @@ struct task_options {
     std::size_t batch = 500;         // rows per transaction
     std::size_t cap = 100'000;       // rows per run at most
     // stuck_jobs: running longer than this (24 h); job_retention: finished longer ago than this
-    // (30 days); stale_multipart: opened longer ago than this (24 h).
+    // (30 days); stale_multipart: opened longer ago than this (24 h); temp_objects: stored longer
+    // ago than this (24 h).
     std::optional<std::chrono::seconds> older_than;
     std::map<std::string, std::chrono::seconds, std::less<>> per_queue;  // job_retention overrides
     // stuck_jobs: a stream entry idle longer than this has no worker renewing its lease.
@@ -57,7 +58,8 @@ task_request parse_request(const nlohmann::json& payload);
 
 // Runs one task and records it in maintenance_runs (job_id: the cleanup job, if any). Returns
 // the task's result (counts), as recorded.
-// `providers`: the storage providers, for the tasks that need them (stale_multipart); null where
+// `providers`: the storage providers, for the tasks that need them (stale_multipart,
+// temp_objects); null where
 // none are configured (such a task then fails, saying so).
 boost::asio::awaitable<nlohmann::json> run_task(pg::pool& db, redis::connection& redis, const storage::registry* providers,
                                                 const task_request& request, std::optional<std::string> job_id);
