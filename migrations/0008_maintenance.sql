@@ -13,5 +13,5 @@ CREATE TABLE maintenance_runs (
     finished_at timestamptz
 );
 CREATE INDEX maintenance_runs_task ON maintenance_runs (task, started_at DESC);
--- The stuck-job sweep's scan: running rows, oldest start first.
-CREATE INDEX jobs_running_started ON jobs (started_at) WHERE status = 'running';
+-- No new index on jobs: every index there is written on the hot path. The stuck-job sweep finds
+-- running rows through jobs_status_queue_idx (status, queue) WHERE status <> 'succeeded'.
