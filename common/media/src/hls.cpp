@@ -228,8 +228,12 @@ bandwidth measure_bandwidth(const media_playlist& playlist, std::span<const std:
         peak_all = std::max(peak_all, rate);
         if (d >= playlist.target_duration / 2) peak_long = std::max(peak_long, rate);
     }
-    if (seconds > 0) b.average = static_cast<std::int64_t>(std::llround(bits / seconds));
-    b.peak = static_cast<std::int64_t>(std::llround(peak_long > 0 ? peak_long : peak_all));
+    // A hostile or broken playlist can claim segments of 1e-300 s: clamp every rate to what an
+    // int64 holds (llround of a larger double has no defined result).
+    static constexpr double max_rate = 1e18;
+    const auto to_bps = [](double rate) { return static_cast<std::int64_t>(std::llround(std::clamp(rate, 0.0, max_rate))); };
+    if (seconds > 0) b.average = to_bps(bits / seconds);
+    b.peak = to_bps(peak_long > 0 ? peak_long : peak_all);
     b.peak = std::max(b.peak, b.average);
     return b;
 }

@@ -51,7 +51,7 @@ const date::time_zone& find_zone(std::string_view name) {
 std::optional<sys_seconds> next_fire(const cron& expr, const date::time_zone& zone, sys_seconds after) {
     const auto offset = zone.get_info(date::sys_seconds{after.time_since_epoch()}).offset;
     local_seconds local{after.time_since_epoch() + offset};
-    const auto horizon = local + days(366 * 30);
+    const auto horizon = local + days(146'097 + 1);  // 400 years and a day: every date on every weekday
     while (local < horizon) {
         const auto day = std::chrono::floor<days>(local);
         const date::year_month_day ymd{day};

@@ -133,6 +133,15 @@ TEST(measure_bandwidth, a_short_last_segment_does_not_set_the_peak) {
     EXPECT_EQ(b.average, 641'975);
 }
 
+TEST(measure_bandwidth, absurd_durations_give_bounded_non_negative_rates) {
+    // A broken playlist's 1e-300 s segment would be a rate no int64 holds (the fuzzer found it).
+    const auto p = parse_media_playlist("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:1e-300,\na.ts\n").value();
+    const std::vector<std::uint64_t> sizes{1000};
+    const auto b = measure_bandwidth(p, sizes);
+    EXPECT_EQ(b.average, 1'000'000'000'000'000'000);
+    EXPECT_EQ(b.peak, b.average);
+}
+
 TEST(codec_strings, x264_profiles_and_aac) {
     EXPECT_EQ(avc_codec_string("High", 31), "avc1.64001f");
     EXPECT_EQ(avc_codec_string("Main", 30), "avc1.4d401e");

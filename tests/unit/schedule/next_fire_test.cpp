@@ -102,6 +102,9 @@ TEST(next_fire, utc_seconds_and_strictly_after) {
 
 TEST(next_fire, rare_slots_are_found_years_ahead) {
     EXPECT_EQ(fires("0 12 29 2 *", "UTC", utc(2026, 3, 1, 0, 0), 2), (rows{"2028-02-29T12:00:00Z", "2032-02-29T12:00:00Z"}));
+    // `*/7` is a restricted weekday that starts with `*`, so both day fields must match: Feb 29 on a
+    // Sunday, 40 years apart across 2100 (not a leap year).
+    EXPECT_EQ(fires("0 0 29 2 */7", "UTC", utc(2060, 3, 1, 0, 0), 2), (rows{"2088-02-29T00:00:00Z", "2128-02-29T00:00:00Z"}));
     // Vixie OR: the 13th, or any Friday (Friday 2 January, Tuesday 13 January, Friday 9 January...).
     EXPECT_EQ(fires("0 0 13 * fri", "UTC", utc(2026, 1, 1, 0, 0), 3),
               (rows{"2026-01-02T00:00:00Z", "2026-01-09T00:00:00Z", "2026-01-13T00:00:00Z"}));

@@ -28,9 +28,10 @@ using sys_seconds = std::chrono::time_point<std::chrono::system_clock, std::chro
 // cron_error naming the zone when there is no such zone.
 const date::time_zone& find_zone(std::string_view name);
 
-// The first instant strictly after `after` at which `expr` fires in `zone`. nullopt only when
-// nothing fires within 30 years (a parsed expression always does; the bound keeps the search
-// finite for any input).
+// The first instant strictly after `after` at which `expr` fires in `zone`. The search spans one
+// whole Gregorian cycle (400 years, which repeats weekdays exactly), so every parsed expression
+// fires, even the rarest (`0 0 29 2 */7`, Feb 29 only when it is a Sunday: up to 40 years
+// apart); nullopt only for an expression that never can.
 std::optional<sys_seconds> next_fire(const cron& expr, const date::time_zone& zone, sys_seconds after);
 
 // What a scheduler does with the slots it has not yet considered after a downtime: `latest` fires
