@@ -6,8 +6,13 @@
 #include "wharf/pg/pool.hpp"
 #include "wharf/pipeline/store.hpp"
 
+#include "wharf/core/duration.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <iostream>
 
 namespace wharfctl {
@@ -15,9 +20,16 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view status_usage = "wharfctl status <id> [--queue Q] [--json]";
+constexpr std::string_view status_usage = "wharfctl status <id> [--queue Q] [--wait [--wait-timeout D]] [--json]";
 constexpr wharf::option_spec queue_option{"queue", "the job's queue (needed when queues share the id)"};
-constexpr wharf::option_spec status_specs[] = {database_url_option, queue_option, json_option, help_option};
+constexpr wharf::option_spec wait_option{"wait", "wait until the job is over (succeeded, failed, dead or cancelled)", true};
+constexpr wharf::option_spec wait_timeout_option{"wait_timeout", "give up waiting after this long (e.g. 30m; 0: never)",
+                                                 false, "0"};
+constexpr wharf::option_spec status_specs[] = {database_url_option, queue_option, wait_option, wait_timeout_option,
+                                               json_option, help_option};
+// How often --wait reads the row: one indexed read on one connection, so cheap for the database
+// and for a machine that is busy with the job itself.
+constexpr auto wait_poll_interval = std::chrono::milliseconds(100);
 
 json optional_text(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
 
@@ -30,6 +42,26 @@ json optional_json(const std::optional<std::string>& v) {
     return parsed ? std::move(parsed.value) : json(*v);
 }
 
+// The job's row: by (queue, id), or by id alone when it names one job.
+boost::asio::awaitable<wharf::pg::job_row> load_one(wharf::pg::pool& db, const std::string& id,
+                                                    const std::optional<std::string>& queue) {
+    if (queue) {
+        auto loading = wharf::pg::load_job(db, *queue, id);
+        auto row = co_await std::move(loading);
+        if (!row) throw failure("no job with id " + id + " in queue " + *queue);
+        co_return std::move(*row);
+    }
+    auto loading = wharf::pg::load_jobs_with_id(db, id);
+    auto rows = co_await std::move(loading);
+    if (rows.empty()) throw failure("no job with id " + id);
+    if (rows.size() > 1) {
+        std::string queues;
+        for (const auto& r : rows) queues += (queues.empty() ? "" : ", ") + r.queue;
+        throw usage_error("job id " + id + " is in several queues (" + queues + "): say which with --queue");
+    }
+    co_return std::move(rows.front());
+}
+
 }  // namespace
 
 boost::asio::awaitable<int> run_status(invocation inv) {
@@ -38,30 +70,43 @@ boost::asio::awaitable<int> run_status(invocation inv) {
         print_help(status_usage,
                    "Shows a job's row in PostgreSQL: status, attempts, epoch (times it was taken),\n"
                    "last error, result, progress and timestamps. A job is its queue and its id; without\n"
-                   "--queue the id must name one job. Exits 1 when there is no such job.",
+                   "--queue the id must name one job. Exits 1 when there is no such job.\n"
+                   "--wait reads the row every 100 ms until the job is over, then shows it; the exit\n"
+                   "status is then 0 only if it succeeded (1 if it failed, died, was cancelled, or\n"
+                   "--wait-timeout passed first). A script's \"submit, then wait\" without a poll loop.",
                    status_specs);
         co_return exit_ok;
     }
     expect_positionals(cfg, 1, status_usage);
     const std::string id = cfg.positional()[0];
     const auto queue = cfg.get("queue");
+    const bool wait = cfg.enabled("wait");
+    const auto wait_timeout = wharf::parse_duration(cfg.get("wait_timeout").value_or("0"));
+    if (!wait_timeout) throw usage_error("--wait-timeout: \"" + *cfg.get("wait_timeout") + "\" is not a duration (e.g. 30s, 10m)");
     auto db = open_database(inv.executor, cfg);
-    std::optional<wharf::pg::job_row> row;
-    if (queue) {
-        row = co_await wharf::pg::load_job(*db, *queue, id);
-        db->shutdown();
-        if (!row) throw failure("no job with id " + id + " in queue " + *queue);
-    } else {
-        auto rows = co_await wharf::pg::load_jobs_with_id(*db, id);
-        db->shutdown();
-        if (rows.empty()) throw failure("no job with id " + id);
-        if (rows.size() > 1) {
-            std::string queues;
-            for (const auto& r : rows) queues += (queues.empty() ? "" : ", ") + r.queue;
-            throw usage_error("job id " + id + " is in several queues (" + queues + "): say which with --queue");
+    auto loading = load_one(*db, id, queue);
+    std::optional<wharf::pg::job_row> row = co_await std::move(loading);
+    bool timed_out = false;
+    if (wait) {
+        const auto deadline = std::chrono::steady_clock::now() + *wait_timeout;
+        boost::asio::steady_timer timer(inv.executor);
+        while (!wharf::pg::is_final(row->status)) {
+            if (wait_timeout->count() > 0 && std::chrono::steady_clock::now() >= deadline) {
+                timed_out = true;
+                break;
+            }
+            timer.expires_after(wait_poll_interval);
+            co_await timer.async_wait(boost::asio::use_awaitable);
+            auto again = load_one(*db, id, row->queue);
+            row = co_await std::move(again);
         }
-        row = std::move(rows.front());
     }
+    db->shutdown();
+    // With --wait, the exit status says how the job ended: 0 only for succeeded.
+    const int exit_status = !wait || row->status == wharf::pg::job_status::succeeded ? exit_ok : exit_failed;
+    if (timed_out)
+        std::cerr << "wharfctl: job " << id << " is still " << wharf::pg::to_string(row->status) << " after "
+                  << cfg.get("wait_timeout").value_or("") << "\n";
     // A pipeline's steps, each with its own job's state.
     json steps = nullptr;
     if (row->queue == wharf::pipeline::queue_name) {
@@ -105,7 +150,7 @@ boost::asio::awaitable<int> run_status(invocation inv) {
                        {"run_at", optional_text(row->run_at)},
                        {"steps", steps}};
         std::cout << wharf::dump_json(out, 2) << "\n";
-        co_return exit_ok;
+        co_return exit_status;
     }
     auto line = [](std::string_view label, std::string_view value) {
         std::string l{label};
@@ -144,7 +189,7 @@ boost::asio::awaitable<int> run_status(invocation inv) {
             std::cout << l << "\n";
         }
     }
-    co_return exit_ok;
+    co_return exit_status;
 }
 
 }  // namespace wharfctl

@@ -1,6 +1,7 @@
 // The `publish` job type (contract in publish.hpp).
 #include "publish.hpp"
 
+#include "wharf/asio/bounded_parallel.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/media/hls.hpp"
 #include "wharf/storage/sha256.hpp"
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 
 namespace asio = boost::asio;
 
@@ -135,17 +137,28 @@ asio::awaitable<stored_file> write_master(storage_services& s, const job_context
     co_return co_await std::move(put);
 }
 
+constexpr std::size_t publish_parallel_moves = 8;
+
+asio::awaitable<void> move_one(storage_services& s, const job_context& ctx, const storage::stored_object& from,
+                               std::string to, std::chrono::seconds presign_expires, std::optional<stored_file>& moved) {
+    auto move = move_stored(s, ctx, from, std::move(to), presign_expires);
+    moved = co_await std::move(move);
+}
+
 // Moves every object under from_prefix to the same relative key under to_prefix.
 asio::awaitable<std::vector<stored_file>> move_outputs(storage_services& s, const job_context& ctx,
                                                        const publish_request& r) {
-    std::vector<stored_file> out;
     auto find = s.catalog().find_by_prefix(r.from_prefix);
     const auto objects = co_await std::move(find);
-    for (const auto& o : objects) {
-        std::string to = r.to_prefix + o.record.key.substr(r.from_prefix.size());
-        auto move = move_stored(s, ctx, o, std::move(to), r.presign_expires);
-        out.push_back(co_await std::move(move));
-    }
+    // Server-side copies: each waits on the store, not on this worker, so several at once.
+    std::vector<std::optional<stored_file>> moved(objects.size());
+    auto moving = for_each_bounded(objects.size(), publish_parallel_moves, [&](std::size_t i) {
+        return move_one(s, ctx, objects[i], r.to_prefix + objects[i].record.key.substr(r.from_prefix.size()),
+                        r.presign_expires, moved[i]);
+    });
+    co_await std::move(moving);
+    std::vector<stored_file> out;
+    for (auto& m : moved) out.push_back(std::move(*m));
     // A run that died midway moved some already: they are at their new keys.
     auto again = s.catalog().find_by_prefix(r.to_prefix);
     const auto published = co_await std::move(again);

@@ -1,9 +1,10 @@
 // The `publish` job type: a pipeline's last step (wharf/pipeline/plan.hpp decides its payload).
 // It moves the pipeline's outputs from its temp/ prefix to their permanent keys under
-// processed/<video_id>/ (server-side copies, each catalog row renamed in one transaction so usage
-// does not change), puts the original there as raw/video_original.<ext>, presigns the artifacts a
-// client downloads, and removes whatever else the pipeline left under temp/. With "discard" it
-// only removes the pipeline's temp objects (a failed or cancelled pipeline).
+// processed/<video_id>/ (server-side copies, 8 at a time, each catalog row renamed in one
+// transaction so usage does not change), puts the original there as raw/video_original.<ext>,
+// presigns the artifacts a client downloads, and removes whatever else the pipeline left under
+// temp/. With "discard" it only removes the pipeline's temp objects (a failed or cancelled
+// pipeline).
 //
 // Payload (publish): {"pipeline", "video_id", "from_prefix": "temp/<p>/out/",
 //   "to_prefix": "processed/<video_id>/", "remove_prefix": "temp/<p>/",

@@ -5,9 +5,13 @@
 #include "transcode_steps.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -71,6 +75,8 @@ std::vector<wharf::option_spec> transcode_option_specs() {
         {"transcode_ffmpeg", "the ffmpeg program", false, "ffmpeg"},
         {"transcode_ffprobe", "the ffprobe program", false, "ffprobe"},
         {"transcode_parallel_uploads", "outputs of one transcode stored at once", false, "4"},
+        {"transcode_store_while_encoding", "store finished HLS segments while ffmpeg encodes the rest (true/false)",
+         false, "true"},
     };
 }
 
@@ -95,6 +101,9 @@ transcode_settings transcode_settings_from(const wharf::config& cfg) {
     s.encode.ffmpeg = cfg.get_or("transcode_ffmpeg", "ffmpeg");
     s.ffprobe = cfg.get_or("transcode_ffprobe", "ffprobe");
     s.parallel_uploads = static_cast<std::size_t>(integer_setting(cfg, "transcode_parallel_uploads", 4, 1, 64));
+    const std::string overlap = cfg.get_or("transcode_store_while_encoding", "true");
+    if (overlap != "true" && overlap != "false") throw wharf::config_error("--transcode-store-while-encoding must be true or false");
+    s.store_while_encoding = overlap == "true";
     if (auto ok = media::check_settings(s.encode); !ok) throw wharf::config_error("transcode settings: " + ok.error().message);
     return s;
 }
@@ -154,11 +163,36 @@ namespace {
 
 using namespace transcode_steps;
 
+// Where a run's time went, phase by phase (steady clock), for the result and the log.
+class phase_clock {
+public:
+    void lap(const char* phase) {
+        const auto now = std::chrono::steady_clock::now();
+        laps_.emplace_back(phase, std::chrono::duration<double>(now - last_).count());
+        last_ = now;
+    }
+    json to_json() const {
+        json j = json::object();
+        for (const auto& [phase, seconds] : laps_) j[phase] = std::round(seconds * 1000) / 1000;
+        return j;
+    }
+    std::string text() const {
+        std::string t;
+        for (const auto& [phase, seconds] : laps_) t += fmt::format("{}{} {:.1f} s", t.empty() ? "" : ", ", phase, seconds);
+        return t;
+    }
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    std::vector<std::pair<const char*, double>> laps_;
+};
+
 asio::awaitable<json> run_transcode(std::shared_ptr<storage_services> services,
                                     std::shared_ptr<const transcode_settings> settings, job_context& ctx) {
     storage_services& s = *services;
     const transcode_request req = parse_transcode_request(ctx.payload, ctx.api_key, *settings);
     progress_reporter progress(ctx.report_progress);
+    phase_clock clock;
 
     auto cleanup = abort_uploads_left_open(s, ctx);
     co_await std::move(cleanup);
@@ -166,25 +200,35 @@ asio::awaitable<json> run_transcode(std::shared_ptr<storage_services> services,
 
     auto fetching = fetch_source(s, req, scratch, progress);
     const fs::path source = co_await std::move(fetching);
+    clock.lap("fetch");
 
     auto probing = probe_source(source, *settings, !req.renditions.empty());
     media::probe_report probe = co_await std::move(probing);
-
     const transcode_plan plan = plan_outputs(std::move(probe), source, req, *settings);
+    clock.lap("probe");
 
-    auto encoding = encode(plan, scratch, *settings, progress);
+    // Segments ffmpeg has finished are stored while it encodes the rest.
+    early_store early;
+    auto encoding = encode_and_store_segments(s, ctx, req, plan, scratch, *settings, progress, early);
     co_await std::move(encoding);
+    clock.lap("encode");
 
     auto verifying = verify_outputs(plan, scratch, req, *settings, s.blocking_pool());
     transcode_outputs outputs = co_await std::move(verifying);
-
     auto indexing = write_indexes(plan, scratch, req, outputs, s.blocking_pool());
     co_await std::move(indexing);
+    clock.lap("verify");
 
-    auto storing = store_outputs(s, ctx, req, scratch, outputs, settings->parallel_uploads, progress);
+    auto storing = store_outputs(s, ctx, req, scratch, outputs, settings->parallel_uploads, progress, early);
     co_await std::move(storing);
+    clock.lap("store");
 
-    co_return result_of(plan, req, outputs);
+    json result = result_of(plan, req, outputs);
+    result["timings"] = clock.to_json();
+    result["stored_while_encoding"] = early.reused;
+    spdlog::info("job {}: transcoded {} ({} files; {} stored while encoding): {}", ctx.id, req.video_id,
+                 outputs.files.size(), early.reused, clock.text());
+    co_return result;
 }
 
 }  // namespace

@@ -40,7 +40,9 @@
 //                   "tile_width", "tile_height"},
 //    "artifacts": [{"kind", "rendition"?, "provider", "bucket", "key", "size", "sha256", "etag",
 //                   "duplicate", "presigned_url", "expires_in"}],   (segments without URLs)
-//    "metadata": {...}}                     what wharf derived from the probe
+//    "metadata": {...},                     what wharf derived from the probe
+//    "timings": {"fetch", "probe", "encode", "verify", "store"},   seconds per phase
+//    "stored_while_encoding": 30}           segments stored before ffmpeg had finished
 // A rendition's description is enough to write a master playlist (media::variant_from_result).
 //
 // Success needs ffmpeg's exit 0, its progress=end, and outputs that probe right: H.264 at the
@@ -79,6 +81,8 @@ struct transcode_settings {
     std::chrono::milliseconds stall_timeout{120'000};
     std::chrono::milliseconds kill_grace{10'000};
     std::size_t parallel_uploads = 4;
+    bool store_while_encoding = true;  // finished HLS segments stored during the encode
+    std::chrono::milliseconds segment_poll{1000};  // how often the encode's folders are looked at
 };
 
 // transcode_ladder, transcode_threads, transcode_nice, transcode_stall_timeout,

@@ -1,6 +1,7 @@
 // The steps of a `transcode` job (see transcode_steps.hpp).
 #include "transcode_steps.hpp"
 
+#include "wharf/asio/bounded_parallel.hpp"
 #include "wharf/asio/offload.hpp"
 #include "wharf/core/json.hpp"
 #include "wharf/media/hls.hpp"
@@ -8,12 +9,13 @@
 #include "wharf/media/verify.hpp"
 #include "wharf/storage/sha256.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <random>
@@ -398,8 +400,7 @@ namespace {
 
 struct store_batch {
     std::vector<output_file*> files;
-    std::size_t next = 0;
-    std::size_t* done = nullptr;
+    std::size_t* done = nullptr;  // null: no "store" progress (stores during the encode)
     std::size_t total = 0;
 };
 
@@ -408,65 +409,186 @@ struct file_digest {
     std::string sha256;
 };
 
-// Takes the next file of the batch until none is left (the workers share one strand).
-asio::awaitable<void> store_worker(storage_services& s, const job_context& ctx, const transcode_request& req,
-                                   const fs::path& out_dir, store_batch& batch, progress_reporter& progress) {
-    while (batch.next < batch.files.size()) {
-        output_file& f = *batch.files[batch.next++];
-        const fs::path path = out_dir / f.path;
-        auto hashing = offload(s.blocking_pool().get_executor(), [path] {
-            return file_digest{fs::file_size(path), storage::sha256_file_hex(path)};
-        });
-        const file_digest digest = co_await std::move(hashing);
-        store_request r{.file = path,
-                        .size = digest.size,
-                        .sha256 = digest.sha256,
-                        .key = req.output_prefix + f.path,
-                        .provider = req.provider,
-                        .api_key = req.api_key,
-                        .content_type = content_type_of(f.path),
-                        .presign_expires = req.presign_expires};
-        auto put = store_file(s, ctx, std::move(r));
-        f.stored = co_await std::move(put);
-        progress("store", ++*batch.done, batch.total);
-    }
+asio::awaitable<void> store_one(storage_services& s, const job_context& ctx, const transcode_request& req,
+                                const fs::path& out_dir, output_file& f, store_batch& batch,
+                                progress_reporter& progress) {
+    const fs::path path = out_dir / f.path;
+    auto hashing = offload(s.blocking_pool().get_executor(), [path] {
+        return file_digest{fs::file_size(path), storage::sha256_file_hex(path)};
+    });
+    const file_digest digest = co_await std::move(hashing);
+    store_request r{.file = path,
+                    .size = digest.size,
+                    .sha256 = digest.sha256,
+                    .key = req.output_prefix + f.path,
+                    .provider = req.provider,
+                    .api_key = req.api_key,
+                    .content_type = content_type_of(f.path),
+                    .presign_expires = req.presign_expires};
+    auto put = store_file(s, ctx, std::move(r));
+    f.stored = co_await std::move(put);
+    if (batch.done) progress("store", ++*batch.done, batch.total);
 }
 
 asio::awaitable<void> store_batch_of(storage_services& s, const job_context& ctx, const transcode_request& req,
                                      const fs::path& out_dir, store_batch& batch, std::size_t parallel,
                                      progress_reporter& progress) {
-    if (batch.files.empty()) co_return;
-    const auto executor = co_await asio::this_coro::executor;
-    using op_type = decltype(asio::co_spawn(executor, store_worker(s, ctx, req, out_dir, batch, progress), asio::deferred));
-    std::vector<op_type> ops;
-    for (std::size_t i = 0; i < std::min(parallel, batch.files.size()); ++i)
-        ops.push_back(asio::co_spawn(executor, store_worker(s, ctx, req, out_dir, batch, progress), asio::deferred));
-    // The first failure cancels the other workers; uploads in flight end (and are aborted) first.
-    auto group = asio::experimental::make_parallel_group(std::move(ops));
-    auto waiting = group.async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-    const auto [order, errors] = co_await std::move(waiting);
-    for (const std::size_t i : order)
-        if (errors[i]) std::rethrow_exception(errors[i]);
+    // The first failure cancels the others; uploads in flight end (and are aborted) first.
+    auto storing = for_each_bounded(batch.files.size(), parallel, [&](std::size_t i) {
+        return store_one(s, ctx, req, out_dir, *batch.files[i], batch, progress);
+    });
+    co_await std::move(storing);
+}
+
+struct file_state {
+    std::uint64_t size = 0;
+    fs::file_time_type mtime;
+};
+
+// Size and modification time, or nullopt when the file is gone.
+std::optional<file_state> state_of(const fs::path& path) {
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec) return std::nullopt;
+    const auto mtime = fs::last_write_time(path, ec);
+    if (ec) return std::nullopt;
+    return file_state{size, mtime};
+}
+
+// Set when the encode is over (however it ended), to stop the segment stores' polling.
+struct encode_signal {
+    explicit encode_signal(const asio::any_io_executor& executor) : wake(executor) {}
+    bool done = false;
+    asio::steady_timer wake;
+};
+
+asio::awaitable<void> encode_then_signal(const transcode_plan& plan, const job_scratch& scratch,
+                                         const transcode_settings& settings, progress_reporter& progress,
+                                         encode_signal& signal) {
+    struct on_exit {
+        encode_signal& signal;
+        ~on_exit() {
+            signal.done = true;
+            signal.wake.cancel();
+        }
+    } signal_at_exit{signal};
+    auto encoding = encode(plan, scratch, settings, progress);
+    co_await std::move(encoding);
+}
+
+// The finished segments not stored yet, as output files (read off the I/O thread).
+asio::awaitable<std::vector<output_file>> unstored_finished_segments(asio::thread_pool& blocking, fs::path out_dir,
+                                                                     std::vector<std::string> dirs,
+                                                                     const early_store& early) {
+    auto listing = offload(blocking.get_executor(), [out_dir, dirs] {
+        std::vector<std::string> paths;
+        for (const auto& dir : dirs) {
+            std::vector<std::string> names;
+            std::error_code ec;
+            for (const auto& e : fs::directory_iterator(out_dir / dir, ec)) names.push_back(e.path().filename().string());
+            for (const auto& name : layout::finished_segments(names)) paths.push_back(dir + "/" + name);
+        }
+        return paths;
+    });
+    const std::vector<std::string> paths = co_await std::move(listing);
+    std::vector<output_file> files;
+    for (const auto& path : paths)
+        if (!early.files.contains(path)) files.push_back({path, "segment", "", {}});
+    co_return files;
+}
+
+// Every `poll` until the encode is over: the finished segments stored. A storage failure ends
+// the early stores (store_outputs does the rest), cancellation ends them at once.
+asio::awaitable<void> store_segments_during_encode(storage_services& s, const job_context& ctx,
+                                                   const transcode_request& req, const transcode_plan& plan,
+                                                   const fs::path& out_dir, std::size_t parallel,
+                                                   std::chrono::milliseconds poll, early_store& early,
+                                                   encode_signal& signal, progress_reporter& progress) {
+    while (!signal.done) {
+        signal.wake.expires_after(poll);
+        boost::system::error_code ec;
+        co_await signal.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        if (state.cancelled() != asio::cancellation_type::none) co_return;
+        if (signal.done) co_return;  // what is left (at least each folder's last segment) is store_outputs'
+        auto finding = unstored_finished_segments(s.blocking_pool(), out_dir, plan.command.segment_dirs, early);
+        std::vector<output_file> files = co_await std::move(finding);
+        if (files.empty()) continue;
+        std::vector<std::optional<file_state>> before;
+        for (const auto& f : files) before.push_back(state_of(out_dir / f.path));
+        store_batch batch;
+        for (auto& f : files) batch.files.push_back(&f);
+        std::exception_ptr failure;
+        try {
+            auto storing = store_batch_of(s, ctx, req, out_dir, batch, parallel, progress);
+            co_await std::move(storing);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        for (std::size_t i = 0; i < files.size(); ++i)
+            if (files[i].stored && before[i])
+                early.files[files[i].path] = {before[i]->size, before[i]->mtime, std::move(*files[i].stored)};
+        if (failure) {
+            const asio::cancellation_state after = co_await asio::this_coro::cancellation_state;
+            if (after.cancelled() != asio::cancellation_type::none) co_return;
+            try {
+                std::rethrow_exception(failure);
+            } catch (const std::exception& e) {
+                spdlog::warn("job {}: storing segments during the encode failed ({}); they are stored after it", ctx.id,
+                             e.what());
+            }
+            co_return;
+        }
+    }
 }
 
 }  // namespace
 
+asio::awaitable<void> encode_and_store_segments(storage_services& s, const job_context& ctx,
+                                                const transcode_request& req, const transcode_plan& plan,
+                                                const job_scratch& scratch, const transcode_settings& settings,
+                                                progress_reporter& progress, early_store& early) {
+    if (!settings.store_while_encoding || plan.nothing_to_encode || plan.command.segment_dirs.empty()) {
+        auto encoding = encode(plan, scratch, settings, progress);
+        co_await std::move(encoding);
+        co_return;
+    }
+    const auto executor = co_await asio::this_coro::executor;
+    encode_signal signal(executor);
+    using namespace asio::experimental::awaitable_operators;
+    auto encoding = encode_then_signal(plan, scratch, settings, progress, signal);
+    auto storing = store_segments_during_encode(s, ctx, req, plan, scratch.out, settings.parallel_uploads,
+                                                settings.segment_poll, early, signal, progress);
+    // Both end before this returns; an encode failure cancels the stores and is rethrown.
+    auto both = std::move(encoding) && std::move(storing);
+    co_await std::move(both);
+}
+
 asio::awaitable<void> store_outputs(storage_services& s, const job_context& ctx, const transcode_request& req,
                                     const job_scratch& scratch, transcode_outputs& outputs, std::size_t parallel,
-                                    progress_reporter& progress) {
+                                    progress_reporter& progress, early_store& early) {
+    // What was stored during the encode and is unchanged since is taken as stored.
+    for (auto& f : outputs.files) {
+        const auto it = early.files.find(f.path);
+        if (it == early.files.end()) continue;
+        const auto now = state_of(scratch.out / f.path);
+        if (!now || now->size != it->second.size || now->mtime != it->second.mtime) continue;
+        f.stored = it->second.stored;
+        ++early.reused;
+    }
     // Media first, then the playlists that name them, then the master and the metadata: a reader
     // who finds an index finds what it points to.
     const auto stage_of = [](const output_file& f) {
         if (f.kind == "master" || f.kind == "metadata") return 2;
         return f.kind == "playlist" ? 1 : 0;
     };
-    std::size_t done = 0;
+    std::size_t done = early.reused;
     for (int stage = 0; stage < 3; ++stage) {
         store_batch batch;
         batch.done = &done;
         batch.total = outputs.files.size();
         for (auto& f : outputs.files)
-            if (stage_of(f) == stage) batch.files.push_back(&f);
+            if (stage_of(f) == stage && !f.stored) batch.files.push_back(&f);
         auto storing = store_batch_of(s, ctx, req, scratch.out, batch, parallel, progress);
         co_await std::move(storing);
     }

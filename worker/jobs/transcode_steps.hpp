@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,12 +50,6 @@ struct transcode_plan {
 transcode_plan plan_outputs(media::probe_report probe, const std::filesystem::path& source,
                             const transcode_request& req, const transcode_settings& settings);
 
-// Runs the plan's ffmpeg in scratch.out, reporting progress as a percent of the probed duration.
-// Throws permanent_error when the input is at fault, std::runtime_error when a retry may help
-// (a stall, a signal from elsewhere); cancellation stops ffmpeg's group before it rethrows.
-boost::asio::awaitable<void> encode(const transcode_plan& plan, const job_scratch& scratch,
-                                    const transcode_settings& settings, progress_reporter& progress);
-
 // One file to store: its path under scratch.out (= its key under the output prefix).
 struct output_file {
     std::string path;
@@ -62,6 +57,36 @@ struct output_file {
     std::string rendition;
     std::optional<stored_file> stored;
 };
+
+// Segments stored while ffmpeg was still writing the rest, for store_outputs to take as stored:
+// each with the size and modification time it was hashed at, so a file that changed since (which
+// ffmpeg does not do) is stored again rather than trusted.
+struct early_store {
+    struct entry {
+        std::uint64_t size = 0;
+        std::filesystem::file_time_type mtime;
+        stored_file stored;
+    };
+    std::map<std::string, entry> files;  // by path under scratch.out
+    std::size_t reused = 0;              // of them, how many store_outputs took as stored
+};
+
+// Runs the plan's ffmpeg in scratch.out, reporting progress as a percent of the probed duration.
+// Throws permanent_error when the input is at fault, std::runtime_error when a retry may help
+// (a stall, a signal from elsewhere); cancellation stops ffmpeg's group before it rethrows.
+boost::asio::awaitable<void> encode(const transcode_plan& plan, const job_scratch& scratch,
+                                    const transcode_settings& settings, progress_reporter& progress);
+
+// encode(), and meanwhile, every settings.segment_poll, the HLS segments ffmpeg has finished (media::layout::
+// finished_segments) stored `parallel` at a time into `early`: the uploads overlap the encode
+// instead of following it. A storage failure here only stops the early stores (store_outputs
+// stores what is left, and fails the job if it must); an encode failure cancels them. A job that
+// fails after this step may leave those segments stored under its prefix; its retry replaces
+// them. parallel 0: encode() alone.
+boost::asio::awaitable<void> encode_and_store_segments(storage_services& s, const job_context& ctx,
+                                                       const transcode_request& req, const transcode_plan& plan,
+                                                       const job_scratch& scratch, const transcode_settings& settings,
+                                                       progress_reporter& progress, early_store& early);
 
 struct transcode_outputs {
     nlohmann::json renditions = nlohmann::json::array();  // descriptions (see transcode.hpp)
@@ -84,10 +109,10 @@ boost::asio::awaitable<void> write_indexes(const transcode_plan& plan, const job
                                            boost::asio::thread_pool& blocking);
 
 // Stores every file, `parallel` at a time, media before the playlists that name them and the
-// master playlist last.
+// master playlist last. A file in `early` that is unchanged since is not stored again.
 boost::asio::awaitable<void> store_outputs(storage_services& s, const job_context& ctx, const transcode_request& req,
                                            const job_scratch& scratch, transcode_outputs& outputs,
-                                           std::size_t parallel, progress_reporter& progress);
+                                           std::size_t parallel, progress_reporter& progress, early_store& early);
 
 nlohmann::json result_of(const transcode_plan& plan, const transcode_request& req, const transcode_outputs& outputs);
 

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
+#include <map>
+#include <optional>
 
 namespace wharf::media {
 namespace {
@@ -31,6 +34,30 @@ namespace layout {
 std::string mp4(std::string_view r) { return fmt::format("{0}/video_{0}.mp4", r); }
 std::string segments_dir(std::string_view r) { return fmt::format("{}/segments", r); }
 std::string playlist(std::string_view r) { return fmt::format("{}/segments/playlist.m3u8", r); }
+
+std::vector<std::string> finished_segments(std::span<const std::string> names) {
+    // segment_%05d.<m4s|ts>: the number grows past 5 digits on a long video.
+    const auto index_of = [](std::string_view name) -> std::optional<std::uint64_t> {
+        constexpr std::string_view prefix = "segment_";
+        if (!name.starts_with(prefix)) return std::nullopt;
+        name.remove_prefix(prefix.size());
+        const auto dot = name.find('.');
+        if (dot == std::string_view::npos || dot == 0 || dot > 12) return std::nullopt;
+        const std::string_view ext = name.substr(dot);
+        if (ext != ".m4s" && ext != ".ts") return std::nullopt;
+        std::uint64_t n = 0;
+        const auto [end, ec] = std::from_chars(name.data(), name.data() + dot, n);
+        if (ec != std::errc{} || end != name.data() + dot) return std::nullopt;
+        return n;
+    };
+    std::map<std::uint64_t, std::string> by_index;
+    for (const auto& name : names)
+        if (const auto n = index_of(name)) by_index.emplace(*n, name);
+    std::vector<std::string> finished;
+    for (const auto& [n, name] : by_index)
+        if (by_index.contains(n + 1)) finished.push_back(name);
+    return finished;
+}
 }  // namespace layout
 
 std::optional<hls_format> parse_hls_format(std::string_view s) {
@@ -154,6 +181,7 @@ result<ffmpeg_command> build_ffmpeg_command(const encode_request& r, const encod
         if (per_encoder > 0) add(a, {"-threads", std::to_string(per_encoder)});
         if (r.hls) {
             c.directories.push_back(layout::segments_dir(rd.name));
+            c.segment_dirs.push_back(layout::segments_dir(rd.name));
             add(a, {"-f", "tee", fmt::format("[f=mp4:movflags=+faststart]{}|[{}]{}", layout::mp4(rd.name),
                                              hls_options(rd.name), layout::playlist(rd.name))});
         } else {
@@ -165,6 +193,7 @@ result<ffmpeg_command> build_ffmpeg_command(const encode_request& r, const encod
         c.audio_rendition = true;
         c.directories.push_back(std::string(layout::audio_rendition));
         c.directories.push_back(layout::segments_dir(layout::audio_rendition));
+        c.segment_dirs.push_back(layout::segments_dir(layout::audio_rendition));
         add(a, {"-map", audio_map, "-vn", "-map_metadata", "-1", "-map_chapters", "-1"});
         audio_codec();
         std::string o = hls_options(layout::audio_rendition);

@@ -190,6 +190,36 @@ TEST(transcode_job, a_1080p_clip_becomes_the_default_ladder_with_hls_audio_thumb
     expect_no_ffmpeg_and_no_scratch(h);
 }
 
+TEST(transcode_job, finished_segments_are_stored_while_ffmpeg_encodes_the_rest) {
+    auto settings = wharf::test::test_transcode_settings();
+    settings.segment_poll = 100ms;
+    transcode_harness h(settings);
+    // 8 s in 2 s segments: 4 per rendition, each but the last finished while ffmpeg still runs.
+    const json result = h.run({{"source", clips().long_hd.string()}, {"video_id", "v1"}, {"segment_seconds", 2}});
+    expect_stored(h, result);  // each once, with the bytes and SHA-256 recorded, one catalog row each
+    const auto early = result["stored_while_encoding"].get<std::size_t>();
+    EXPECT_GE(early, 1u);
+    EXPECT_LE(early, 6u);  // never a rendition's last segment: it is only known finished at the end
+    std::size_t segments = 0;
+    for (const auto& a : result["artifacts"]) segments += a["kind"] == "segment";
+    EXPECT_EQ(segments, 8u);
+    for (const char* phase : {"fetch", "probe", "encode", "verify", "store"})
+        EXPECT_GE(result["timings"][phase].get<double>(), 0.0) << phase;
+    // Players read what was stored early like the rest.
+    const auto play = wharf::test::run({"ffmpeg", "-v", "error", "-i", h.stored("processed/v1/hls/master.m3u8").string(),
+                                        "-map", "0:v:0", "-f", "null", "-"});
+    EXPECT_EQ(play.status, 0) << play.output;
+
+    // Switched off: nothing before the encode ends, the same outputs.
+    settings.store_while_encoding = false;
+    transcode_harness off(settings);
+    const json later = off.run({{"source", clips().long_hd.string()}, {"video_id", "v1"}, {"segment_seconds", 2}});
+    expect_stored(off, later);
+    EXPECT_EQ(later["stored_while_encoding"], 0);
+    EXPECT_EQ(later["artifacts"].size(), result["artifacts"].size());
+    expect_no_ffmpeg_and_no_scratch(h);
+}
+
 TEST(transcode_job, a_480p_source_gets_no_720p_but_its_own_size) {
     transcode_harness h;
     const json result = h.run({{"source", clips().sd.string()}, {"video_id", "sd"}, {"thumbnails", false}});

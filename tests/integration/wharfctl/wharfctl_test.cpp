@@ -13,9 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace asio = boost::asio;
 namespace q = wharf::queue;
@@ -282,6 +284,43 @@ TEST_F(wharfctl, status_shows_the_jobs_row) {
     EXPECT_EQ(doc["result"], json::parse(R"({"bytes":42})"));
     EXPECT_EQ(doc["api_key"], "tenant-9");
     EXPECT_TRUE(doc["error"].is_null());
+}
+
+// --wait: a script's "submit, then wait" -- the row read until the job is over, the exit status
+// saying how it ended, a timeout that says what the job still is.
+TEST_F(wharfctl, status_wait_returns_when_the_job_is_over_and_says_how_it_ended) {
+    ASSERT_EQ(ctl({"enqueue", "cli-w", "--payload", "{}", "--id", "wait-1"}).status, 0);
+    ASSERT_EQ(ctl({"enqueue", "cli-w", "--payload", "{}", "--id", "wait-2"}).status, 0);
+    const auto finish_later = [this](std::string id, std::string status) {
+        return std::thread([url = postgres_->url(), id, status] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            pqxx::connection c(url);
+            pqxx::work tx(c);
+            tx.exec_params("UPDATE jobs SET status = $2, finished_at = now() WHERE id = $1", id, status);
+            tx.commit();
+        });
+    };
+
+    // Still queued when the timeout passes: exit 1, and what it still is.
+    auto timed_out = ctl({"status", "wait-1", "--wait", "--wait-timeout", "300ms"});
+    EXPECT_EQ(timed_out.status, 1);
+    EXPECT_NE(timed_out.err.find("still queued after 300ms"), std::string::npos) << timed_out.err;
+    EXPECT_NE(timed_out.out.find("queued"), std::string::npos) << timed_out.out;
+
+    auto t1 = finish_later("wait-1", "succeeded");
+    const auto ok = ctl({"status", "wait-1", "--wait", "--json"});
+    t1.join();
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(json::parse(ok.out)["status"], "succeeded");
+    // Over already: at once, the same answer.
+    EXPECT_EQ(ctl({"status", "wait-1", "--wait"}).status, 0);
+
+    auto t2 = finish_later("wait-2", "failed");
+    const auto failed = ctl({"status", "wait-2", "--wait", "--json"});
+    t2.join();
+    EXPECT_EQ(failed.status, 1);
+    EXPECT_EQ(json::parse(failed.out)["status"], "failed");
+    expect_error(ctl({"status", "wait-2", "--wait", "--wait-timeout", "soon"}), 2, "--wait-timeout");
 }
 
 // With a database configured, enqueue writes the job's 'queued' row, so status sees it before a

@@ -79,6 +79,7 @@ TEST(build_ffmpeg_command, default_ladder_hls_fmp4_mp3_and_thumbnails) {
     });
     EXPECT_EQ(c.argv, expected);
     EXPECT_EQ(c.directories, (argv_t{"360p", "360p/segments", "720p", "720p/segments", "audio", "thumbnails"}));
+    EXPECT_EQ(c.segment_dirs, (argv_t{"360p/segments", "720p/segments"}));
     EXPECT_FALSE(c.audio_rendition);
 }
 
@@ -134,6 +135,7 @@ TEST(build_ffmpeg_command, an_audio_only_source_gets_an_aac_hls_rendition_and_mp
     EXPECT_EQ(c.argv, expected);
     EXPECT_TRUE(c.audio_rendition);
     EXPECT_EQ(c.directories, (argv_t{"audio", "audio/segments"}));
+    EXPECT_EQ(c.segment_dirs, (argv_t{"audio/segments"}));
 }
 
 TEST(build_ffmpeg_command, without_hls_each_rendition_is_one_mp4) {
@@ -146,6 +148,19 @@ TEST(build_ffmpeg_command, without_hls_each_rendition_is_one_mp4) {
     EXPECT_EQ(*(mp4 - 1), "+faststart");
     EXPECT_EQ(std::count(c.argv.begin(), c.argv.end(), "-c:a"), 0);  // the source has no audio
     EXPECT_EQ(c.directories, (argv_t{"360p", "720p"}));
+    EXPECT_TRUE(c.segment_dirs.empty());
+}
+
+TEST(layout, a_segment_is_finished_once_the_next_one_exists) {
+    // What a listing shows mid-encode: the init segment, finished segments, the one being written,
+    // a temp file, a playlist (the muxer's VOD playlist only appears at the end).
+    const argv_t names{"segment_00002.m4s", "init.mp4", "segment_00000.m4s", "segment_00001.m4s",
+                       "segment_00003.m4s.tmp", "playlist.m3u8", "segment_x.m4s", "segment_.ts"};
+    EXPECT_EQ(layout::finished_segments(names), (argv_t{"segment_00000.m4s", "segment_00001.m4s"}));
+    // Past five digits, and with a gap: only a segment whose successor exists is finished.
+    const argv_t long_video{"segment_99999.ts", "segment_100000.ts", "segment_100002.ts", "segment_100003.ts"};
+    EXPECT_EQ(layout::finished_segments(long_video), (argv_t{"segment_99999.ts", "segment_100002.ts"}));
+    EXPECT_TRUE(layout::finished_segments(argv_t{"segment_00000.m4s"}).empty());
 }
 
 TEST(build_ffmpeg_command, every_rendition_gets_the_same_keyframe_rule) {

@@ -69,11 +69,18 @@ inline constexpr std::string_view poster = "thumbnails/poster.jpg";
 inline constexpr std::string_view sprite = "thumbnails/sprite.jpg";
 inline constexpr std::string_view sprite_vtt = "thumbnails/sprite.vtt";
 inline constexpr std::string_view metadata = "metadata.json";
+
+// The segments ffmpeg has finished, from a listing of a segments folder it is still writing:
+// segment_<n> is finished once segment_<n+1> exists (the hls muxer closes a segment before it
+// opens the next; a VOD playlist is only written at the end, so it cannot tell). Names that are
+// not segment files are ignored; the result is in segment order.
+std::vector<std::string> finished_segments(std::span<const std::string> names);
 }  // namespace layout
 
 struct ffmpeg_command {
     std::vector<std::string> argv;
     std::vector<std::string> directories;  // relative; to exist before ffmpeg starts
+    std::vector<std::string> segment_dirs; // relative; the HLS segment folders among them
     bool audio_rendition = false;          // an audio-only HLS rendition is made
 };
 
