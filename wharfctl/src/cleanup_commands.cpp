@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <iostream>
 
 namespace wharfctl {
@@ -19,8 +20,8 @@ namespace m = wharf::maintenance;
 using json = nlohmann::json;
 
 constexpr std::string_view usage =
-    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart|temp-objects [--dry-run] [--older-than D] [--limit N] [--batch N] "
-    "[--retention queue=D,...] [--json]";
+    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart|temp-objects|temp-files [--dry-run] [--older-than D] "
+    "[--limit N] [--batch N] [--retention queue=D,...] [--scratch-dir DIR] [--json]";
 
 const wharf::option_spec specs[] = {
     redis_url_option,
@@ -28,10 +29,11 @@ const wharf::option_spec specs[] = {
     wharf::storage::storage_providers_option(),
     {"dry_run", "count what the task would do; change nothing", true},
     {"older_than", "stuck-jobs: running longer than this (default 24h); job-retention: ended longer ago (default "
-                   "30d); stale-multipart: opened longer ago (default 24h); temp-objects: stored longer ago (default 24h)"},
+                   "30d); stale-multipart: opened longer ago (default 24h); temp-objects: stored longer ago (default 24h); temp-files: not written for (default 24h)"},
     {"limit", "rows per run at most (default 100000)"},
     {"batch", "rows per transaction (default 500)"},
     {"retention", "job-retention: per-queue retentions, e.g. noop=1d,upload=90d"},
+    {"scratch_dir", "temp-files: the workers' scratch_dir on this host"},
     json_option,
     help_option,
 };
@@ -48,7 +50,9 @@ boost::asio::awaitable<int> run_cleanup(invocation inv) {
                    "pipeline's rows together, never a running one's). stale-multipart: aborts the multipart\n"
                    "uploads no live job owns (as `storage orphans --abort`). temp-objects: deletes the temp/\n"
                    "objects of pipelines and jobs that are over, at the provider and in the catalog (usage\n"
-                   "follows). Each run is recorded in maintenance_runs.",
+                   "follows). temp-files: removes what no running or retry-waiting job owns in a worker's\n"
+                   "--scratch-dir and nothing wrote for --older-than (every worker also does it hourly).\n"
+                   "Each run is recorded in maintenance_runs.",
                    specs);
         co_return cfg.enabled("help") ? exit_ok : exit_usage;
     }
@@ -80,6 +84,9 @@ boost::asio::awaitable<int> run_cleanup(invocation inv) {
     } catch (const m::task_error& e) {
         throw usage_error(e.what());
     }
+    if (auto dir = cfg.get("scratch_dir")) request.options.scratch_dir = std::filesystem::absolute(*dir);
+    if (request.task == "temp_files" && !request.options.scratch_dir)
+        throw usage_error("temp-files needs --scratch-dir (the workers' scratch_dir on this host)");
     auto db = open_database(inv.executor, cfg);
     auto redis = open_redis(inv.executor, cfg);
     std::unique_ptr<wharf::storage::registry> providers;

@@ -5,13 +5,13 @@
 #include "wharf/asio/offload.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/core/redact.hpp"
+#include "wharf/core/scratch.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/storage/quota.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 #include <random>
 #include <system_error>
 
@@ -93,10 +93,7 @@ scratch_path::scratch_path(const storage_job_options& options, std::string_view 
                            std::string_view suffix) {
     std::error_code ec;
     fs::create_directories(options.scratch_dir, ec);
-    std::string name{kind};
-    name += '-';
-    for (const auto& part : {std::string_view{ctx.queue}, std::string_view{"-"}, std::string_view{ctx.id}})
-        for (char c : part) name += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '_';
+    std::string name = scratch_name(kind, ctx.queue, ctx.id);
     name += suffix;
     path_ = options.scratch_dir / name;
 }

@@ -45,6 +45,8 @@ constexpr option_spec base_specs[] = {
     {"batch", "most stream entries taken by one read", false, "256"},
     {"threads", "I/O threads", false, "1"},
     {"consumer", "consumer name in the group (default host:pid:random)"},
+    {"scratch_sweep_interval", "how often a worker that stores removes what dead jobs left in its scratch_dir "
+                               "(0: never)", false, "1h"},
     {"log_level", "trace, debug, info, warn, error or off", false, "info"},
     {"log_format", "text or json", false, "text"},
     {"help", "print this help", true},
@@ -75,6 +77,7 @@ struct settings {
     std::size_t threads = 1;
     std::optional<config> cfg;  // kept for the job types that build their services later
     bool runs_storage_jobs = false;
+    std::chrono::milliseconds scratch_sweep_interval{std::chrono::hours(1)};
 };
 
 // The job types that store (jobs/storing.hpp) or run pipelines (jobs/pipeline.hpp). They need
@@ -100,7 +103,8 @@ constexpr std::pair<std::string_view, storage_job_registration> storage_job_type
      [](job_registry& r, const job_services& s, const config&) { register_pipeline_job(r, s.pipelines); }},
     {"cleanup",
      [](job_registry& r, const job_services& s, const config&) {
-         register_cleanup_job(r, s.pipelines->db(), s.pipelines->redis(), s.storage->providers());
+         register_cleanup_job(r, s.pipelines->db(), s.pipelines->redis(), s.storage->providers(),
+                              s.storage->options().scratch_dir);
      }},
 };
 
@@ -145,6 +149,7 @@ settings load(int argc, const char* const* argv) {
     if (s.options.lease < std::chrono::milliseconds(300)) throw config_error("--lease must be at least 300ms");
     if (s.options.sweep < std::chrono::milliseconds(10)) throw config_error("--sweep must be at least 10ms");
     s.options.batch = static_cast<std::size_t>(bounded(cfg, "batch", 256, 1, 10'000));
+    s.scratch_sweep_interval = cfg.duration("scratch_sweep_interval", s.scratch_sweep_interval);
     s.threads = static_cast<std::size_t>(bounded(cfg, "threads", 1, 1, 256));
     s.options.consumer = cfg.get_or("consumer", "");
     if (s.options.consumer.empty()) s.options.consumer = default_consumer_name();
@@ -179,6 +184,7 @@ int worker_main(int argc, const char* const* argv) {
         std::unique_ptr<redis::connection> pipeline_redis;
         job_services services;
         asio::cancellation_signal stop_sweeper;
+        asio::cancellation_signal stop_scratch_sweeper;
         if (s.runs_storage_jobs) {
             try {
                 storage_db = std::make_unique<pg::pool>(io.get_executor(), s.options.database_url);
@@ -196,6 +202,12 @@ int worker_main(int argc, const char* const* argv) {
             }
             asio::co_spawn(io.get_executor(), services.storage->run_alert_sweeper(),
                            asio::bind_cancellation_slot(stop_sweeper.slot(), asio::detached));
+            if (s.scratch_sweep_interval.count() > 0)
+                asio::co_spawn(io.get_executor(),
+                               sweep_scratch_periodically(*storage_db, *pipeline_redis,
+                                                          services.storage->options().scratch_dir,
+                                                          s.scratch_sweep_interval),
+                               asio::bind_cancellation_slot(stop_scratch_sweeper.slot(), asio::detached));
         }
         runtime rt{io.get_executor(), std::move(s.options), std::move(s.registry)};
         asio::signal_set signals{io, SIGINT, SIGTERM};
@@ -219,6 +231,7 @@ int worker_main(int argc, const char* const* argv) {
             }
             signals.cancel();
             stop_sweeper.emit(asio::cancellation_type::terminal);
+            stop_scratch_sweeper.emit(asio::cancellation_type::terminal);
             if (pipeline_redis) pipeline_redis->close();
             io.stop();  // jobs that ignored cancellation must not keep the process alive
         });

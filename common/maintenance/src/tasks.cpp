@@ -35,7 +35,8 @@ std::size_t count_field(const json& v, std::string_view what, std::size_t high) 
 }  // namespace
 
 const std::vector<std::string_view>& task_names() {
-    static const std::vector<std::string_view> names{"stuck_jobs", "job_retention", "stale_multipart", "temp_objects"};
+    static const std::vector<std::string_view> names{"stuck_jobs", "job_retention", "stale_multipart", "temp_objects",
+                                                     "temp_files"};
     return names;
 }
 
@@ -43,12 +44,14 @@ task_request parse_request(const json& payload) {
     if (!payload.is_object()) throw task_error("the payload must be a JSON object");
     task_request r;
     const auto task = payload.find("task");
-    if (task == payload.end() || !task->is_string()) throw task_error("task: required, one of stuck_jobs, job_retention, stale_multipart, temp_objects");
+    if (task == payload.end() || !task->is_string())
+        throw task_error("task: required, one of stuck_jobs, job_retention, stale_multipart, temp_objects, temp_files");
     r.task = task->get<std::string>();
     bool known = false;
     for (const auto n : task_names()) known = known || n == r.task;
-    if (!known) throw task_error(fmt::format("task: '{}' is not a task (stuck_jobs, job_retention, stale_multipart, temp_objects)",
-                                     r.task));
+    if (!known)
+        throw task_error(fmt::format(
+            "task: '{}' is not a task (stuck_jobs, job_retention, stale_multipart, temp_objects, temp_files)", r.task));
     for (const auto& [key, value] : payload.items()) {
         if (key == "task") continue;
         if (key == "dry_run") {
@@ -97,8 +100,11 @@ asio::awaitable<json> run_task(pg::pool& db, redis::connection& redis, const sto
         } else if (request.task == "stale_multipart") {
             auto task = detail::stale_multipart(db, providers, request.options);
             result = co_await std::move(task);
-        } else {
+        } else if (request.task == "temp_objects") {
             auto task = detail::temp_objects(db, providers, request.options);
+            result = co_await std::move(task);
+        } else {
+            auto task = detail::temp_files(db, request.options);
             result = co_await std::move(task);
         }
         result["dry_run"] = request.options.dry_run;

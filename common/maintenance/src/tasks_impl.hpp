@@ -11,6 +11,7 @@ boost::asio::awaitable<nlohmann::json> stuck_jobs(pg::pool& db, redis::connectio
 boost::asio::awaitable<nlohmann::json> job_retention(pg::pool& db, const task_options& o);
 boost::asio::awaitable<nlohmann::json> temp_objects(pg::pool& db, const storage::registry* providers,
                                                     const task_options& o);
+boost::asio::awaitable<nlohmann::json> temp_files(pg::pool& db, const task_options& o);
 boost::asio::awaitable<nlohmann::json> stale_multipart(pg::pool& db, const storage::registry* providers,
                                                        const task_options& o);
 

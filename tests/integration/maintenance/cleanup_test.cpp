@@ -12,6 +12,7 @@
 #include <pqxx/pqxx>
 
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <thread>
 
@@ -237,4 +238,84 @@ TEST_F(cleanup, temp_objects_deletes_what_is_over_at_the_provider_and_in_the_cat
     EXPECT_EQ(run["skipped_unconfigured"], 1) << run.dump();
     EXPECT_TRUE(std::filesystem::exists(root / "temp/p-done/young.mp4"));
     EXPECT_EQ(usage(), 2000);
+}
+
+namespace {
+
+// A scratch entry as a job leaves it, last written `age` ago (every file and folder in it).
+void scratch_entry(const std::filesystem::path& path, bool folder, std::chrono::hours age,
+                   std::size_t bytes = 1000) {
+    namespace fs = std::filesystem;
+    if (folder) {
+        fs::create_directories(path / "out" / "720p");
+        std::ofstream(path / "out" / "720p" / "segment_00000.m4s") << std::string(bytes, 's');
+        std::ofstream(path / "source") << std::string(bytes, 'v');
+    } else {
+        std::ofstream(path) << std::string(bytes, 'p');
+    }
+    const auto when = fs::file_time_type::clock::now() - age;
+    if (folder) {
+        for (const auto& e : fs::recursive_directory_iterator(path)) fs::last_write_time(e.path(), when);
+    }
+    fs::last_write_time(path, when);
+}
+
+}  // namespace
+
+TEST_F(cleanup, temp_files_removes_what_dead_jobs_left_and_keeps_live_and_recent_scratch) {
+    namespace fs = std::filesystem;
+    wharf::test::temp_dir dir("wharf-temp-files");
+    const fs::path scratch = dir.path() / "scratch";
+    fs::create_directories(scratch);
+    // Left by dead jobs a day and more ago: a transcode folder, a partial download and its sidecar.
+    scratch_entry(scratch / "transcode-transcode-dead-1+0000abcd", true, 30h);
+    scratch_entry(scratch / "download-download-dead-2.part", false, 48h);
+    scratch_entry(scratch / "download-download-dead-2.part.json", false, 48h, 100);
+    // Owned: a running job's partial download (its take-over continues it) and a retry-waiting
+    // job's publish file, however old. live-30 is not live-3's.
+    row("live-3", "download", "running", "2 days");
+    row("waiting-5", "publish", "waiting", "2 days");
+    scratch_entry(scratch / "download-download-live-3.part", false, 48h);
+    scratch_entry(scratch / "publish-read-publish-waiting-5.txt", false, 48h);
+    scratch_entry(scratch / "download-download-live-30.part", false, 48h);
+    // Still being written: an old folder with one fresh file in it, and a fresh file.
+    scratch_entry(scratch / "transcode-transcode-busy-4+11112222", true, 30h);
+    std::ofstream(scratch / "transcode-transcode-busy-4+11112222" / "out" / "720p" / "segment_00001.m4s") << "new";
+    scratch_entry(scratch / "upload-upload-young-6", false, 1h);
+
+    auto dry = ctl_json({"cleanup", "temp-files", "--dry-run", "--scratch-dir", scratch.string()});
+    EXPECT_EQ(dry["deleted_folders"], 1) << dry.dump();
+    EXPECT_EQ(dry["deleted_files"], 3) << dry.dump();
+    EXPECT_TRUE(fs::exists(scratch / "download-download-dead-2.part"));
+
+    auto run = ctl_json({"cleanup", "temp-files", "--scratch-dir", scratch.string()});
+    EXPECT_EQ(run["scanned"], 8) << run.dump();
+    EXPECT_EQ(run["deleted_folders"], 1) << run.dump();
+    EXPECT_EQ(run["deleted_files"], 3) << run.dump();
+    EXPECT_EQ(run["freed_bytes"], 2000 + 1000 + 100 + 1000) << run.dump();
+    EXPECT_EQ(run["kept_live"], 2) << run.dump();
+    EXPECT_EQ(run["kept_recent"], 2) << run.dump();
+    std::set<std::string> left;
+    for (const auto& e : fs::directory_iterator(scratch)) left.insert(e.path().filename().string());
+    EXPECT_EQ(left, (std::set<std::string>{"download-download-live-3.part", "publish-read-publish-waiting-5.txt",
+                                           "transcode-transcode-busy-4+11112222", "upload-upload-young-6"}));
+    EXPECT_EQ(f.count("SELECT count(*) FROM maintenance_runs WHERE task = 'temp_files' AND status = 'succeeded'"), 2);
+    // Without a folder to sweep there is nothing to guess.
+    const auto refused = f.ctl({"cleanup", "temp-files"});
+    EXPECT_EQ(refused.status, 2) << refused.output;
+
+    // A worker that stores sweeps its own scratch directory by itself (here every 500 ms), and a
+    // cleanup job sweeps the scratch of the worker that runs it.
+    sql("UPDATE jobs SET status = 'failed', finished_at = now() WHERE id = 'live-3'");
+    f.start_worker({"--queues", "cleanup=1", "--scratch-dir", scratch.string(), "--scratch-sweep-interval", "500ms"});
+    ASSERT_TRUE(fleet::eventually([&] { return !fs::exists(scratch / "download-download-live-3.part"); }, 30s));
+    EXPECT_TRUE(fs::exists(scratch / "publish-read-publish-waiting-5.txt"));
+    EXPECT_GE(f.count("SELECT count(*) FROM maintenance_runs WHERE task = 'temp_files' AND job_id IS NULL "
+                      "AND NOT dry_run"),
+              2);
+    sql("UPDATE jobs SET status = 'succeeded', finished_at = now() WHERE id = 'waiting-5'");
+    f.enqueue("cleanup", json{{"v", 1}, {"id", "sweep-files"}, {"payload", {{"task", "temp_files"}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "sweep-files") == "succeeded"; }, 30s));
+    EXPECT_FALSE(fs::exists(scratch / "publish-read-publish-waiting-5.txt"));
+    EXPECT_TRUE(fs::exists(scratch / "upload-upload-young-6"));
 }

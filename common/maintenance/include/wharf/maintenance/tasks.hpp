@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -38,11 +39,14 @@ struct task_options {
     std::size_t cap = 100'000;       // rows per run at most
     // stuck_jobs: running longer than this (24 h); job_retention: finished longer ago than this
     // (30 days); stale_multipart: opened longer ago than this (24 h); temp_objects: stored longer
-    // ago than this (24 h).
+    // ago than this (24 h); temp_files: not written for this long (24 h).
     std::optional<std::chrono::seconds> older_than;
     std::map<std::string, std::chrono::seconds, std::less<>> per_queue;  // job_retention overrides
     // stuck_jobs: a stream entry idle longer than this has no worker renewing its lease.
     std::chrono::seconds idle_lease{600};
+    // temp_files: the scratch directory to sweep (the worker's; never from a payload: a job must
+    // not be able to point the sweep at another folder).
+    std::optional<std::filesystem::path> scratch_dir;
 };
 
 // The tasks this build has, in the order `wharfctl cleanup --help` lists them.
@@ -59,8 +63,7 @@ task_request parse_request(const nlohmann::json& payload);
 // Runs one task and records it in maintenance_runs (job_id: the cleanup job, if any). Returns
 // the task's result (counts), as recorded.
 // `providers`: the storage providers, for the tasks that need them (stale_multipart,
-// temp_objects); null where
-// none are configured (such a task then fails, saying so).
+// temp_objects); null where none are configured (such a task then fails, saying so).
 boost::asio::awaitable<nlohmann::json> run_task(pg::pool& db, redis::connection& redis, const storage::registry* providers,
                                                 const task_request& request, std::optional<std::string> job_id);
 
