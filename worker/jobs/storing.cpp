@@ -96,6 +96,11 @@ scratch_path::scratch_path(const storage_job_options& options, std::string_view 
     std::string name = scratch_name(kind, ctx.queue, ctx.id);
     name += suffix;
     path_ = options.scratch_dir / name;
+    // An earlier attempt of this job killed while the storage library downloaded into this name
+    // left its temp file beside it; this attempt is the one to remove it.
+    for (const auto& entry : fs::directory_iterator(options.scratch_dir, ec)) {
+        if (storage::is_download_temp_of(entry.path().filename().native(), name)) fs::remove(entry.path(), ec);
+    }
 }
 
 scratch_path::~scratch_path() {

@@ -1,10 +1,11 @@
 // temp_objects: catalog objects of class temp (the `temp/` prefix a pipeline's steps hand over
-// through) older than older_than (default 24 h) are deleted at their provider and then in the
-// catalog, which decrements the provider's and the tenant's usage in the same transaction. An
-// object of a pipeline still running, or of a job still queued or running, is kept, and so is one
-// on a provider this process does not have configured (counted as skipped_unconfigured). Provider
-// first: a run killed in between leaves a row whose object is gone, and the next run deletes it
-// again (absent is not an error) and removes the row.
+// through) older than older_than (default 24 h) are deleted at their provider (its batch delete)
+// and then in the catalog (a batch's rows in one transaction), which decrements the provider's
+// and the tenants' usage in that same transaction. An object of a pipeline still running, or of a
+// job still queued or running, is kept, and so is one on a provider this process does not have
+// configured (counted as skipped_unconfigured). Provider first: a run killed in between leaves
+// rows whose objects are gone, and the next run deletes them again (absent is not an error) and
+// removes the rows.
 #include "tasks_impl.hpp"
 
 #include "wharf/storage/catalog.hpp"
@@ -13,6 +14,11 @@
 
 #include <fmt/format.h>
 #include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+#include <utility>
 
 namespace wharf::maintenance::detail {
 namespace {
@@ -42,6 +48,21 @@ ORDER BY o.id LIMIT $3)sql",
     return out;
 }
 
+// The keys the provider could not delete: its batch delete (S3 DeleteObjects, 1,000 keys a
+// request), and every key when the whole request failed.
+boost::asio::awaitable<std::set<std::string>> remove_at_provider(storage::provider& p, std::vector<std::string> keys) {
+    std::set<std::string> kept;
+    try {
+        auto remove = p.remove_many(keys);
+        const auto failed = co_await std::move(remove);
+        kept.insert(failed.begin(), failed.end());
+    } catch (const storage::error& e) {
+        spdlog::warn("temp_objects: deleting {} objects at {} failed: {}", keys.size(), p.name(), e.what());
+        kept.insert(keys.begin(), keys.end());
+    }
+    co_return kept;
+}
+
 }  // namespace
 
 boost::asio::awaitable<nlohmann::json> temp_objects(pg::pool& db, const storage::registry* providers,
@@ -57,6 +78,9 @@ boost::asio::awaitable<nlohmann::json> temp_objects(pg::pool& db, const storage:
         auto read = [after, older_than, want](pqxx::connection& c) { return scan(c, after, older_than, want); };
         const auto batch = co_await db.run(std::move(read));
         if (batch.empty()) break;
+        // Per provider and bucket: the objects deleted at the provider, several at once, then
+        // their rows in one transaction.
+        std::map<std::pair<std::string, std::string>, std::vector<const temp_object*>> groups;
         for (const auto& t : batch) {
             ++examined;
             after = t.id;
@@ -72,19 +96,28 @@ boost::asio::awaitable<nlohmann::json> temp_objects(pg::pool& db, const storage:
                 ++skipped;
                 continue;
             }
-            try {
-                auto remove = p->remove(t.key);
-                co_await std::move(remove);
-            } catch (const storage::error& e) {
-                ++failed;
-                if (errors.size() < 10) errors.push_back(t.provider + ":" + t.key + ": " + e.what());
-                continue;  // the row stays: the next run tries again
+            groups[{t.provider, t.bucket}].push_back(&t);
+        }
+        for (const auto& [where, objects] : groups) {
+            storage::provider& p = *providers->find(where.first);
+            std::vector<std::string> keys;
+            for (const auto* t : objects) keys.push_back(t->key);
+            auto removing = remove_at_provider(p, keys);
+            const std::set<std::string> kept = co_await std::move(removing);
+            std::vector<std::string> gone;
+            for (auto& key : keys) {
+                if (!kept.contains(key)) {
+                    gone.push_back(std::move(key));
+                    continue;
+                }
+                ++failed;  // the row stays: the next run tries again
+                if (errors.size() < 10) errors.push_back(where.first + ":" + key + ": could not be deleted");
             }
-            auto forget = catalog.remove(t.provider, t.bucket, t.key);
-            const auto gone = co_await std::move(forget);
-            if (gone.removed) {
+            auto forget = catalog.remove_many(where.first, where.second, std::move(gone));
+            const auto removed = co_await std::move(forget);
+            for (const auto& [key, size] : removed) {
                 ++deleted;
-                freed += t.size;
+                freed += size;
             }
         }
     }

@@ -6,6 +6,7 @@
 #include "blocking.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/storage/error.hpp"
+#include "wharf/storage/provider.hpp"
 #include "wharf/storage/sha256.hpp"
 
 #include <boost/asio/post.hpp>
@@ -83,6 +84,24 @@ private:
 };
 
 }  // namespace
+
+}  // namespace wharf::storage::detail
+
+namespace wharf::storage {
+
+bool is_download_temp_of(std::string_view file_name, std::string_view destination_leaf) noexcept {
+    using detail::temp_overhead;
+    using detail::temp_prefix;
+    const std::string_view leaf = destination_leaf.substr(0, 255 - temp_overhead);  // as get_to_file cuts it
+    if (file_name.size() != temp_overhead + leaf.size() || !file_name.starts_with(temp_prefix)) return false;
+    const std::string_view random = file_name.substr(temp_prefix.size(), 12);
+    return random.find_first_not_of("0123456789abcdef") == std::string_view::npos &&
+           file_name[temp_prefix.size() + 12] == '-' && file_name.substr(temp_overhead) == leaf;
+}
+
+}  // namespace wharf::storage
+
+namespace wharf::storage::detail {
 
 std::string temp_file_name(std::string_view leaf) {
     thread_local std::mt19937_64 rng{std::random_device{}()};

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -376,6 +377,23 @@ boost::asio::awaitable<std::optional<object_info>> local_provider::head(std::str
 
 namespace {
 
+// Removes the folders of `segments` (a key's) left empty, deepest first; stops at the first one
+// still in use.
+void prune_empty_folders(int root_fd, const std::vector<std::string>& segments) {
+    for (std::size_t depth = segments.size() - 1; depth > 0; --depth) {
+        const unique_fd up = open_parent(root_fd, segments, false, depth - 1);
+        if (::unlinkat(up.get(), segments[depth - 1].c_str(), AT_REMOVEDIR) != 0) break;
+    }
+}
+
+// Unlinks the key's file in its folder (`parent`); false when it was not there.
+bool unlink_object(int parent_fd, const std::string& key, const std::vector<std::string>& segments) {
+    if (::unlinkat(parent_fd, segments.back().c_str(), 0) == 0) return true;
+    if (errno == ENOENT) return false;
+    if (errno == EISDIR) throw error(errc::permanent, "'" + key + "' is a folder, not an object");
+    fail(errno, "remove '" + key + "'");
+}
+
 void remove_blocking(int root_fd, const std::string& key) {
     const auto segments = checked_segments(key);
     unique_fd parent;
@@ -385,16 +403,7 @@ void remove_blocking(int root_fd, const std::string& key) {
         if (e.code() == errc::not_found) return;
         throw;
     }
-    if (::unlinkat(parent.get(), segments.back().c_str(), 0) != 0) {
-        if (errno == ENOENT) return;
-        if (errno == EISDIR) throw error(errc::permanent, "'" + key + "' is a folder, not an object");
-        fail(errno, "remove '" + key + "'");
-    }
-    // Prune folders left empty, deepest first; stop at the first one still in use.
-    for (std::size_t depth = segments.size() - 1; depth > 0; --depth) {
-        const unique_fd up = open_parent(root_fd, segments, false, depth - 1);
-        if (::unlinkat(up.get(), segments[depth - 1].c_str(), AT_REMOVEDIR) != 0) break;
-    }
+    if (unlink_object(parent.get(), key, segments)) prune_empty_folders(root_fd, segments);
 }
 
 struct walk_entry {
@@ -457,13 +466,40 @@ boost::asio::awaitable<void> local_provider::remove(std::string key) {
 boost::asio::awaitable<std::vector<std::string>> local_provider::remove_many(std::vector<std::string> keys) {
     const auto st = state_;
     co_return co_await detail::offload([&] {
+        // A batch is mostly keys of a few folders (a pipeline's temp/<id>/...): in key order, one
+        // open of each folder for its keys, and the empty folders pruned once per folder at the end.
         std::vector<std::string> failed;
-        for (const auto& key : keys) {
+        std::vector<std::string> sorted = keys;
+        std::sort(sorted.begin(), sorted.end());
+        std::string open_folder;  // the key prefix `folder` belongs to
+        unique_fd folder;
+        std::map<std::string, std::vector<std::string>> touched;  // folder -> a key's segments there
+        for (const auto& key : sorted) {
             try {
-                remove_blocking(st->root_fd.get(), key);
+                const auto segments = checked_segments(key);
+                const std::string prefix = key.substr(0, key.size() - segments.back().size());
+                if (!folder || prefix != open_folder) {
+                    folder = unique_fd{};
+                    open_folder = prefix;
+                    try {
+                        folder = open_parent(st->root_fd.get(), segments, false);
+                    } catch (const error& e) {
+                        if (e.code() == errc::not_found) continue;  // the folder is gone: so is the key
+                        throw;
+                    }
+                }
+                if (unlink_object(folder.get(), key, segments) && segments.size() > 1) touched.try_emplace(prefix, segments);
             } catch (const error& e) {
                 spdlog::warn("storage: local remove of '{}' failed: {}", key, e.what());
                 failed.push_back(key);
+            }
+        }
+        folder = unique_fd{};
+        for (auto it = touched.rbegin(); it != touched.rend(); ++it) {  // deeper folders sort after their parents
+            try {
+                prune_empty_folders(st->root_fd.get(), it->second);
+            } catch (const error&) {
+                // A folder that cannot be pruned now is pruned by a later remove or left empty.
             }
         }
         return failed;

@@ -193,6 +193,13 @@ TEST_F(local_fixture, copy_keeps_bytes_and_sha256_and_delete_prunes_empty_folder
     const auto failed = run(p.remove_many({"m/1", "m/2", "m/absent", "../bad"}));
     EXPECT_EQ(failed, (std::vector<std::string>{"../bad"}));
     EXPECT_FALSE(fs::exists(root / "m"));
+
+    // A batch over several folders, in any order: each emptied folder pruned, a used one kept.
+    for (const char* k : {"n/a/1", "n/a/2", "n/b/deep/1", "n/c/keep"}) run(p.put_bytes(k, "x", {}));
+    EXPECT_TRUE(run(p.remove_many({"n/b/deep/1", "n/a/2", "n/gone/1", "n/a/1"})).empty());
+    EXPECT_FALSE(fs::exists(root / "n" / "a"));
+    EXPECT_FALSE(fs::exists(root / "n" / "b"));
+    EXPECT_TRUE(fs::exists(root / "n" / "c" / "keep"));
 }
 
 TEST_F(local_fixture, presign_gives_a_file_url_for_get_and_refuses_put) {

@@ -64,3 +64,27 @@ TEST(local_source, only_existing_regular_files_by_absolute_path) {
     EXPECT_EQ(local_source_refusal("/dev/zero", {fs::path("/dev")}), "not a regular file");
     EXPECT_EQ(local_source_refusal(t.in, {t.in}), "not a regular file");
 }
+
+// A job's scratch name, and what an earlier attempt killed mid-download left beside it: removed
+// when the next attempt takes the name; another job's is not touched; the name goes with the job.
+TEST(scratch_path, an_earlier_attempts_download_temp_file_is_removed_and_the_name_is_freed) {
+    tree t;
+    wharf::worker::storage_job_options options;
+    options.scratch_dir = t.base / "scratch";
+    fs::create_directories(options.scratch_dir);
+    const fs::path mine = options.scratch_dir / ".wharf-tmp-0123456789ab-publish-read-publish-job_1.txt";
+    const fs::path other = options.scratch_dir / ".wharf-tmp-0123456789ab-publish-read-publish-job_10.txt";
+    std::ofstream(mine) << "half";
+    std::ofstream(other) << "half";
+    wharf::worker::job_context ctx;
+    ctx.queue = "publish";
+    ctx.id = "job/1";
+    {
+        wharf::worker::scratch_path p(options, "publish-read", ctx, ".txt");
+        EXPECT_EQ(p.path(), options.scratch_dir / "publish-read-publish-job_1.txt");
+        std::ofstream(p.path()) << "whole";
+        EXPECT_FALSE(fs::exists(mine));
+        EXPECT_TRUE(fs::exists(other));
+    }
+    EXPECT_FALSE(fs::exists(options.scratch_dir / "publish-read-publish-job_1.txt"));
+}

@@ -1,6 +1,7 @@
 // The object catalog and its accounting (see catalog.hpp for the guarantees).
 #include "wharf/storage/catalog.hpp"
 
+#include "wharf/pg/detail/text.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/storage/quota.hpp"
 
@@ -8,6 +9,7 @@
 #include <pqxx/pqxx>
 
 #include <limits>
+#include <map>
 
 namespace wharf::storage {
 namespace {
@@ -234,6 +236,40 @@ delete_result delete_object(pqxx::connection& c, std::string_view provider, std:
     return delete_result{true, -size};
 }
 
+std::vector<std::pair<std::string, std::int64_t>> delete_objects(pqxx::connection& c, std::string_view provider,
+                                                                 std::string_view bucket,
+                                                                 const std::vector<std::string>& keys) {
+    std::vector<std::pair<std::string, std::int64_t>> removed;
+    if (keys.empty()) return removed;
+    pg::detail::array_literal list;
+    for (const auto& k : keys) list.push(std::string_view{k});
+    pqxx::work tx(c, "delete_objects");
+    const stats_row stats = lock_stats(tx, provider);
+    const auto gone = tx.exec_params(
+        "UPDATE objects SET deleted_at = now(), updated_at = now() WHERE provider = $1 AND bucket = $2 "
+        "AND key = ANY($3::text[]) AND deleted_at IS NULL RETURNING key, size, api_key",
+        std::string(provider), std::string(bucket), std::move(list).finish());
+    std::map<std::string, std::pair<std::int64_t, std::int64_t>> per_key;  // api key -> bytes, files
+    std::int64_t bytes = 0;
+    for (const auto& row : gone) {
+        const auto size = row[1].as<std::int64_t>();
+        removed.emplace_back(row[0].as<std::string>(), size);
+        bytes += size;
+        if (auto api_key = opt_text(row[2])) {
+            auto& [b, n] = per_key[*api_key];
+            b += size;
+            ++n;
+        }
+    }
+    for (const auto& [api_key, usage] : per_key) {  // std::map: in name order
+        lock_api_key(tx, api_key);
+        charge(tx, api_key, -usage.first, -usage.second);
+    }
+    if (!removed.empty()) write_stats(tx, provider, stats, -bytes, -static_cast<std::int64_t>(removed.size()));
+    tx.commit();
+    return removed;
+}
+
 std::optional<stored_object> find_object(pqxx::connection& c, std::string_view provider, std::string_view bucket,
                                          std::string_view key) {
     pqxx::read_transaction tx(c, "find_object");
@@ -410,6 +446,12 @@ boost::asio::awaitable<record_result> catalog::record(object_record r) {
 
 boost::asio::awaitable<delete_result> catalog::remove(std::string provider, std::string bucket, std::string key) {
     auto op = db_->run([&](pqxx::connection& c) { return delete_object(c, provider, bucket, key); });
+    co_return co_await std::move(op);
+}
+
+boost::asio::awaitable<std::vector<std::pair<std::string, std::int64_t>>> catalog::remove_many(
+    std::string provider, std::string bucket, std::vector<std::string> keys) {
+    auto op = db_->run([&](pqxx::connection& c) { return delete_objects(c, provider, bucket, keys); });
     co_return co_await std::move(op);
 }
 

@@ -74,6 +74,11 @@ struct incomplete_upload {
 
 enum class http_method { get, put };
 
+// Whether `file_name` is the temp file get_to_file writes beside `destination_leaf` until it is
+// complete (".wharf-tmp-<12 hex digits>-<leaf>"): a process killed mid-download leaves it, and the
+// next attempt at the same destination removes it. Pure.
+bool is_download_temp_of(std::string_view file_name, std::string_view destination_leaf) noexcept;
+
 class provider {
 public:
     virtual ~provider() = default;
@@ -85,8 +90,9 @@ public:
     virtual boost::asio::awaitable<put_result> put_file(std::string key, std::filesystem::path source,
                                                         put_options options) = 0;
     virtual boost::asio::awaitable<put_result> put_bytes(std::string key, std::string data, put_options options) = 0;
-    // Streams the object (or a range) into a file, atomically (temp + rename); verifies the
-    // SHA-256 when the object carries one and the whole object was read.
+    // Streams the object (or a range) into a file, atomically (temp + rename: see
+    // is_download_temp_of); verifies the SHA-256 when the object carries one and the whole object
+    // was read.
     virtual boost::asio::awaitable<object_info> get_to_file(std::string key, std::filesystem::path destination,
                                                             std::optional<byte_range> range = {}) = 0;
     virtual boost::asio::awaitable<std::optional<object_info>> head(std::string key) = 0;

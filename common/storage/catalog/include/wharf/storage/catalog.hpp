@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 
@@ -106,6 +107,12 @@ record_result record_object(pqxx::connection& c, const object_record& r);
 // is_full and alert_sent.
 delete_result delete_object(pqxx::connection& c, std::string_view provider, std::string_view bucket,
                             std::string_view key);
+// delete_object for many keys of one provider and bucket, in one transaction (the usage rows
+// locked once: the provider's, then each API key's in name order). Returns the keys that had a
+// live row, each with the bytes given back.
+std::vector<std::pair<std::string, std::int64_t>> delete_objects(pqxx::connection& c, std::string_view provider,
+                                                                 std::string_view bucket,
+                                                                 const std::vector<std::string>& keys);
 std::optional<stored_object> find_object(pqxx::connection& c, std::string_view provider, std::string_view bucket,
                                          std::string_view key);
 // Live rows with this key on any provider (a key is placed on one provider at a time, but a
@@ -154,6 +161,9 @@ public:
     explicit catalog(pg::pool& db) : db_(&db) {}
     boost::asio::awaitable<record_result> record(object_record r);
     boost::asio::awaitable<delete_result> remove(std::string provider, std::string bucket, std::string key);
+    boost::asio::awaitable<std::vector<std::pair<std::string, std::int64_t>>> remove_many(std::string provider,
+                                                                                          std::string bucket,
+                                                                                          std::vector<std::string> keys);
     boost::asio::awaitable<std::vector<stored_object>> find_by_key(std::string key);
     boost::asio::awaitable<std::vector<stored_object>> find_by_prefix(std::string prefix);
     boost::asio::awaitable<rename_outcome> rename(std::string provider, std::string bucket, std::string from_key,
