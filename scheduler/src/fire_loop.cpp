@@ -11,6 +11,10 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
 namespace wharf::scheduler {
 namespace {
 
@@ -27,13 +31,20 @@ asio::awaitable<void> enqueue(pg::pool& db, redis::connection& redis, const ws::
     co_await db.run(std::move(mark));
 }
 
-// One pass over every schedule. Returns how many fires it enqueued.
-asio::awaitable<std::size_t> tick_once(pg::pool& db, redis::connection& redis, const loop_options& options) {
+struct tick_summary {
+    std::size_t fired = 0;
+    // How long after the tick's database time the earliest next slot is due.
+    std::optional<std::chrono::microseconds> next_due_in;
+};
+
+// One pass over every schedule.
+asio::awaitable<tick_summary> tick_once(pg::pool& db, redis::connection& redis, const loop_options& options) {
     auto read = [](pqxx::connection& c) { return std::make_pair(ws::database_now(c), ws::load_schedules(c)); };
     const auto snapshot = co_await db.run(std::move(read));
     const ws::micros now = snapshot.first;
     const auto& schedules = snapshot.second;
-    std::size_t fired = 0;
+    tick_summary summary;
+    std::size_t& fired = summary.fired;
     for (const auto& s : schedules) {
         if (s.def.paused) continue;
         ws::tick_result r;
@@ -46,6 +57,10 @@ asio::awaitable<std::size_t> tick_once(pg::pool& db, redis::connection& redis, c
             // A row written around wharfctl (or a zone gone from the tz database): not this tick's fault.
             spdlog::error("schedule {}: {}", s.def.name, e.what());
             continue;
+        }
+        if (r.next_due) {
+            const auto in = *r.next_due - now;
+            if (!summary.next_due_in || in < *summary.next_due_in) summary.next_due_in = in;
         }
         if (!r.won) continue;
         if (r.plan.missed > 0 || r.plan.coalesced > 0)
@@ -68,7 +83,7 @@ asio::awaitable<std::size_t> tick_once(pg::pool& db, redis::connection& redis, c
                      slot_text(f.slot), f.job_id, f.queue);
         ++fired;
     }
-    co_return fired;
+    co_return summary;
 }
 
 }  // namespace
@@ -81,9 +96,17 @@ asio::awaitable<void> run_fire_loop(pg::pool& db, redis::connection& redis, loop
         const auto started = std::chrono::steady_clock::now();
         std::chrono::milliseconds wait = options.tick;
         try {
-            co_await tick_once(db, redis, options);
+            auto ticking = tick_once(db, redis, options);
+            const tick_summary summary = co_await std::move(ticking);
             if (failures > 0) spdlog::info("scheduler: ticking again after {} failed tick(s)", failures);
             failures = 0;
+            // Wake when the next slot is due rather than up to a tick later (measured from the
+            // tick's start, as its database time was; 2 ms past, so the slot's second has begun).
+            if (summary.next_due_in) {
+                const auto until = std::chrono::ceil<std::chrono::milliseconds>(*summary.next_due_in) +
+                                   std::chrono::milliseconds(2);
+                wait = std::clamp(until, std::chrono::milliseconds(5), options.tick);
+            }
         } catch (const std::exception& e) {
             ++failures;
             wait = std::max(options.tick, retry.delay(failures, jitter_rng()));

@@ -182,6 +182,9 @@ tick_result tick(pqxx::connection& c, const schedule_row& s, micros now) {
                             .jitter = jitter_for(s.def.name, s.def.jitter)};
     const auto cursor = std::chrono::floor<std::chrono::seconds>(s.cursor);
     out.plan = plan_due(expr, zone, cursor, std::chrono::floor<std::chrono::seconds>(now), policy);
+    // Every slot up to the plan's cursor is this plan's (or an earlier one's): the next is after it.
+    if (const auto next = next_fire(expr, zone, std::max(cursor, out.plan.cursor)))
+        out.next_due = micros{*next + policy.jitter};
     if (out.plan.cursor <= cursor) return out;  // nothing new since the last plan
 
     pqxx::work tx(c, "schedule_tick");

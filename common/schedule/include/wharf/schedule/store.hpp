@@ -67,6 +67,9 @@ struct tick_result {
     std::vector<fire> pending;   // fires recorded, to enqueue now
     std::int64_t skipped = 0;    // fires not enqueued: the previous run is still queued or running
     due_slots plan;
+    // When the schedule's next slot is due (its jitter added), for a loop that wakes then instead
+    // of waiting out its tick; nullopt when paused or when nothing will ever fire.
+    std::optional<micros> next_due;
 };
 // Plans `s` at `now` and, if the plan moves the cursor, records it (see above).
 tick_result tick(pqxx::connection& c, const schedule_row& s, micros now);
