@@ -25,21 +25,12 @@ out=$here/bench/results/cleanup-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out/logs"
 command -v psql >/dev/null || { echo "needs psql (postgresql-client) on PATH" >&2; exit 1; }
 
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$here} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/wharf-ccache}
-[ -f "$build/CMakeCache.txt" ] || cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$out/configure.log"
-cmake --build "$build" --target wharfctl -j2
+source "$here/bench/lib.sh"
+bench_build "$build" "$out" wharfctl
 ctl=$build/wharfctl/wharfctl
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-redis_port=$(free_port); pg_port=$(free_port)
-cleanup() {
-  WHARF_DATA_DIR=$out/data WHARF_LOCAL_REDIS_PORT=$redis_port WHARF_LOCAL_PG_PORT=$pg_port \
-    "$here/deploy/local-servers.sh" stop >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-eval "$(WHARF_DATA_DIR=$out/data WHARF_LOCAL_REDIS_PORT=$redis_port WHARF_LOCAL_PG_PORT=$pg_port \
-  "$here/deploy/local-servers.sh" start)"
+trap 'wharf_servers stop "$out/data"' EXIT
+wharf_servers start "$out/data"
 "$ctl" migrate >"$out/logs/migrate.log"
 db=$WHARF_DATABASE_URL
 store=$out/store

@@ -23,14 +23,10 @@ command -v aws >/dev/null || { echo "needs awscli (aws) on PATH" >&2; exit 1; }
 command -v moto_server >/dev/null || { echo "needs moto_server on PATH" >&2; exit 1; }
 source "$here/bench/nginx.sh"
 
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$here} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/wharf-ccache}
-[ -f "$build/CMakeCache.txt" ] || cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$out/configure.log"
-cmake --build "$build" --target wharf-worker wharfctl -j2
+source "$here/bench/lib.sh"
+bench_build "$build" "$out" wharf-worker wharfctl
 worker=$build/worker/wharf-worker
 ctl=$build/wharfctl/wharfctl
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # The source: the transcode benchmark's clip, made once and kept.
 source "$here/bench/media/common.sh"
@@ -43,8 +39,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   stop_nginx "${nginx_pid:-}"
   wait 2>/dev/null || true
-  WHARF_DATA_DIR=$out/data WHARF_LOCAL_REDIS_PORT=$redis_port WHARF_LOCAL_PG_PORT=$pg_port \
-    "$here/deploy/local-servers.sh" stop >/dev/null 2>&1 || true
+  wharf_servers stop "$out/data"
 }
 trap cleanup EXIT
 
@@ -71,9 +66,7 @@ mkdir -p "$out/tmp"
 nginx -c "$out/nginx.conf" & nginx_pid=$!
 moto_port=$(free_port)
 (cd "$out" && exec moto_server -H 127.0.0.1 -p "$moto_port" >"$out/logs/moto.log" 2>&1) & pids+=($!)
-redis_port=$(free_port); pg_port=$(free_port)
-eval "$(WHARF_DATA_DIR=$out/data WHARF_LOCAL_REDIS_PORT=$redis_port WHARF_LOCAL_PG_PORT=$pg_port \
-  "$here/deploy/local-servers.sh" start)"
+wharf_servers start "$out/data"
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$moto_port/" && break; sleep 0.1; done
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 s3=(aws --endpoint-url "http://127.0.0.1:$moto_port" s3)

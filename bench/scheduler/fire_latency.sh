@@ -16,25 +16,19 @@ replicas=${REPLICAS:-3}
 out=$here/bench/results/scheduler-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$out/logs"
 
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$here} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/wharf-ccache}
-[ -f "$build/CMakeCache.txt" ] || cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$out/configure.log"
-cmake --build "$build" --target wharf-scheduler wharfctl -j2
+source "$here/bench/lib.sh"
+bench_build "$build" "$out" wharf-scheduler wharfctl
 scheduler=$build/scheduler/wharf-scheduler
 ctl=$build/wharfctl/wharfctl
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-redis_port=$(free_port); pg_port=$(free_port)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  WHARF_DATA_DIR=$out/data WHARF_LOCAL_REDIS_PORT=$redis_port WHARF_LOCAL_PG_PORT=$pg_port \
-    "$here/deploy/local-servers.sh" stop >/dev/null 2>&1 || true
+  wharf_servers stop "$out/data"
 }
 trap cleanup EXIT
-eval "$(WHARF_DATA_DIR=$out/data WHARF_LOCAL_REDIS_PORT=$redis_port WHARF_LOCAL_PG_PORT=$pg_port \
-  "$here/deploy/local-servers.sh" start)"
+wharf_servers start "$out/data"
 "$ctl" migrate >"$out/logs/migrate.log"
 
 defs=$(python3 -c '
@@ -51,7 +45,7 @@ for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 wait 2>/dev/null || true
 pids=()
 
-redis-cli -p "$redis_port" --raw XRANGE 'wharf:{noop}:stream' - + >"$out/entries.txt"
+redis-cli -p "$bench_redis_port" --raw XRANGE 'wharf:{noop}:stream' - + >"$out/entries.txt"
 psql -At "$WHARF_DATABASE_URL" -c "SELECT count(*), count(DISTINCT (schedule, slot)) FROM schedule_fires" >"$out/fires.txt"
 python3 - "$out/entries.txt" "$out/fires.txt" "$replicas" <<'PY' | tee "$out/summary.txt"
 import json, statistics, sys
