@@ -5,8 +5,10 @@
 #include "wharf/test/storage_data.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 namespace wharf::test {
 namespace fs = std::filesystem;
@@ -74,6 +76,26 @@ std::string nginx_server::url(std::string_view path, std::size_t index) const {
     return "http://127.0.0.1:" + std::to_string(port(index)) + std::string(path);
 }
 
-std::string nginx_server::access_log() const { return slurp(dir_.path() / "access.log"); }
+std::string nginx_server::access_log() const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::string log = slurp(dir_.path() / "access.log");
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::string again = slurp(dir_.path() / "access.log");
+        if (again == log) break;
+        log = std::move(again);
+    }
+    return log;
+}
+
+std::string nginx_server::access_log_with(std::string_view needle) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::string log = slurp(dir_.path() / "access.log");
+    while (log.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        log = slurp(dir_.path() / "access.log");
+    }
+    return log;
+}
 
 }  // namespace wharf::test

@@ -39,7 +39,11 @@ public:
     const std::filesystem::path& dir() const noexcept { return dir_.path(); }
     std::filesystem::path ca_file() const { return dir_.path() / "ca.crt"; }
     // One line a request: `<port> <method> <uri> status=<s> range="<Range>" if_range="<If-Range>" sent=<body bytes>`.
+    // nginx writes a line after the response's last byte has gone out, so a client can be done before its line is
+    // there: this waits until the log has not grown for 100 ms (at most 5 s).
     std::string access_log() const;
+    // The log once it holds `needle` (or after 5 s without it): for a request the test knows was made.
+    std::string access_log_with(std::string_view needle) const;
     pid_t pid() const { return proc_ ? proc_->pid() : -1; }
 
 private:
