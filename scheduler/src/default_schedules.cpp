@@ -9,6 +9,8 @@ const std::vector<schedule::definition>& default_schedules() {
     static const std::vector<schedule::definition> defaults = schedule::parse_definitions(R"([
       {"name": "cleanup-temp-objects", "cron": "0 * * * *", "queue": "cleanup",
        "payload": {"task": "temp_objects"}, "timeout": "30m", "jitter": "5m"},
+      {"name": "cleanup-failed-jobs", "cron": "0 2 * * *", "queue": "cleanup",
+       "payload": {"task": "failed_jobs"}, "timeout": "1h"},
       {"name": "cleanup-stuck-jobs", "cron": "*/10 * * * *", "queue": "cleanup",
        "payload": {"task": "stuck_jobs"}, "timeout": "30m", "jitter": "1m"},
       {"name": "cleanup-job-retention", "cron": "30 3 * * *", "queue": "cleanup",

@@ -20,7 +20,7 @@ namespace m = wharf::maintenance;
 using json = nlohmann::json;
 
 constexpr std::string_view usage =
-    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart|temp-objects|temp-files [--dry-run] [--older-than D] "
+    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart|temp-objects|temp-files|failed-jobs [--dry-run] [--older-than D] "
     "[--limit N] [--batch N] [--retention queue=D,...] [--scratch-dir DIR] [--json]";
 
 const wharf::option_spec specs[] = {
@@ -29,7 +29,7 @@ const wharf::option_spec specs[] = {
     wharf::storage::storage_providers_option(),
     {"dry_run", "count what the task would do; change nothing", true},
     {"older_than", "stuck-jobs: running longer than this (default 24h); job-retention: ended longer ago (default "
-                   "30d); stale-multipart: opened longer ago (default 24h); temp-objects: stored longer ago (default 24h); temp-files: not written for (default 24h)"},
+                   "30d); stale-multipart: opened longer ago (default 24h); temp-objects: stored longer ago (default 24h); temp-files: not written for (default 24h); failed-jobs: ended longer ago (default 7d)"},
     {"limit", "rows per run at most (default 100000)"},
     {"batch", "rows per transaction (default 500)"},
     {"retention", "job-retention: per-queue retentions, e.g. noop=1d,upload=90d"},
@@ -52,6 +52,8 @@ boost::asio::awaitable<int> run_cleanup(invocation inv) {
                    "objects of pipelines and jobs that are over, at the provider and in the catalog (usage\n"
                    "follows). temp-files: removes what no running or retry-waiting job owns in a worker's\n"
                    "--scratch-dir and nothing wrote for --older-than (every worker also does it hourly).\n"
+                   "failed-jobs: deletes the stored objects of jobs (and pipelines) that ended failed or dead\n"
+                   "longer ago than --older-than and marks them cleaned_up.\n"
                    "Each run is recorded in maintenance_runs.",
                    specs);
         co_return cfg.enabled("help") ? exit_ok : exit_usage;
@@ -90,7 +92,7 @@ boost::asio::awaitable<int> run_cleanup(invocation inv) {
     auto db = open_database(inv.executor, cfg);
     auto redis = open_redis(inv.executor, cfg);
     std::unique_ptr<wharf::storage::registry> providers;
-    if (request.task == "stale_multipart" || request.task == "temp_objects")
+    if (request.task == "stale_multipart" || request.task == "temp_objects" || request.task == "failed_jobs")
         providers = std::make_unique<wharf::storage::registry>(wharf::storage::provider_configs_from(cfg), inv.executor);
     auto run = m::run_task(*db, *redis, providers.get(), request, std::nullopt);
     const json result = co_await std::move(run);

@@ -54,7 +54,7 @@ asio::awaitable<json> job_retention(pg::pool& db, const task_options& o) {
             pqxx::work tx(c, "job_retention");
             const std::string pick = fmt::format(R"sql(
 SELECT j.id, j.queue FROM jobs j
-WHERE j.status IN ('succeeded', 'failed', 'dead', 'cancelled') AND j.parent_id IS NULL AND j.queue <> 'pipeline'
+WHERE j.status IN ('succeeded', 'failed', 'dead', 'cancelled', 'cleaned_up') AND j.parent_id IS NULL AND j.queue <> 'pipeline'
   AND j.finished_at < now() - {}
 ORDER BY j.finished_at LIMIT $4)sql",
                                                  job_retention_sql);

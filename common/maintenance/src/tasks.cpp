@@ -32,11 +32,17 @@ std::size_t count_field(const json& v, std::string_view what, std::size_t high) 
     return static_cast<std::size_t>(v.get<std::int64_t>());
 }
 
+std::string name_list() {
+    std::string out;
+    for (const auto n : task_names()) out += (out.empty() ? "" : ", ") + std::string{n};
+    return out;
+}
+
 }  // namespace
 
 const std::vector<std::string_view>& task_names() {
-    static const std::vector<std::string_view> names{"stuck_jobs", "job_retention", "stale_multipart", "temp_objects",
-                                                     "temp_files"};
+    static const std::vector<std::string_view> names{"stuck_jobs",   "job_retention", "stale_multipart",
+                                                     "temp_objects", "temp_files",    "failed_jobs"};
     return names;
 }
 
@@ -45,13 +51,12 @@ task_request parse_request(const json& payload) {
     task_request r;
     const auto task = payload.find("task");
     if (task == payload.end() || !task->is_string())
-        throw task_error("task: required, one of stuck_jobs, job_retention, stale_multipart, temp_objects, temp_files");
+        throw task_error("task: required, one of " + name_list());
     r.task = task->get<std::string>();
     bool known = false;
     for (const auto n : task_names()) known = known || n == r.task;
     if (!known)
-        throw task_error(fmt::format(
-            "task: '{}' is not a task (stuck_jobs, job_retention, stale_multipart, temp_objects, temp_files)", r.task));
+        throw task_error(fmt::format("task: '{}' is not a task ({})", r.task, name_list()));
     for (const auto& [key, value] : payload.items()) {
         if (key == "task") continue;
         if (key == "dry_run") {
@@ -99,6 +104,9 @@ asio::awaitable<json> run_task(pg::pool& db, redis::connection& redis, const sto
             result = co_await std::move(task);
         } else if (request.task == "stale_multipart") {
             auto task = detail::stale_multipart(db, providers, request.options);
+            result = co_await std::move(task);
+        } else if (request.task == "failed_jobs") {
+            auto task = detail::failed_jobs(db, providers, request.options);
             result = co_await std::move(task);
         } else if (request.task == "temp_objects") {
             auto task = detail::temp_objects(db, providers, request.options);

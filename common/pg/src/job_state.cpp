@@ -33,7 +33,7 @@ namespace {
 // detail::job_key().
 
 // Starts: insert the row, or take it over when the stored fence is smaller and the job is not
-// final -- or is dead or failed and the start belongs to a newer generation (`wharfctl dead
+// final -- or is dead, failed or cleaned_up and the start belongs to a newer generation (`wharfctl dead
 // retry`; an old run's take-over, whatever its entry, reopens nothing). `takes` (starts coalesced
 // into the row) is added to epoch. ORDER BY the key: lock order.
 constexpr const char* starts_sql = R"sql(
@@ -55,8 +55,8 @@ ON CONFLICT (id, queue) DO UPDATE SET
     run_at = NULL, started_at = now(), finished_at = NULL, updated_at = now()
 WHERE ((j.generation, j.entry_ms, j.entry_seq, j.delivery)
            < (EXCLUDED.generation, EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
-       AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled'))
-   OR (j.generation < EXCLUDED.generation AND j.status IN ('failed', 'dead'))
+       AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled', 'cleaned_up'))
+   OR (j.generation < EXCLUDED.generation AND j.status IN ('failed', 'dead', 'cleaned_up'))
 )sql";
 
 // A start and the outcome of the same delivery (same fence) in one row version. Equivalent to
@@ -100,8 +100,8 @@ WITH t AS (
         run_at = EXCLUDED.run_at, finished_at = EXCLUDED.finished_at, updated_at = now()
     WHERE ((j.generation, j.entry_ms, j.entry_seq, j.delivery)
                <= (EXCLUDED.generation, EXCLUDED.entry_ms, EXCLUDED.entry_seq, EXCLUDED.delivery)
-           AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled'))
-       OR (j.generation < EXCLUDED.generation AND j.status IN ('failed', 'dead'))
+           AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled', 'cleaned_up'))
+       OR (j.generation < EXCLUDED.generation AND j.status IN ('failed', 'dead', 'cleaned_up'))
     RETURNING j.queue || '/' || j.id
 )
 SELECT * FROM written
@@ -138,7 +138,7 @@ WITH t AS (
     FROM t
     WHERE j.id = t.id AND j.queue = t.queue
       AND (j.generation, j.entry_ms, j.entry_seq, j.delivery) = (t.generation, t.entry_ms, t.entry_seq, t.delivery)
-      AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled')
+      AND j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled', 'cleaned_up')
     RETURNING j.queue || '/' || j.id
 ), inserted AS (
     INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, generation, entry_ms, entry_seq, delivery,
@@ -556,7 +556,7 @@ asio::awaitable<void> record_lost_start(pool& db, job_start start) {
         tx.exec_params(R"sql(
 UPDATE jobs SET attempts = $3, max_attempts = $4, epoch = $5, generation = $6, entry_ms = $7, entry_seq = $8,
                 delivery = $9, started_at = COALESCE(started_at, now()), updated_at = now()
-WHERE id = $1 AND queue = $2 AND epoch = 0 AND status IN ('succeeded', 'failed', 'dead', 'cancelled'))sql",
+WHERE id = $1 AND queue = $2 AND epoch = 0 AND status IN ('succeeded', 'failed', 'dead', 'cancelled', 'cleaned_up'))sql",
                        detail::sanitize_text(start.id), start.queue, start.attempt, start.max_attempts, takes,
                        start.fence.generation, start.fence.entry_ms, start.fence.entry_seq, start.fence.delivery);
         tx.commit();

@@ -1,4 +1,4 @@
-// The job_status names, as stored in jobs.status (see the CHECK in migrations/0006_pipelines.sql).
+// The job_status names, as stored in jobs.status (see the CHECK in migrations/0009_cleaned_up.sql).
 #include "wharf/pg/job_state.hpp"
 
 #include <array>
@@ -7,7 +7,7 @@
 namespace wharf::pg {
 namespace {
 
-constexpr std::array<std::pair<job_status, std::string_view>, 7> names = {{
+constexpr std::array<std::pair<job_status, std::string_view>, 8> names = {{
     {job_status::queued, "queued"},
     {job_status::running, "running"},
     {job_status::waiting, "waiting"},
@@ -15,6 +15,7 @@ constexpr std::array<std::pair<job_status, std::string_view>, 7> names = {{
     {job_status::failed, "failed"},
     {job_status::dead, "dead"},
     {job_status::cancelled, "cancelled"},
+    {job_status::cleaned_up, "cleaned_up"},
 }};
 
 }  // namespace

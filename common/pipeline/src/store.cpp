@@ -99,7 +99,7 @@ ON CONFLICT (id, queue) DO UPDATE SET
     result = CASE WHEN $9 THEN EXCLUDED.result ELSE j.result END,
     error = CASE WHEN $9 THEN EXCLUDED.error ELSE j.error END,
     finished_at = CASE WHEN $9 THEN now() ELSE j.finished_at END
-WHERE j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled')
+WHERE j.status NOT IN ('succeeded', 'failed', 'dead', 'cancelled', 'cleaned_up')
 )sql",
         st.submission.id, std::string{queue_name}, std::string{job_status_of(st.status)},
         st.submission.api_key ? st.submission.api_key->c_str() : nullptr, dump_json(to_json(st.submission)),
@@ -118,7 +118,7 @@ transition make_transition(state st, const actions& a) {
 
 std::optional<step_state> step_state_of(std::string_view job_status) {
     if (job_status == "succeeded") return step_state::succeeded;
-    if (job_status == "failed" || job_status == "dead") return step_state::failed;
+    if (job_status == "failed" || job_status == "dead" || job_status == "cleaned_up") return step_state::failed;
     if (job_status == "cancelled") return step_state::cancelled;
     return std::nullopt;
 }

@@ -319,3 +319,111 @@ TEST_F(cleanup, temp_files_removes_what_dead_jobs_left_and_keeps_live_and_recent
     EXPECT_FALSE(fs::exists(scratch / "publish-read-publish-waiting-5.txt"));
     EXPECT_TRUE(fs::exists(scratch / "upload-upload-young-6"));
 }
+
+TEST_F(cleanup, failed_jobs_deletes_the_objects_of_long_failed_jobs_and_marks_them_cleaned_up) {
+    wharf::test::temp_dir dir("wharf-failed-jobs");
+    const auto root = dir.path() / "store";
+    wharf::test::moto_server moto;
+    moto.create_bucket("media");
+    const std::string providers =
+        R"([{"name":"loc","kind":"local","root":")" + root.string() +
+        R"("},{"name":"moto","kind":"s3","profile":"generic","endpoint":")" + moto.endpoint() +
+        R"(","region":"us-east-1","bucket":"media","access_key_id":"testing","secret_access_key":"testing"}])";
+    // job id, queue, status, ended ago, parent
+    row("f-old", "upload", "failed", "9 days", "8 days");
+    row("d-old", "upload", "dead", "9 days", "8 days");
+    row("f-young", "upload", "failed", "2 days", "1 day");
+    row("s-old", "upload", "succeeded", "9 days", "8 days");
+    row("p-fail", "pipeline", "failed", "9 days", "8 days");
+    row("p-fail:transcode", "transcode", "succeeded", "9 days", "8 days", "p-fail");
+    row("p-live", "pipeline", "waiting", "9 days");
+    row("p-live:download", "download", "failed", "9 days", "8 days", "p-live");
+    row("f-elsewhere", "upload", "failed", "9 days", "8 days");
+    row("f-nothing", "upload", "failed", "9 days", "8 days");
+    sql("UPDATE jobs SET error = 'transcode: exit 1' WHERE id = 'f-old'");
+    sql("INSERT INTO pipelines (id, video_id, status, spec) VALUES ('p-fail', 'v', 'failed', '{}'), "
+        "('p-live', 'w', 'running', '{}')");
+    struct object {
+        std::string provider, key, job, queue;
+    };
+    const std::vector<object> objects{
+        {"loc", "videos/f-old/a.mp4", "f-old", "upload"},       {"moto", "videos/f-old/b.mp4", "f-old", "upload"},
+        {"moto", "videos/d-old/a.mp4", "d-old", "upload"},      {"loc", "videos/f-young/a.mp4", "f-young", "upload"},
+        {"loc", "videos/s-old/a.mp4", "s-old", "upload"},       {"moto", "processed/v/720p.m3u8", "p-fail:transcode", "transcode"},
+        {"loc", "temp/p-live/source.mp4", "p-live:download", "download"},
+        {"gone", "videos/f-elsewhere/a.mp4", "f-elsewhere", "upload"}};
+    {
+        pqxx::connection c(f.postgres().url());
+        for (const auto* p : {"loc", "moto", "gone"}) s::ensure_provider(c, p, 1ull << 30);
+        for (const auto& o : objects) {
+            if (o.provider == "loc") {
+                std::filesystem::create_directories((root / o.key).parent_path());
+                std::ofstream(root / o.key) << std::string(1000, 'x');
+            } else if (o.provider == "moto") {
+                moto.put_object("media", o.key, 1000);
+            }
+            s::object_record r;
+            r.provider = o.provider;
+            r.bucket = o.provider == "loc" ? root.string() : "media";
+            r.key = o.key;
+            r.size = 1000;
+            r.sha256 = std::string(64, 'a');
+            r.api_key = "tenant";
+            r.prefix_class = o.key.starts_with("temp/") ? s::prefix_class::temp : s::prefix_class::permanent;
+            r.job_id = o.job;
+            r.job_queue = o.queue;
+            s::record_object(c, r);
+        }
+    }
+    const auto usage = [&](const std::string& p) {
+        return f.count("SELECT total_bytes FROM storage_stats WHERE provider = '" + p + "'");
+    };
+    const auto status = [&](const std::string& id) { return wharf::test::status_of(f, id); };
+    ASSERT_EQ(usage("loc") + usage("moto"), 7000);
+
+    auto dry = ctl_json({"cleanup", "failed-jobs", "--dry-run", "--storage-providers", providers});
+    EXPECT_EQ(dry["cleaned_up_jobs"], 5) << dry.dump();  // f-old, d-old, p-fail, f-elsewhere, f-nothing
+    EXPECT_EQ(dry["deleted_objects"], 5) << dry.dump();
+    EXPECT_EQ(status("f-old"), "failed");
+    EXPECT_EQ(moto.list_objects("media").size(), 3u);
+
+    // One object already gone at the provider (a run killed between the provider and the catalog).
+    std::filesystem::remove(root / "videos/f-old/a.mp4");
+    // One job at a time: the cursor goes on past the job it cannot finish.
+    auto run = ctl_json({"cleanup", "failed-jobs", "--batch", "1", "--storage-providers", providers});
+    EXPECT_EQ(run["examined_jobs"], 5) << run.dump();
+    EXPECT_EQ(run["cleaned_up_jobs"], 4) << run.dump();
+    EXPECT_EQ(run["deleted_objects"], 4) << run.dump();
+    EXPECT_EQ(run["freed_bytes"], 4000) << run.dump();
+    EXPECT_EQ(run["skipped_unconfigured"], 1) << run.dump();
+    for (const auto* id : {"f-old", "d-old", "p-fail", "f-nothing"}) EXPECT_EQ(status(id), "cleaned_up") << id;
+    EXPECT_EQ(status("f-elsewhere"), "failed");  // its object is on a provider this run does not have
+    EXPECT_EQ(status("f-young"), "failed");
+    EXPECT_EQ(status("s-old"), "succeeded");
+    EXPECT_EQ(status("p-fail:transcode"), "succeeded");
+    EXPECT_EQ(status("p-live:download"), "failed");  // its pipeline still runs
+    EXPECT_EQ(f.job("f-old")->error, "transcode: exit 1");  // why it failed is kept
+    EXPECT_FALSE(std::filesystem::exists(root / "videos/f-old/a.mp4"));
+    EXPECT_TRUE(std::filesystem::exists(root / "videos/f-young/a.mp4"));
+    EXPECT_TRUE(std::filesystem::exists(root / "videos/s-old/a.mp4"));
+    EXPECT_TRUE(std::filesystem::exists(root / "temp/p-live/source.mp4"));
+    std::set<std::string> left;
+    for (const auto& o : moto.list_objects("media")) left.insert(o.key);
+    EXPECT_EQ(left, std::set<std::string>{}) << "moto kept objects of cleaned-up jobs";
+    // Accounting equals the catalog afterwards, provider by provider.
+    for (const auto* p : {"loc", "moto"})
+        EXPECT_EQ(f.count(fmt::format("SELECT coalesce(sum(size), 0) FROM objects WHERE deleted_at IS NULL AND provider = '{}'", p)),
+                  usage(p))
+            << p;
+    EXPECT_EQ(usage("loc"), 3000);
+    EXPECT_EQ(usage("moto"), 0);
+
+    // A second run has nothing left but the job whose provider it lacks; one that has it finishes it.
+    run = ctl_json({"cleanup", "failed-jobs", "--storage-providers", providers});
+    EXPECT_EQ(run["cleaned_up_jobs"], 0) << run.dump();
+    sql("UPDATE objects SET provider = 'loc', bucket = '" + root.string() + "' WHERE key = 'videos/f-elsewhere/a.mp4'");
+    run = ctl_json({"cleanup", "failed-jobs", "--storage-providers", providers});
+    EXPECT_EQ(run["cleaned_up_jobs"], 1) << run.dump();
+    EXPECT_EQ(status("f-elsewhere"), "cleaned_up");
+    EXPECT_EQ(f.count("SELECT count(*) FROM maintenance_runs WHERE task = 'failed_jobs' AND status = 'succeeded'"), 4);
+}

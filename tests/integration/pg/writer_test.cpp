@@ -220,6 +220,24 @@ TEST_F(writer_fixture, a_dead_job_retried_on_purpose_runs_again_under_its_new_ge
     EXPECT_EQ(finish(outcome_of("job-d2", retried2)), pg::write_result::applied);
     EXPECT_EQ(load("job-d2")->status, pg::job_status::succeeded);
     EXPECT_EQ(load("job-d2")->epoch, 2);
+
+    // A dead job whose objects the failed_jobs cleanup deleted (cleaned_up) is final to every
+    // delivery of its run, and a dead retry reopens it like a dead one.
+    const pg::fence first3{70, 0, 1}, late3{70, 0, 2}, retried3{71, 0, 1, 1};
+    writer.started(start_of("job-d3", first3));
+    EXPECT_EQ(finish(outcome_of("job-d3", first3, pg::job_status::dead)), pg::write_result::applied);
+    {
+        pqxx::connection c(url);
+        pqxx::work tx(c);
+        tx.exec0("UPDATE jobs SET status = 'cleaned_up' WHERE id = 'job-d3'");
+        tx.commit();
+    }
+    writer.started(start_of("job-d3", late3));
+    EXPECT_EQ(finish(outcome_of("job-d3", late3)), pg::write_result::stale);
+    EXPECT_EQ(load("job-d3")->status, pg::job_status::cleaned_up);
+    writer.started(start_of("job-d3", retried3));
+    EXPECT_EQ(finish(outcome_of("job-d3", retried3)), pg::write_result::applied);
+    EXPECT_EQ(load("job-d3")->status, pg::job_status::succeeded);
 }
 
 // The chaos soak's "duplicate chain": a take-over of the same run (a newer entry or delivery, the

@@ -44,6 +44,15 @@ std::vector<std::string> xml_values(const std::string& xml, const std::string& t
 
 }  // namespace
 
+void moto_server::put_object(const std::string& bucket, const std::string& key, std::uint64_t bytes) const {
+    const auto body = dir_.path() / "object";
+    std::ofstream(body, std::ios::binary) << std::string(bytes, 'o');
+    const auto sent = run({"curl", "-sS", "-f", "-o", "/dev/null", "-H", "Expect:", "-T", body.string(),
+                           endpoint() + "/" + bucket + "/" + key});
+    std::filesystem::remove(body);
+    if (sent.status != 0) throw std::runtime_error("putting " + key + " failed: " + sent.output);
+}
+
 std::string moto_server::begin_upload(const std::string& bucket, const std::string& key,
                                       std::uint64_t first_part_bytes) const {
     const std::string url = endpoint() + "/" + bucket + "/" + key;

@@ -49,12 +49,12 @@ struct fence {
 
 // waiting: the job's own run is over, but it is not final until others finish (a pipeline waits
 // for its steps; whoever finishes the last one writes its final state).
-enum class job_status { queued, running, waiting, succeeded, failed, dead, cancelled };
+enum class job_status { queued, running, waiting, succeeded, failed, dead, cancelled, cleaned_up };
 std::string_view to_string(job_status s) noexcept;
 std::optional<job_status> job_status_from_string(std::string_view s) noexcept;
 inline bool is_final(job_status s) noexcept {
     return s == job_status::succeeded || s == job_status::failed || s == job_status::dead ||
-           s == job_status::cancelled;
+           s == job_status::cancelled || s == job_status::cleaned_up;
 }
 
 struct job_start {

@@ -28,6 +28,8 @@ public:
     // Asked of moto directly (curl, unsigned), not through wharf's S3 client:
     // starts a multipart upload of `key`, sends a first part of `first_part_bytes` when not 0,
     // and returns the UploadId -- an upload as a crashed client leaves it;
+    // PUTs `bytes` bytes as bucket/key (moto takes unsigned requests).
+    void put_object(const std::string& bucket, const std::string& key, std::uint64_t bytes) const;
     std::string begin_upload(const std::string& bucket, const std::string& key, std::uint64_t first_part_bytes = 0) const;
     // the UploadIds of the bucket's incomplete multipart uploads (ListMultipartUploads).
     std::vector<std::string> open_uploads(const std::string& bucket) const;
