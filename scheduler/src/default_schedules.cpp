@@ -15,6 +15,8 @@ const std::vector<schedule::definition>& default_schedules() {
        "payload": {"task": "stuck_jobs"}, "timeout": "30m", "jitter": "1m"},
       {"name": "cleanup-job-retention", "cron": "30 3 * * *", "queue": "cleanup",
        "payload": {"task": "job_retention"}, "timeout": "1h", "jitter": "10m"},
+      {"name": "cleanup-reconcile", "cron": "* * * * *", "queue": "cleanup",
+       "payload": {"task": "reconcile"}, "timeout": "10m"},
       {"name": "cleanup-stale-multipart", "cron": "15 4 * * *", "queue": "cleanup",
        "payload": {"task": "stale_multipart"}, "timeout": "1h", "jitter": "10m"}
     ])");

@@ -20,7 +20,7 @@ namespace m = wharf::maintenance;
 using json = nlohmann::json;
 
 constexpr std::string_view usage =
-    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart|temp-objects|temp-files|failed-jobs [--dry-run] [--older-than D] "
+    "wharfctl cleanup stuck-jobs|job-retention|stale-multipart|temp-objects|temp-files|failed-jobs|reconcile [--dry-run] [--older-than D] "
     "[--limit N] [--batch N] [--retention queue=D,...] [--scratch-dir DIR] [--json]";
 
 const wharf::option_spec specs[] = {
@@ -29,7 +29,7 @@ const wharf::option_spec specs[] = {
     wharf::storage::storage_providers_option(),
     {"dry_run", "count what the task would do; change nothing", true},
     {"older_than", "stuck-jobs: running longer than this (default 24h); job-retention: ended longer ago (default "
-                   "30d); stale-multipart: opened longer ago (default 24h); temp-objects: stored longer ago (default 24h); temp-files: not written for (default 24h); failed-jobs: ended longer ago (default 7d)"},
+                   "30d); stale-multipart: opened longer ago (default 24h); temp-objects: stored longer ago (default 24h); temp-files: not written for (default 24h); failed-jobs: ended longer ago (default 7d); reconcile: the grace (default 2m)"},
     {"limit", "rows per run at most (default 100000)"},
     {"batch", "rows per transaction (default 500)"},
     {"retention", "job-retention: per-queue retentions, e.g. noop=1d,upload=90d"},
@@ -53,7 +53,8 @@ boost::asio::awaitable<int> run_cleanup(invocation inv) {
                    "follows). temp-files: removes what no running or retry-waiting job owns in a worker's\n"
                    "--scratch-dir and nothing wrote for --older-than (every worker also does it hourly).\n"
                    "failed-jobs: deletes the stored objects of jobs (and pipelines) that ended failed or dead\n"
-                   "longer ago than --older-than and marks them cleaned_up.\n"
+                   "longer ago than --older-than and marks them cleaned_up. reconcile: re-enqueues the jobs\n"
+                   "PostgreSQL has queued or running that Redis lost (found missing twice, --older-than apart).\n"
                    "Each run is recorded in maintenance_runs.",
                    specs);
         co_return cfg.enabled("help") ? exit_ok : exit_usage;

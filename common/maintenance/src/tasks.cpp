@@ -42,7 +42,8 @@ std::string name_list() {
 
 const std::vector<std::string_view>& task_names() {
     static const std::vector<std::string_view> names{"stuck_jobs",   "job_retention", "stale_multipart",
-                                                     "temp_objects", "temp_files",    "failed_jobs"};
+                                                     "temp_objects", "temp_files",    "failed_jobs",
+                                                     "reconcile"};
     return names;
 }
 
@@ -104,6 +105,9 @@ asio::awaitable<json> run_task(pg::pool& db, redis::connection& redis, const sto
             result = co_await std::move(task);
         } else if (request.task == "stale_multipart") {
             auto task = detail::stale_multipart(db, providers, request.options);
+            result = co_await std::move(task);
+        } else if (request.task == "reconcile") {
+            auto task = detail::reconcile(db, redis, request.options);
             result = co_await std::move(task);
         } else if (request.task == "failed_jobs") {
             auto task = detail::failed_jobs(db, providers, request.options);

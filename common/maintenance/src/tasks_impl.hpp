@@ -49,6 +49,7 @@ boost::asio::awaitable<nlohmann::json> temp_objects(pg::pool& db, const storage:
                                                     const task_options& o);
 boost::asio::awaitable<nlohmann::json> failed_jobs(pg::pool& db, const storage::registry* providers,
                                                    const task_options& o);
+boost::asio::awaitable<nlohmann::json> reconcile(pg::pool& db, redis::connection& redis, const task_options& o);
 boost::asio::awaitable<nlohmann::json> temp_files(pg::pool& db, const task_options& o);
 boost::asio::awaitable<nlohmann::json> stale_multipart(pg::pool& db, const storage::registry* providers,
                                                        const task_options& o);

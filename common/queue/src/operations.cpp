@@ -2,14 +2,17 @@
 // scripts.cpp; single commands are sent as they are.
 //
 // Duplicate detection (claim_id). An envelope with a producer id has an id key
-// wharf:{q}:id:<id>, a HASH {token, state} that lives id_ttl after its last change:
+// wharf:{q}:id:<id>, a HASH {token, state} that lives id_ttl (7 days) after its last change while
+// active, and finished_id_ttl (1 hour) once done or dead -- PostgreSQL keeps every finished id, so
+// Redis need not keep them for long:
 //  - token: the run that owns the id: the envelope's "_token" if it has one (set when wharf
 //    re-enqueues a job: a retry, a delayed enqueue), else the stream entry id of the delivery that
 //    first claimed it (a take-over redelivers the same entry, so the same token).
 //  - state: active while a run is pending or running; done after ack(); dead after dead_letter().
 // Before any of that, a job a cancel was asked for (wharf:{q}:cancel, see request_cancel) is
 // reported `cancelled`: it must not start.
-// claim_id: no key -> the delivery takes the id (active) and runs; the same token -> runs (a retry
+// claim_id: no key -> the delivery takes the id (active) and runs once PostgreSQL says the job has
+// not ended already (run_new: the worker reads the row); the same token -> runs (a retry
 // or a redelivery of the owning run); done/dead -> a duplicate of a finished job: the script acks
 // and deletes it and counts it in stats.duplicates; another run active -> the duplicate waits:
 // the script moves it to delayed (due now + wait_delay) and acks it, to be looked at again then.
@@ -235,6 +238,7 @@ boost::asio::awaitable<operations::claim_result> operations::claim_id(const deli
     checked(r, "claim_id");
     if (!r.is_string()) unexpected("claim_id", r);
     if (r.str() == "run") co_return claim_result::run;
+    if (r.str() == "run_new") co_return claim_result::run_new;
     if (r.str() == "cancelled") co_return claim_result::cancelled;
     if (r.str() == "duplicate_done") co_return claim_result::duplicate_done;
     if (r.str() == "wait") co_return claim_result::wait;
@@ -245,7 +249,7 @@ boost::asio::awaitable<void> operations::ack(const std::vector<ack_item>& items)
     for (std::size_t start = 0; start < items.size(); start += max_ack_batch) {
         const std::size_t end = std::min(items.size(), start + max_ack_batch);
         std::vector<std::string> keys{keys_.stream, keys_.stats, keys_.cancel};
-        std::vector<std::string> args{std::to_string(id_ttl_.count()), std::to_string(end - start)};
+        std::vector<std::string> args{std::to_string(finished_id_ttl_.count()), std::to_string(end - start)};
         args.reserve(2 + 4 * (end - start));
         for (std::size_t i = start; i < end; ++i) {
             const ack_item& item = items[i];
@@ -282,7 +286,7 @@ boost::asio::awaitable<void> operations::dead_letter(const delivery& d, std::str
     if (!job_id.empty() && job_id != d.entry_id) keys.push_back(keys_.id_key(job_id));
     std::vector<std::string> args{d.entry_id, d.job_text, std::string{job_id}, std::string{reason},
                                   std::to_string(attempts), format_rfc3339(system_clock::now()),
-                                  std::to_string(id_ttl_.count())};
+                                  std::to_string(finished_id_ttl_.count())};
     checked(co_await redis_.eval(scripts::dead_letter(), std::move(keys), std::move(args)), "dead_letter");
 }
 
@@ -423,6 +427,64 @@ boost::asio::awaitable<std::size_t> operations::dead_purge() {
     const redis::reply r = co_await redis_.eval(scripts::dead_purge(), std::move(keys), {});
     checked(r, "dead_purge");
     co_return static_cast<std::size_t>(r.integer());
+}
+
+boost::asio::awaitable<operations::held> operations::held_ids(std::size_t cap) {
+    constexpr std::size_t page = 1'000;
+    held out;
+    std::size_t seen = 0;
+    for (const char* which : {"delayed", "stream"}) {
+        std::string cursor = std::string_view{which} == "stream" ? "-" : "0";
+        while (true) {
+            if (seen >= cap) {
+                out.complete = false;
+                co_return out;
+            }
+            std::vector<std::string> keys{keys_.stream, keys_.delayed};
+            std::vector<std::string> args{which, cursor, std::to_string(page)};
+            const redis::reply r = co_await redis_.eval(scripts::held_ids(), std::move(keys), std::move(args));
+            checked(r, "held_ids");
+            if (!r.is_array() || r.size() < 1 || !r[0].is_string()) unexpected("held_ids", r);
+            for (std::size_t i = 1; i < r.size(); ++i) out.ids.insert(r[i].str());
+            seen += std::max<std::size_t>(r.size() - 1, 1);
+            cursor = r[0].str();
+            if (cursor.empty() || cursor == "0") break;
+        }
+    }
+    co_return out;
+}
+
+boost::asio::awaitable<std::optional<std::string>> operations::requeue(envelope e) {
+    if (!e.id) throw std::invalid_argument("requeue: the envelope needs its job id");
+    e.token = fresh_token();
+    std::vector<std::string> keys{keys_.stream, keys_.id_key(*e.id)};
+    std::vector<std::string> args{encode(e), *e.token, std::to_string(id_ttl_.count())};
+    const redis::reply r = co_await redis_.eval(scripts::requeue(), std::move(keys), std::move(args));
+    checked(r, "requeue");
+    if (r.is_integer()) co_return std::nullopt;
+    if (!r.is_string()) unexpected("requeue", r);
+    co_return r.str();
+}
+
+boost::asio::awaitable<std::int64_t> data_since(redis::connection& commands) {
+    redis::command info{"INFO", "server"};
+    const redis::reply i = co_await commands.exec(std::move(info));
+    checked(i, "INFO server");
+    if (!i.is_string()) unexpected("INFO server", i);
+    const auto& text = i.str();
+    const auto at = text.find("run_id:");
+    if (at == std::string::npos) unexpected("INFO server (no run_id)", i);
+    const auto end = text.find_first_of("\r\n", at);
+    std::string run_id = text.substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
+    std::vector<std::string> keys{std::string{incarnation_key}};
+    std::vector<std::string> args{std::move(run_id)};
+    const redis::reply r = co_await commands.eval(scripts::data_since(), std::move(keys), std::move(args));
+    checked(r, "data_since");
+    std::int64_t ms = 0;
+    if (r.is_string()) std::from_chars(r.str().data(), r.str().data() + r.str().size(), ms);
+    else if (r.is_integer()) ms = r.integer();
+    else unexpected("data_since", r);
+    co_return ms;
 }
 
 boost::asio::awaitable<std::vector<std::string>> known_queues(redis::connection& commands) {

@@ -151,14 +151,16 @@ return out
 
 // KEYS: stream   ARGV: consumer, entry ids...   Returns the ids the consumer no longer owns.
 // XCLAIM with min-idle 0 and JUSTID resets the idle time without bumping the delivery count.
+// A stream or group that is gone (Redis lost its data: FLUSHALL, a restart from an older file)
+// holds no lease: every entry is lost, and its job is stopped (reconciliation runs it again).
 const redis::script& renew() {
     static const redis::script s{R"lua(
 local lost = {}
 local owned = {}
 for i = 2, #ARGV do
   local id = ARGV[i]
-  local p = redis.call('XPENDING', KEYS[1], 'workers', id, id, 1)
-  if p[1] and p[1][2] == ARGV[1] then
+  local p = redis.pcall('XPENDING', KEYS[1], 'workers', id, id, 1)
+  if type(p) == 'table' and not p.err and p[1] and p[1][2] == ARGV[1] then
     owned[#owned + 1] = id
   else
     lost[#lost + 1] = id
@@ -177,7 +179,9 @@ return lost
 // KEYS: stream, delayed, stats, id_key, cancel
 // ARGV: entry_id, token, now_ms, wait_delay_ms, id_ttl_s, job_text, job_id
 // The id key is a HASH {token, state}. Returns 'cancelled' (a cancel was asked for the job: the
-// caller records that and acknowledges the entry), 'run', 'duplicate_done' or 'wait'.
+// caller records that and acknowledges the entry), 'run', 'run_new' (no key: the id is new to
+// Redis, or finished longer ago than the finished-id TTL: the caller asks PostgreSQL which),
+// 'duplicate_done' or 'wait'.
 const redis::script& claim_id() {
     static const redis::script s{R"lua(
 if redis.call('HEXISTS', KEYS[5], ARGV[7]) == 1 then return 'cancelled' end
@@ -187,7 +191,7 @@ local cur = redis.call('HMGET', KEYS[4], 'token', 'state')
 if not cur[1] then
   redis.call('HSET', KEYS[4], 'token', token, 'state', 'active')
   redis.call('EXPIRE', KEYS[4], ARGV[5])
-  return 'run'
+  return 'run_new'
 end
 if cur[2] == 'done' or cur[2] == 'dead' then
   redis.call('XACK', KEYS[1], 'workers', ARGV[1])
@@ -268,6 +272,76 @@ const redis::script& dead_purge() {
 local n = redis.call('XLEN', KEYS[1])
 redis.call('DEL', KEYS[1])
 return n
+)lua"};
+    return s;
+}
+
+// KEYS: wharf:incarnation   ARGV: the server's run_id
+// The HASH {run_id, since_ms}: since when (server clock, ms) this server's data has been
+// continuous as far as wharf can tell. A different run_id (a restart, possibly from an older
+// file; a promoted replica) or no marker at all (FLUSHALL, a new server) starts it anew at now.
+const redis::script& data_since() {
+    static const redis::script s{R"lua(
+local cur = redis.call('HGET', KEYS[1], 'run_id')
+local since = redis.call('HGET', KEYS[1], 'since_ms')
+if cur ~= ARGV[1] or not since then
+  local t = redis.call('TIME')
+  since = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  redis.call('HSET', KEYS[1], 'run_id', ARGV[1], 'since_ms', since)
+end
+return since
+)lua"};
+    return s;
+}
+
+// KEYS: stream, delayed   ARGV: 'stream' | 'delayed', cursor, count
+// One page of the job ids a queue holds: {next cursor, id...}. Stream: cursor is an XRANGE start
+// ('-', then '(' .. the last id; '' when the page was the last); an entry's job id is its
+// envelope's "id", else the entry id. Delayed: a ZSCAN cursor ('0' when done); members are
+// envelopes wharf wrote, which always carry the id. Only ids travel, not envelopes.
+const redis::script& held_ids() {
+    static const redis::script s{R"lua(
+local function id_of(job, fallback)
+  local ok, doc = pcall(cjson.decode, job)
+  if ok and type(doc) == 'table' and type(doc['id']) == 'string' then return doc['id'] end
+  return fallback
+end
+local count = tonumber(ARGV[3])
+local out = {''}
+if ARGV[1] == 'stream' then
+  local r = redis.call('XRANGE', KEYS[1], ARGV[2], '+', 'COUNT', count)
+  for _, e in ipairs(r) do
+    local job = nil
+    for i = 1, #e[2], 2 do
+      if e[2][i] == 'job' then job = e[2][i + 1] end
+    end
+    out[#out + 1] = job and id_of(job, e[1]) or e[1]
+  end
+  if #r == count then out[1] = '(' .. r[#r][1] end
+else
+  local r = redis.call('ZSCAN', KEYS[2], ARGV[2], 'COUNT', count)
+  out[1] = r[1]
+  for i = 1, #r[2], 2 do
+    local id = id_of(r[2][i], nil)
+    if id then out[#out + 1] = id end
+  end
+end
+return out
+)lua"};
+    return s;
+}
+
+// KEYS: stream, id_key   ARGV: envelope, token, id_ttl_s
+// Reconciliation's re-enqueue of a job Redis lost: the id key is taken for the new run (token,
+// active) and the envelope added, unless the id key says the job finished or went dead (then
+// nothing is added: 0). Returns the new entry id.
+const redis::script& requeue() {
+    static const redis::script s{R"lua(
+local state = redis.call('HGET', KEYS[2], 'state')
+if state == 'done' or state == 'dead' then return 0 end
+redis.call('HSET', KEYS[2], 'token', ARGV[2], 'state', 'active')
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return redis.call('XADD', KEYS[1], '*', 'job', ARGV[1])
 )lua"};
     return s;
 }

@@ -161,7 +161,7 @@ TEST_F(scheduler, wharfctl_lists_pauses_resumes_triggers_and_refuses_bad_definit
                        {{"name", "hourly"}, {"cron", "@hourly"}, {"queue", "noop"}, {"paused", true}}}));
     f.start_worker({"--queues", "noop=2"});
     start_replica(false, true);  // with the built-in maintenance schedules
-    ASSERT_TRUE(fleet::eventually([&] { return f.count("SELECT count(*) FROM schedules") == 6; }, 20s));
+    ASSERT_TRUE(fleet::eventually([&] { return f.count("SELECT count(*) FROM schedules") == 8; }, 20s));
     EXPECT_EQ(f.count("SELECT count(*) FROM schedules WHERE name = 'cleanup-stuck-jobs' AND cron = '*/10 * * * *' "
                       "AND queue = 'cleanup' AND payload->>'task' = 'stuck_jobs'"),
               1);

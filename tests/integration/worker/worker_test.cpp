@@ -407,6 +407,16 @@ TEST(worker, the_same_id_twice_runs_once) {
     ASSERT_TRUE(fleet::eventually([&] { return f.stat("sleep", "duplicates") == 1; }, 10s));
     f.enqueue("sleep", job);  // after it finished: acknowledged and noted, not run
     ASSERT_TRUE(fleet::eventually([&] { return f.stat("sleep", "duplicates") == 2; }, 10s));
+    // Redis keeps a finished id for an hour only; after that PostgreSQL's row still tells.
+    const auto ttl = f.cmd({"TTL", "wharf:{sleep}:id:dup-1"}).integer();
+    EXPECT_GT(ttl, 3000);
+    EXPECT_LE(ttl, 3600);
+    f.cmd({"DEL", "wharf:{sleep}:id:dup-1"});
+    f.enqueue("sleep", job);
+    ASSERT_TRUE(fleet::eventually([&] { return f.stat("sleep", "duplicates") == 3; }, 10s));
+    EXPECT_NE(f.worker_log(0).find("duplicate of a job that already ended (succeeded in PostgreSQL)"),
+              std::string::npos);
+    EXPECT_EQ(f.cmd({"HGET", "wharf:{sleep}:id:dup-1", "state"}).str(), "done");
     const auto row = f.job("dup-1");
     EXPECT_EQ(row->status, "succeeded");
     EXPECT_EQ(row->epoch, 1);  // started once

@@ -206,11 +206,12 @@ asio::awaitable<void> runtime::impl::flush_acks(queue_state& q) {
     q.ack_flushing = false;
 }
 
-// The job's row when an earlier run already finished it, else nothing.
+// The job's row when an earlier run of this generation (or a newer one) already finished it, else
+// nothing: a dead retry's run (a newer generation) is not finished by the dead row it reopens.
 asio::awaitable<std::optional<pg::job_row>> runtime::impl::final_row(const job_run& j) {
     try {
         auto row = co_await pg::load_job(db, j.queue.name, j.job_id);
-        if (row && pg::is_final(row->status)) co_return row;
+        if (row && pg::is_final(row->status) && row->fence.generation >= j.fence.generation) co_return row;
     } catch (const std::exception& e) {
         // Unknown: run it (at-least-once); the fenced writer still keeps the final state single.
         spdlog::warn("reading the state of job {} of {} failed: {}", j.job_id, j.queue.name, redact(e.what()));
@@ -224,7 +225,8 @@ asio::awaitable<std::optional<pg::job_row>> runtime::impl::final_row(const job_r
 // this very entry is dead-lettered now -- once, since the script adds the dead letter only while
 // the entry is still in the stream. Anything else (a success, or another entry of the same job)
 // is acknowledged.
-asio::awaitable<void> runtime::impl::settle_finished(std::shared_ptr<job_run> j, const pg::job_row& row) {
+asio::awaitable<void> runtime::impl::settle_finished(std::shared_ptr<job_run> j, const pg::job_row& row,
+                                                    std::string outcome) {
     auto& q = j->queue;
     const auto& d = j->delivery;
     release_slot(*j);
@@ -247,7 +249,7 @@ asio::awaitable<void> runtime::impl::settle_finished(std::shared_ptr<job_run> j,
     if (row.status != pg::job_status::dead || !this_entry) {
         spdlog::info("job {} of {}: already {} by an earlier run; acknowledging entry {}", j->job_id, q.name,
                      pg::to_string(row.status), d.entry_id);
-        push_ack(*j, "");  // untracked once the batched ack went through
+        push_ack(*j, std::move(outcome));  // untracked once the batched ack went through
         co_return;
     }
     spdlog::info("job {} of {}: already dead; making sure entry {} is dead-lettered", j->job_id, q.name, d.entry_id);
@@ -412,10 +414,14 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
         co_return false;
     }
 
-    // ---- a take-over of a job whose earlier run finished but was not acknowledged (that worker
-    // died in between, or Redis lost the ack): acknowledge it instead of running it again. Only
-    // take-overs pay for this read.
-    if (d.delivery_count > 1) {
+    // ---- a delivery that may repeat a run that already ended: a take-over (that worker died
+    // between its outcome and the ack), an envelope wharf re-enqueued (a retry, a delayed job, a
+    // dead retry, a reconciliation: Redis may have lost the ack of the run it repeats), or an
+    // entry older than Redis's data (a restart from an older AOF brings back entries whose jobs
+    // ended since; see queue::data_since). Acknowledge it instead of running it again. Only these
+    // pay for the read; a first delivery of a fresh entry does not.
+    const bool read_row = d.delivery_count > 1 || e.token || d.entry_ms <= data_since_ms;
+    if (read_row) {
         if (const auto row = co_await final_row(*j)) {
             co_await settle_finished(j, *row);
             co_return false;
@@ -462,6 +468,16 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
         if (!ok) {
             untrack(*j);
             co_return false;
+        }
+        if (claim == queue::operations::claim_result::run_new && !read_row) {
+            // Redis keeps finished ids for an hour; PostgreSQL keeps them as long as the rows.
+            if (const auto row = co_await final_row(*j)) {
+                spdlog::info("job {} of {}: duplicate of a job that already ended ({} in PostgreSQL); acknowledged without "
+                             "running (entry {})",
+                             j->job_id, q.name, pg::to_string(row->status), d.entry_id);
+                co_await settle_finished(j, *row, "duplicates");
+                co_return false;
+            }
         }
         if (claim == queue::operations::claim_result::duplicate_done) {
             spdlog::info("job {} of {}: duplicate of a finished job, acknowledged without running (entry {})",

@@ -1,6 +1,7 @@
 // Lease renewal: every lease/3, resets the idle time of every entry this worker still holds, so a
 // long job is never taken over while its worker lives. An entry reported lost was taken over
-// (this worker stalled longer than the lease): its job is cancelled and writes nothing.
+// (this worker stalled longer than the lease) or is gone (Redis lost it: the reconcile task runs
+// the job again): its job is cancelled and writes nothing.
 // And the cancel watcher: every cancel_poll, the jobs this worker holds that a cancel was asked for
 // (wharfctl cancel) are stopped; their outcome is `cancelled`.
 #include "runtime_impl.hpp"
@@ -47,7 +48,8 @@ asio::awaitable<void> runtime::impl::keep_leases() {
                     const auto it = q->tracked.find(id);
                     // Acked meanwhile, or past its handler: nothing to stop.
                     if (it == q->tracked.end() || !(it->second->handler_running || it->second->waiting_for_slot)) continue;
-                    spdlog::warn("job {} of {} (entry {}) was taken over by another worker: cancelling it here",
+                    spdlog::warn("job {} of {} (entry {}) was taken over by another worker, or Redis lost the entry: "
+                                 "cancelling it here",
                                  it->second->job_id, q->name, id);
                     stop_job(*it->second, run_end::lease_lost);
                 }

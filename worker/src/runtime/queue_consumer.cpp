@@ -61,6 +61,9 @@ asio::awaitable<void> runtime::impl::consume(detail::queue_state& q) {
                     spdlog::debug("re-creating the group of {} failed: {}", q.name, redact(e.what()));
                 }
             }
+            // A failed read is how a restart, a failover or a FLUSHALL shows: before the next
+            // read, learn whether Redis's data is still the one this worker read from.
+            co_await refresh_data_since();
             continue;
         }
         if (failures > 0) spdlog::info("reading queue {} works again after {} failures", q.name, failures);

@@ -78,6 +78,27 @@ void runtime::impl::spawn_loop(const char* name, asio::awaitable<void> loop) {
     });
 }
 
+asio::awaitable<void> runtime::impl::refresh_data_since() {
+    std::int64_t since = 0;
+    try {
+        since = co_await queue::data_since(commands);
+    } catch (const std::exception& e) {
+        // Unknown: everything older than now is treated as possibly stale (a read per entry until
+        // the backlog written before now is through), never the other way round.
+        since = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+        spdlog::warn("reading Redis's incarnation failed: {}; checking entries older than now against PostgreSQL",
+                     redact(e.what()));
+    }
+    if (since > data_since_ms) {
+        if (data_since_ms != 0)
+            spdlog::warn("Redis restarted or lost data: entries older than {} ms are checked against PostgreSQL "
+                         "before they run", since);
+        data_since_ms = since;
+    }
+}
+
 asio::awaitable<void> runtime::impl::run() {
     auto self = shared_from_this();  // loops and jobs keep the state alive through their frames
     spdlog::info("worker {} starting: {}", options.consumer, [&] {
@@ -92,6 +113,7 @@ asio::awaitable<void> runtime::impl::run() {
         co_await with_redis_retry(
             "creating the consumer group", [&q]() { return q->ops.ensure_group(); }, [this] { return stopping; });
     }
+    co_await refresh_data_since();
     if (!stopping) {
         for (auto& q : queues) spawn_loop("consumer", consume(*q));
         spawn_loop("promoter", promote());

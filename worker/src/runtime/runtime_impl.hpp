@@ -125,7 +125,9 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     boost::asio::awaitable<detail::attempt_end> execute(std::shared_ptr<detail::job_run> j);
     boost::asio::awaitable<void> finish_attempt(std::shared_ptr<detail::job_run> j, detail::attempt_end ended);
     boost::asio::awaitable<std::optional<pg::job_row>> final_row(const detail::job_run& j);
-    boost::asio::awaitable<void> settle_finished(std::shared_ptr<detail::job_run> j, const pg::job_row& row);
+    // outcome: the stats counter its acknowledgement bumps ("duplicates" for a producer's repeat).
+    boost::asio::awaitable<void> settle_finished(std::shared_ptr<detail::job_run> j, const pg::job_row& row,
+                                                 std::string outcome = "");
     boost::asio::awaitable<void> dead_letter_now(std::shared_ptr<detail::job_run> j, std::string reason);
     boost::asio::awaitable<void> cancel_before_start(std::shared_ptr<detail::job_run> j);
     // Tells the parent (options.on_child_finished) that this child is final; false when the
@@ -157,6 +159,12 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     pg::pool db;
     pg::job_state_writer writer;
     std::vector<std::unique_ptr<detail::queue_state>> queues;
+
+    // Entries up to this Redis time (unix ms) may be stale copies of jobs that ended since: their
+    // rows are read before they run (queue::data_since; refreshed after every failed read, which
+    // is how a restart, a failover or a FLUSHALL shows itself to a worker).
+    std::int64_t data_since_ms = 0;
+    boost::asio::awaitable<void> refresh_data_since();
 
     bool stopping = false;   // no new jobs
     bool abandon = false;    // shutdown's last phase: pending retries give up

@@ -39,7 +39,9 @@ struct task_options {
     std::size_t cap = 100'000;       // rows per run at most
     // stuck_jobs: running longer than this (24 h); job_retention: finished longer ago than this
     // (30 days); stale_multipart: opened longer ago than this (24 h); temp_objects: stored longer
-    // ago than this (24 h); temp_files: not written for this long (24 h).
+    // ago than this (24 h); temp_files: not written for this long (24 h); failed_jobs: ended longer
+    // ago than this (7 days); reconcile: the grace (2 min) a row must be unchanged and then a job
+    // missing from Redis before it is re-enqueued.
     std::optional<std::chrono::seconds> older_than;
     std::map<std::string, std::chrono::seconds, std::less<>> per_queue;  // job_retention overrides
     // stuck_jobs: a stream entry idle longer than this has no worker renewing its lease.

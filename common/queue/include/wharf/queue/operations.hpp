@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace wharf::queue {
@@ -30,8 +31,12 @@ public:
 
     const queue::keys& keys() const noexcept { return keys_; }
 
-    // How long an id key (duplicate detection) lives after its last change. Default 7 days.
+    // How long an id key (duplicate detection) lives after its last change while its job is in
+    // flight (default 7 days), and once the job finished or went dead (default 1 hour). After
+    // that, PostgreSQL's row is what tells a duplicate (claim_result::run_new): Redis holds the
+    // finished ids of the last hour only, not of the last week.
     void set_id_ttl(std::chrono::seconds ttl) noexcept { id_ttl_ = ttl; }
+    void set_finished_id_ttl(std::chrono::seconds ttl) noexcept { finished_id_ttl_ = ttl; }
 
     // XGROUP CREATE ... MKSTREAM if missing; SADD to the registry.
     boost::asio::awaitable<void> ensure_group();
@@ -60,7 +65,9 @@ public:
                                                            const std::vector<std::string>& entry_ids);
 
     // Duplicate detection for envelopes with a producer id; see operations.cpp for the states.
-    enum class claim_result { run, duplicate_done, wait, cancelled };
+    // run_new: Redis has no record of the id (new, or finished longer ago than the finished-id
+    // TTL); the caller must ask PostgreSQL whether the job already ended before running it.
+    enum class claim_result { run, run_new, duplicate_done, wait, cancelled };
     boost::asio::awaitable<claim_result> claim_id(const delivery& d, const envelope& e,
                                                   std::chrono::milliseconds wait_delay);
 
@@ -110,11 +117,32 @@ public:
     boost::asio::awaitable<std::size_t> dead_retry(std::optional<std::string> job_id);
     boost::asio::awaitable<std::size_t> dead_purge();
 
+    // For reconciliation (wharf_maintenance): the ids of the jobs this queue holds, in its delayed
+    // set and then its stream (that order: a job promoted meanwhile is still seen), at most `cap`
+    // items looked at; `complete` false when the cap cut the scan short.
+    struct held {
+        std::unordered_set<std::string> ids;
+        bool complete = true;
+    };
+    boost::asio::awaitable<held> held_ids(std::size_t cap);
+    // Puts a job Redis lost back in the stream under its id (e.id required) with a fresh token:
+    // the id key is taken for the new run. Returns the entry id, or nothing when the id key says
+    // the job finished or went dead (nothing added).
+    boost::asio::awaitable<std::optional<std::string>> requeue(envelope e);
+
 private:
     redis::connection& redis_;
     queue::keys keys_;
     std::chrono::seconds id_ttl_{7 * 24 * 3600};
+    std::chrono::seconds finished_id_ttl_{3600};
 };
+
+// Since when (the Redis server's clock, unix ms) its data has been continuous as far as wharf can
+// tell: the first time wharf saw this server incarnation (INFO run_id), or the moment its marker
+// (wharf:incarnation) was found gone (FLUSHALL, a new server). A stream entry older than that may
+// be a stale copy of a job that has finished since (a restart from an older AOF, a promoted
+// replica that missed writes): workers read the job's row before running such an entry.
+boost::asio::awaitable<std::int64_t> data_since(redis::connection& commands);
 
 // All queues in the registry.
 boost::asio::awaitable<std::vector<std::string>> known_queues(redis::connection& commands);
