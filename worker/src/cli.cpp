@@ -43,6 +43,8 @@ constexpr option_spec base_specs[] = {
     {"lease", "a job whose worker is silent this long is taken over by another worker", false, "30s"},
     {"sweep", "how often to look for jobs to take over", false, "5s"},
     {"batch", "most stream entries taken by one read", false, "256"},
+    {"finished_id_ttl", "how long Redis remembers a finished producer id (after that, PostgreSQL's row tells a "
+                        "duplicate)", false, "1m"},
     {"threads", "I/O threads", false, "1"},
     {"consumer", "consumer name in the group (default host:pid:random)"},
     {"scratch_sweep_interval", "how often a worker that stores removes what dead jobs left in its scratch_dir "
@@ -146,6 +148,9 @@ settings load(int argc, const char* const* argv) {
     s.options.grace = cfg.duration("grace", s.options.grace);
     s.options.lease = cfg.duration("lease", s.options.lease);
     s.options.sweep = cfg.duration("sweep", s.options.sweep);
+    s.options.finished_id_ttl = cfg.duration("finished_id_ttl", s.options.finished_id_ttl);
+    if (s.options.finished_id_ttl < std::chrono::seconds(1) || s.options.finished_id_ttl > std::chrono::hours(24 * 7))
+        throw config_error("--finished-id-ttl must be from 1s to 7d");
     if (s.options.lease < std::chrono::milliseconds(300)) throw config_error("--lease must be at least 300ms");
     if (s.options.sweep < std::chrono::milliseconds(10)) throw config_error("--sweep must be at least 10ms");
     s.options.batch = static_cast<std::size_t>(bounded(cfg, "batch", 256, 1, 10'000));

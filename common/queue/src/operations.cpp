@@ -3,7 +3,7 @@
 //
 // Duplicate detection (claim_id). An envelope with a producer id has an id key
 // wharf:{q}:id:<id>, a HASH {token, state} that lives id_ttl (7 days) after its last change while
-// active, and finished_id_ttl (1 hour) once done or dead -- PostgreSQL keeps every finished id, so
+// active, and finished_id_ttl (1 minute by default) once done or dead -- PostgreSQL keeps every finished id, so
 // Redis need not keep them for long:
 //  - token: the run that owns the id: the envelope's "_token" if it has one (set when wharf
 //    re-enqueues a job: a retry, a delayed enqueue), else the stream entry id of the delivery that

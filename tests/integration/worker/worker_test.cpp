@@ -407,10 +407,10 @@ TEST(worker, the_same_id_twice_runs_once) {
     ASSERT_TRUE(fleet::eventually([&] { return f.stat("sleep", "duplicates") == 1; }, 10s));
     f.enqueue("sleep", job);  // after it finished: acknowledged and noted, not run
     ASSERT_TRUE(fleet::eventually([&] { return f.stat("sleep", "duplicates") == 2; }, 10s));
-    // Redis keeps a finished id for an hour only; after that PostgreSQL's row still tells.
+    // Redis keeps a finished id for a minute only (--finished-id-ttl); then PostgreSQL's row tells.
     const auto ttl = f.cmd({"TTL", "wharf:{sleep}:id:dup-1"}).integer();
-    EXPECT_GT(ttl, 3000);
-    EXPECT_LE(ttl, 3600);
+    EXPECT_GT(ttl, 40);
+    EXPECT_LE(ttl, 60);
     f.cmd({"DEL", "wharf:{sleep}:id:dup-1"});
     f.enqueue("sleep", job);
     ASSERT_TRUE(fleet::eventually([&] { return f.stat("sleep", "duplicates") == 3; }, 10s));

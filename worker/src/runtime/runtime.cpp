@@ -33,6 +33,8 @@ runtime::impl::impl(asio::any_io_executor ex, runtime_options opts, job_registry
             strand, options.redis, redis::connection_options{.client_name = "wharf-worker-reader"});
         queues.push_back(std::make_unique<detail::queue_state>(spec.name, spec.concurrency, *type, commands,
                                                                std::move(reader), strand));
+        queues.back()->ops.set_finished_id_ttl(
+            std::chrono::ceil<std::chrono::seconds>(std::max(options.finished_id_ttl, std::chrono::milliseconds(1'000))));
     }
 }
 

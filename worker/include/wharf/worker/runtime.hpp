@@ -41,6 +41,9 @@ struct runtime_options {
     std::chrono::milliseconds sweep{5'000};    // how often to look for entries to take over
     std::chrono::milliseconds promote{50};     // how often to move due delayed jobs back
     std::chrono::milliseconds duplicate_wait{250};  // a duplicate id re-checks after this
+    // How long Redis remembers a finished or dead producer id (a repeat within it costs no
+    // PostgreSQL read; after it, the job's row tells). Redis memory: ~180 B per id for this long.
+    std::chrono::milliseconds finished_id_ttl{60'000};
     std::chrono::milliseconds cancel_poll{1'000};   // how often running jobs are checked for cancels
     child_finished_hook on_child_finished;          // optional
     std::size_t batch = 256;       // most entries taken by one read

@@ -32,9 +32,9 @@ public:
     const queue::keys& keys() const noexcept { return keys_; }
 
     // How long an id key (duplicate detection) lives after its last change while its job is in
-    // flight (default 7 days), and once the job finished or went dead (default 1 hour). After
-    // that, PostgreSQL's row is what tells a duplicate (claim_result::run_new): Redis holds the
-    // finished ids of the last hour only, not of the last week.
+    // flight (default 7 days), and once the job finished or went dead (default 1 minute; the
+    // worker's finished_id_ttl). After that, PostgreSQL's row is what tells a duplicate
+    // (claim_result::run_new): Redis holds the finished ids of the last minute, not of the last week.
     void set_id_ttl(std::chrono::seconds ttl) noexcept { id_ttl_ = ttl; }
     void set_finished_id_ttl(std::chrono::seconds ttl) noexcept { finished_id_ttl_ = ttl; }
 
@@ -134,7 +134,7 @@ private:
     redis::connection& redis_;
     queue::keys keys_;
     std::chrono::seconds id_ttl_{7 * 24 * 3600};
-    std::chrono::seconds finished_id_ttl_{3600};
+    std::chrono::seconds finished_id_ttl_{60};
 };
 
 // Since when (the Redis server's clock, unix ms) its data has been continuous as far as wharf can
