@@ -38,6 +38,13 @@ void removal_tally::throw_if_failed(std::string_view what, std::int64_t examined
     throw std::runtime_error(why);
 }
 
+nlohmann::json removal_tally::counts() const {
+    return nlohmann::json{{"deleted_objects", deleted},
+                          {"freed_bytes", freed_bytes},
+                          {"freed_gb", static_cast<double>(freed_bytes) / 1e9},
+                          {"skipped_unconfigured", skipped}};
+}
+
 boost::asio::awaitable<std::set<std::int64_t>> remove_objects(const storage::registry& providers,
                                                               storage::catalog& catalog,
                                                               const std::vector<catalog_object>& objects,

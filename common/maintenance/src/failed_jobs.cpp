@@ -111,10 +111,7 @@ boost::asio::awaitable<nlohmann::json> failed_jobs(pg::pool& db, const storage::
         objects += static_cast<std::int64_t>(owned.size());
         if (o.dry_run) {
             cleaned += static_cast<std::int64_t>(jobs.size());
-            for (const auto& [n, object] : owned) {
-                ++tally.deleted;
-                tally.freed_bytes += object.size;
-            }
+            for (const auto& [n, object] : owned) tally.would_delete(object);
             continue;
         }
         std::vector<catalog_object> batch;
@@ -132,13 +129,9 @@ boost::asio::awaitable<nlohmann::json> failed_jobs(pg::pool& db, const storage::
         cleaned += co_await db.run(std::move(mark));
     }
     tally.throw_if_failed("objects of failed jobs", objects);
-    co_return nlohmann::json{{"examined_jobs", examined},
-                             {"cleaned_up_jobs", cleaned},
-                             {"deleted_objects", tally.deleted},
-                             {"freed_bytes", tally.freed_bytes},
-                             {"freed_gb", static_cast<double>(tally.freed_bytes) / 1e9},
-                             {"skipped_unconfigured", tally.skipped},
-                             {"older_than_s", older_than.count()}};
+    auto result = tally.counts();
+    result.update({{"examined_jobs", examined}, {"cleaned_up_jobs", cleaned}, {"older_than_s", older_than.count()}});
+    co_return result;
 }
 
 }  // namespace wharf::maintenance::detail

@@ -31,6 +31,13 @@ struct removal_tally {
     std::vector<std::string> errors;  // the first few, for the run's error
     // Throws the run's error when objects could not be deleted ("<failed> of <examined> <what> ...").
     void throw_if_failed(std::string_view what, std::int64_t examined) const;
+    // A dry run's count of an object it would delete.
+    void would_delete(const catalog_object& o) {
+        ++deleted;
+        freed_bytes += o.size;
+    }
+    // deleted_objects, freed_bytes, freed_gb, skipped_unconfigured: the part of a task's result.
+    nlohmann::json counts() const;
 };
 
 // Deletes the objects at their providers, each provider and bucket through its batch delete, then

@@ -49,22 +49,16 @@ boost::asio::awaitable<nlohmann::json> temp_objects(pg::pool& db, const storage:
         for (const auto& t : batch) after = t.id;
         examined += static_cast<std::int64_t>(batch.size());
         if (o.dry_run) {
-            for (const auto& t : batch) {
-                ++tally.deleted;
-                tally.freed_bytes += t.size;
-            }
+            for (const auto& t : batch) tally.would_delete(t);
             continue;
         }
         auto removing = remove_objects(*providers, catalog, batch, tally);
         co_await std::move(removing);
     }
     tally.throw_if_failed("temp objects", examined);
-    co_return nlohmann::json{{"examined", examined},
-                             {"deleted_objects", tally.deleted},
-                             {"freed_bytes", tally.freed_bytes},
-                             {"freed_gb", static_cast<double>(tally.freed_bytes) / 1e9},
-                             {"skipped_unconfigured", tally.skipped},
-                             {"older_than_s", older_than.count()}};
+    auto result = tally.counts();
+    result.update({{"examined", examined}, {"older_than_s", older_than.count()}});
+    co_return result;
 }
 
 }  // namespace wharf::maintenance::detail
