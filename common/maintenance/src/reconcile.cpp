@@ -65,24 +65,25 @@ ORDER BY queue, id LIMIT $2)sql",
     return out;
 }
 
-// Records this run's sightings (and forgets the suspects of the scanned queues that are no longer
-// missing); returns the missing jobs seen missing since at least `grace` ago with the same row.
-std::vector<std::size_t> record_sightings(pqxx::connection& c, const std::vector<std::string>& scanned,
+// Records this run's sightings and forgets every other suspect (found since, started, finished)
+// except those of the queues this run could not scan; returns the missing jobs seen missing since
+// at least `grace` ago with the same row.
+std::vector<std::size_t> record_sightings(pqxx::connection& c, const std::vector<std::string>& unscanned,
                                           const std::vector<const candidate*>& missing, std::chrono::seconds grace) {
-    pg::detail::array_literal queues, ids, statuses, updated, scanned_queues;
+    pg::detail::array_literal queues, ids, statuses, updated, unscanned_queues;
     for (const auto* k : missing) {
         queues.push(std::string_view{k->queue});
         ids.push(std::string_view{k->id});
         statuses.push(std::string_view{k->status});
         updated.push(k->updated_us);
     }
-    for (const auto& q : scanned) scanned_queues.push(std::string_view{q});
+    for (const auto& q : unscanned) unscanned_queues.push(std::string_view{q});
     const auto queues_text = std::move(queues).finish(), ids_text = std::move(ids).finish();
     pqxx::work tx(c, "reconcile_sightings");
     tx.exec_params(R"sql(
-DELETE FROM reconcile_suspects s WHERE s.queue = ANY($1::text[])
+DELETE FROM reconcile_suspects s WHERE s.queue <> ALL($1::text[])
   AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS m(queue, id) WHERE m.queue = s.queue AND m.id = s.id))sql",
-                   std::move(scanned_queues).finish(), queues_text, ids_text);
+                   std::move(unscanned_queues).finish(), queues_text, ids_text);
     const auto rows = tx.exec_params(R"sql(
 INSERT INTO reconcile_suspects AS s (queue, id, status, row_updated_at)
 SELECT m.queue, m.id, m.status, to_timestamp(m.updated_us / 1000000.0)
@@ -136,14 +137,12 @@ queue::envelope envelope_of(const candidate& k) {
 
 asio::awaitable<json> reconcile(pg::pool& db, redis::connection& redis, const task_options& o) {
     const auto grace = o.older_than.value_or(std::chrono::minutes{2});
-    auto since_call = queue::data_since(redis);  // also marks a FLUSHALL for the workers to see
-    const std::int64_t since = co_await std::move(since_call);
     auto read = [grace, cap = o.cap](pqxx::connection& c) { return candidates(c, grace, cap); };
     const auto rows = co_await db.run(std::move(read));
 
     std::map<std::string, std::vector<const candidate*>> by_queue;
     for (const auto& k : rows) by_queue[k.queue].push_back(&k);
-    std::vector<std::string> scanned, unverifiable;
+    std::vector<std::string> unverifiable;
     std::vector<const candidate*> missing;
     std::int64_t present = 0;
     for (const auto& [name, jobs] : by_queue) {
@@ -155,7 +154,6 @@ asio::awaitable<json> reconcile(pg::pool& db, redis::connection& redis, const ta
             unverifiable.push_back(name);
             continue;
         }
-        scanned.push_back(name);
         for (const auto* k : jobs) {
             if (held.ids.contains(k->id)) ++present;
             else missing.push_back(k);
@@ -163,8 +161,8 @@ asio::awaitable<json> reconcile(pg::pool& db, redis::connection& redis, const ta
     }
     std::int64_t requeued = 0, finished_in_redis = 0, changed = 0, due_count = 0;
     if (!o.dry_run) {
-        auto sight = [&scanned, &missing, grace](pqxx::connection& c) {
-            return record_sightings(c, scanned, missing, grace);
+        auto sight = [&unverifiable, &missing, grace](pqxx::connection& c) {
+            return record_sightings(c, unverifiable, missing, grace);
         };
         const auto due = co_await db.run(std::move(sight));
         due_count = static_cast<std::int64_t>(due.size());
@@ -200,8 +198,6 @@ asio::awaitable<json> reconcile(pg::pool& db, redis::connection& redis, const ta
                    {"changed_meanwhile", changed},
                    {"finished_in_redis", finished_in_redis},
                    {"unverifiable_queues", unverifiable},
-                   {"redis_data_since", queue::format_rfc3339(std::chrono::system_clock::time_point{
-                                            std::chrono::milliseconds{since}})},
                    {"grace_s", grace.count()}};
 }
 

@@ -466,25 +466,24 @@ boost::asio::awaitable<std::optional<std::string>> operations::requeue(envelope 
     co_return r.str();
 }
 
-boost::asio::awaitable<std::int64_t> data_since(redis::connection& commands) {
-    redis::command info{"INFO", "server"};
-    const redis::reply i = co_await commands.exec(std::move(info));
-    checked(i, "INFO server");
-    if (!i.is_string()) unexpected("INFO server", i);
-    const auto& text = i.str();
+boost::asio::awaitable<server_identity> identify_server(redis::connection& commands) {
+    std::vector<redis::command> cmds{{"INFO", "server"}, {"TIME"}};
+    auto replies = co_await commands.exec_pipeline(std::move(cmds));
+    const auto& info = checked(replies.at(0), "INFO server");
+    const auto& time = checked(replies.at(1), "TIME");
+    if (!info.is_string()) unexpected("INFO server", info);
+    if (!time.is_array() || time.size() != 2 || !time[0].is_string() || !time[1].is_string()) unexpected("TIME", time);
+    server_identity out;
+    const auto& text = info.str();
     const auto at = text.find("run_id:");
-    if (at == std::string::npos) unexpected("INFO server (no run_id)", i);
+    if (at == std::string::npos) unexpected("INFO server (no run_id)", info);
     const auto end = text.find_first_of("\r\n", at);
-    std::string run_id = text.substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
-    std::vector<std::string> keys{std::string{incarnation_key}};
-    std::vector<std::string> args{std::move(run_id)};
-    const redis::reply r = co_await commands.eval(scripts::data_since(), std::move(keys), std::move(args));
-    checked(r, "data_since");
-    std::int64_t ms = 0;
-    if (r.is_string()) std::from_chars(r.str().data(), r.str().data() + r.str().size(), ms);
-    else if (r.is_integer()) ms = r.integer();
-    else unexpected("data_since", r);
-    co_return ms;
+    out.run_id = text.substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
+    std::int64_t s = 0, us = 0;
+    std::from_chars(time[0].str().data(), time[0].str().data() + time[0].str().size(), s);
+    std::from_chars(time[1].str().data(), time[1].str().data() + time[1].str().size(), us);
+    out.now_ms = s * 1000 + us / 1000;
+    co_return out;
 }
 
 boost::asio::awaitable<std::vector<std::string>> known_queues(redis::connection& commands) {

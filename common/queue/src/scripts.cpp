@@ -276,24 +276,6 @@ return n
     return s;
 }
 
-// KEYS: wharf:incarnation   ARGV: the server's run_id
-// The HASH {run_id, since_ms}: since when (server clock, ms) this server's data has been
-// continuous as far as wharf can tell. A different run_id (a restart, possibly from an older
-// file; a promoted replica) or no marker at all (FLUSHALL, a new server) starts it anew at now.
-const redis::script& data_since() {
-    static const redis::script s{R"lua(
-local cur = redis.call('HGET', KEYS[1], 'run_id')
-local since = redis.call('HGET', KEYS[1], 'since_ms')
-if cur ~= ARGV[1] or not since then
-  local t = redis.call('TIME')
-  since = tostring(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-  redis.call('HSET', KEYS[1], 'run_id', ARGV[1], 'since_ms', since)
-end
-return since
-)lua"};
-    return s;
-}
-
 // KEYS: stream, delayed   ARGV: 'stream' | 'delayed', cursor, count
 // One page of the job ids a queue holds: {next cursor, id...}. Stream: cursor is an XRANGE start
 // ('-', then '(' .. the last id; '' when the page was the last); an entry's job id is its

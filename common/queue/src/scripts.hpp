@@ -18,7 +18,6 @@ const redis::script& cancels_asked();
 const redis::script& prune_consumers();
 const redis::script& dead_requeue();
 const redis::script& dead_purge();
-const redis::script& data_since();
 const redis::script& held_ids();
 const redis::script& requeue();
 

@@ -136,6 +136,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     std::string outbox;
     std::optional<ssl::context> tls_context;
     std::uint32_t failed_connects = 0;
+    std::uint64_t sessions = 0;  // connects that succeeded
     asio::steady_timer backoff_timer;
 
     // --- calls -------------------------------------------------------------------------------
@@ -410,6 +411,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         if (self->current != s) co_return;
         if (self->failed_connects > 0) spdlog::info("redis: connected to {} again", self->display);
         self->failed_connects = 0;
+        ++self->sessions;
         self->st = state::connected;
         asio::co_spawn(self->ex, writer_loop(self, s), asio::detached);
         asio::co_spawn(self->ex, reader_loop(self, s), asio::detached);
@@ -568,5 +570,7 @@ boost::asio::awaitable<reply> connection::eval(const script& s, std::vector<std:
 void connection::close() { impl_->close(); }
 
 bool connection::is_connected() const noexcept { return impl_->st == impl::state::connected; }
+
+std::uint64_t connection::sessions() const noexcept { return impl_->sessions; }
 
 }  // namespace wharf::redis

@@ -1,6 +1,7 @@
 // Reconciliation against a real Redis that loses data: a FLUSHALL during a run, and a restart from
 // an older AOF. Every job PostgreSQL knows ends exactly once: the ones Redis lost are re-enqueued
-// by the reconcile task, the ones that had ended are never run again from a stale entry.
+// by the reconcile task, the ones that had ended are never run again from a stale entry (the
+// restart is a new Redis incarnation: entries older than it are checked against their rows).
 #include "fleet.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -27,8 +29,9 @@ protected:
     wharf::test::logs_on_failure dump{f};
 
     // wharfctl enqueue: the job's row is written (queued) with its entry. Returns the job id.
-    std::string enqueue(const std::string& id, std::int64_t ms) {
-        std::vector<std::string> args{"enqueue", "sleep", "--payload", json{{"ms", ms}}.dump()};
+    std::string enqueue(const std::string& id, std::int64_t ms) { return enqueue_on("sleep", id, json{{"ms", ms}}); }
+    std::string enqueue_on(const std::string& queue, const std::string& id, const json& payload) {
+        std::vector<std::string> args{"enqueue", queue, "--payload", payload.dump()};
         if (!id.empty()) {
             args.push_back("--id");
             args.push_back(id);
@@ -49,7 +52,7 @@ protected:
     }
 
     std::int64_t with_status(const std::string& status) {
-        return f.count("SELECT count(*) FROM jobs WHERE queue = 'sleep' AND status = '" + status + "'");
+        return f.count("SELECT count(*) FROM jobs WHERE queue IN ('sleep', 'fail') AND status = '" + status + "'");
     }
 
     // Runs reconcile every 500 ms until every sleep job succeeded; the sum of its re-enqueues.
@@ -102,9 +105,14 @@ TEST_F(reconcile, a_flushall_during_a_run_loses_no_job_and_ends_each_once) {
 }
 
 TEST_F(reconcile_with_aof, a_restart_from_an_older_aof_reruns_nothing_that_ended_and_requeues_what_it_lost) {
-    // Batch A: enqueued, then the AOF as it is now is kept aside.
+    // Batch A: jobs that write a line each time they run (the `fail` diagnostic told to fail no
+    // attempt), enqueued; then the AOF as it is now is kept aside.
+    wharf::test::temp_dir runs_dir("wharf-reconcile-runs");
+    const auto runs = runs_dir.path() / "runs.txt";
     std::vector<std::string> a;
-    for (int i = 0; i < 8; ++i) a.push_back(enqueue(i % 2 ? fmt::format("a-{}", i) : "", 200));
+    for (int i = 0; i < 8; ++i)
+        a.push_back(enqueue_on("fail", i % 2 ? fmt::format("a-{}", i) : "",
+                               json{{"record", runs.string()}, {"fail_attempts", 0}}));
     f.redis().stop();
     const auto aof = f.redis().dir() / "appendonlydir";
     const auto kept = f.redis().dir() / "appendonlydir.kept";
@@ -112,8 +120,15 @@ TEST_F(reconcile_with_aof, a_restart_from_an_older_aof_reruns_nothing_that_ended
     f.redis().start();
 
     // Batch A runs and ends; batch B is enqueued and starts.
-    f.start_worker({"--queues", "sleep=4", "--lease", "1s"});
+    f.start_worker({"--queues", "sleep=4,fail=4", "--lease", "1s"});
     ASSERT_TRUE(fleet::eventually([&] { return with_status("succeeded") == 8; }, 30s));
+    const auto lines = [&] {
+        std::ifstream in(runs);
+        std::size_t n = 0;
+        for (std::string line; std::getline(in, line);) ++n;
+        return n;
+    };
+    EXPECT_EQ(lines(), 8u);
     std::vector<std::string> b;
     for (int i = 0; i < 6; ++i) b.push_back(enqueue(i % 2 ? fmt::format("b-{}", i) : "", 1500));
     ASSERT_TRUE(fleet::eventually([&] { return with_status("running") == 4; }, 30s));
@@ -123,7 +138,6 @@ TEST_F(reconcile_with_aof, a_restart_from_an_older_aof_reruns_nothing_that_ended
     fs::remove_all(aof);
     fs::rename(kept, aof);
     f.redis().start();
-    ASSERT_EQ(f.stream_length("sleep"), 8);
 
     reconcile_until_all_succeeded(14);
     for (const auto& id : a) {
@@ -140,6 +154,10 @@ TEST_F(reconcile_with_aof, a_restart_from_an_older_aof_reruns_nothing_that_ended
         EXPECT_EQ(row->status, "succeeded");
         EXPECT_EQ(row->attempts, 1);
     }
-    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("sleep") == 0; }, 10s));
+    EXPECT_TRUE(fleet::eventually([&] { return f.stream_length("sleep") == 0 && f.stream_length("fail") == 0; }, 10s));
+    EXPECT_EQ(lines(), 8u);  // batch A's stale entries were acknowledged, not run again
     EXPECT_NE(f.worker_log(0).find("already succeeded by an earlier run"), std::string::npos);
+    // The worker saw a new Redis incarnation (a restart), not the first one wharf ever saw.
+    EXPECT_NE(f.worker_log(0).find("checked against PostgreSQL before they run"), std::string::npos);
+    EXPECT_EQ(f.count("SELECT count(*) FROM redis_incarnations"), 2);
 }

@@ -417,8 +417,8 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
     // ---- a delivery that may repeat a run that already ended: a take-over (that worker died
     // between its outcome and the ack), an envelope wharf re-enqueued (a retry, a delayed job, a
     // dead retry, a reconciliation: Redis may have lost the ack of the run it repeats), or an
-    // entry older than Redis's data (a restart from an older AOF brings back entries whose jobs
-    // ended since; see queue::data_since). Acknowledge it instead of running it again. Only these
+    // entry older than the Redis server incarnation (a restart from an older AOF brings back
+    // entries whose jobs ended since; see pg::redis_data_since). Acknowledge it instead of running it again. Only these
     // pay for the read; a first delivery of a fresh entry does not.
     const bool read_row = d.delivery_count > 1 || e.token || d.entry_ms <= data_since_ms;
     if (read_row) {

@@ -61,13 +61,17 @@ asio::awaitable<void> runtime::impl::consume(detail::queue_state& q) {
                     spdlog::debug("re-creating the group of {} failed: {}", q.name, redact(e.what()));
                 }
             }
-            // A failed read is how a restart, a failover or a FLUSHALL shows: before the next
-            // read, learn whether Redis's data is still the one this worker read from.
-            co_await refresh_data_since();
             continue;
         }
         if (failures > 0) spdlog::info("reading queue {} works again after {} failures", q.name, failures);
         failures = 0;
+        // A new session of the reader (it reconnects by itself, even when no read failed: a
+        // restart while every slot was busy) may be a restarted or failed-over server: learn which
+        // incarnation these entries come from before any of them runs.
+        if (q.reader->sessions() != q.reader_sessions) {
+            co_await refresh_data_since();
+            q.reader_sessions = q.reader->sessions();
+        }
         for (auto& d : got) dispatch(q, std::move(d));
     }
 }

@@ -1,6 +1,7 @@
 // The runtime's skeleton: construction, the top-level run() sequence, stop requests, and the small
 // waiting helpers every loop uses.
 #include "runtime_impl.hpp"
+#include "wharf/pg/redis_incarnations.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -83,20 +84,23 @@ void runtime::impl::spawn_loop(const char* name, asio::awaitable<void> loop) {
 asio::awaitable<void> runtime::impl::refresh_data_since() {
     std::int64_t since = 0;
     try {
-        since = co_await queue::data_since(commands);
+        auto identify = queue::identify_server(commands);
+        auto server = co_await std::move(identify);
+        auto record = pg::redis_data_since(db, std::move(server.run_id), server.now_ms);
+        since = co_await std::move(record);
     } catch (const std::exception& e) {
         // Unknown: everything older than now is treated as possibly stale (a read per entry until
         // the backlog written before now is through), never the other way round.
         since = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-        spdlog::warn("reading Redis's incarnation failed: {}; checking entries older than now against PostgreSQL",
+        spdlog::warn("telling whether Redis restarted failed: {}; checking entries older than now against PostgreSQL",
                      redact(e.what()));
     }
     if (since > data_since_ms) {
-        if (data_since_ms != 0)
-            spdlog::warn("Redis restarted or lost data: entries older than {} ms are checked against PostgreSQL "
-                         "before they run", since);
+        spdlog::info("Redis has restarted or failed over since wharf first saw it: entries older than {} ms are "
+                     "checked against PostgreSQL before they run",
+                     since);
         data_since_ms = since;
     }
 }
@@ -115,7 +119,6 @@ asio::awaitable<void> runtime::impl::run() {
         co_await with_redis_retry(
             "creating the consumer group", [&q]() { return q->ops.ensure_group(); }, [this] { return stopping; });
     }
-    co_await refresh_data_since();
     if (!stopping) {
         for (auto& q : queues) spawn_loop("consumer", consume(*q));
         spawn_loop("promoter", promote());

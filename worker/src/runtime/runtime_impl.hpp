@@ -74,6 +74,7 @@ struct queue_state {
     const job_type& type;
     queue::operations ops;
     std::unique_ptr<redis::connection> reader;  // the blocking XREADGROUP connection, nothing else
+    std::uint64_t reader_sessions = 0;          // reader->sessions() when the incarnation was last checked
 
     // Jobs taken from the stream whose handler has not ended yet (read, waiting for a slot, or
     // running); at most concurrency + prefetch(). Of them, `executing` hold one of the
@@ -161,8 +162,8 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     std::vector<std::unique_ptr<detail::queue_state>> queues;
 
     // Entries up to this Redis time (unix ms) may be stale copies of jobs that ended since: their
-    // rows are read before they run (queue::data_since; refreshed after every failed read, which
-    // is how a restart, a failover or a FLUSHALL shows itself to a worker).
+    // rows are read before they run (pg::redis_data_since; checked again whenever a queue's
+    // reader has a new session, which is how a restart or a failover shows itself to a worker).
     std::int64_t data_since_ms = 0;
     boost::asio::awaitable<void> refresh_data_since();
 

@@ -22,8 +22,6 @@ struct keys {
 
 // A SET of every queue name that a worker or producer has used (for `wharfctl queues`).
 inline constexpr std::string_view registry_key = "wharf:queues";
-// HASH {run_id, since_ms}: see data_since() in operations.hpp.
-inline constexpr std::string_view incarnation_key = "wharf:incarnation";
 
 // Queue names: 1-64 chars of [a-z0-9_-] (they appear in keys and hash tags, so no braces).
 bool valid_queue_name(std::string_view name) noexcept;

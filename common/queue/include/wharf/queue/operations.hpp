@@ -137,12 +137,13 @@ private:
     std::chrono::seconds finished_id_ttl_{60};
 };
 
-// Since when (the Redis server's clock, unix ms) its data has been continuous as far as wharf can
-// tell: the first time wharf saw this server incarnation (INFO run_id), or the moment its marker
-// (wharf:incarnation) was found gone (FLUSHALL, a new server). A stream entry older than that may
-// be a stale copy of a job that has finished since (a restart from an older AOF, a promoted
-// replica that missed writes): workers read the job's row before running such an entry.
-boost::asio::awaitable<std::int64_t> data_since(redis::connection& commands);
+// The server's identity and clock: INFO's run_id (a new one after every restart, and on a
+// promoted replica) and TIME in unix ms (the clock stream entry ids are made of).
+struct server_identity {
+    std::string run_id;
+    std::int64_t now_ms = 0;
+};
+boost::asio::awaitable<server_identity> identify_server(redis::connection& commands);
 
 // All queues in the registry.
 boost::asio::awaitable<std::vector<std::string>> known_queues(redis::connection& commands);

@@ -103,6 +103,9 @@ public:
     // Fails pending and future calls with error kind closed.
     void close();
     bool is_connected() const noexcept;
+    // How many times it has connected: a change means a new session, possibly to a restarted or
+    // another (failed-over) server, even where no call failed.
+    std::uint64_t sessions() const noexcept;
 
 private:
     struct impl;
