@@ -537,6 +537,26 @@ asio::awaitable<std::optional<job_row>> load_job(pool& db, std::string queue, st
     co_return co_await db.run(std::move(read));  // named: see pool::run
 }
 
+asio::awaitable<std::vector<job_row>> load_jobs(pool& db, std::vector<job_key> keys) {
+    auto read = [keys = std::move(keys)](pqxx::connection& c) {
+        detail::array_literal ids, queues;
+        for (const auto& k : keys) {
+            ids.push(std::string_view{k.id});
+            queues.push(std::string_view{k.queue});
+        }
+        pqxx::read_transaction tx(c);
+        tx.exec0(keyed_lookups_only);  // see flushes: a primary-key probe per key, whatever the plan cache holds
+        std::vector<job_row> out;
+        for (const auto& row : tx.exec_params(std::string{job_row_columns} +
+                                                  "WHERE (id, queue) IN (SELECT t.id, t.queue FROM "
+                                                  "unnest($1::text[], $2::text[]) AS t(id, queue))",
+                                              std::move(ids).finish(), std::move(queues).finish()))
+            out.push_back(job_row_from(row));
+        return out;
+    };
+    co_return co_await db.run(std::move(read));  // named: see pool::run
+}
+
 asio::awaitable<std::vector<job_row>> load_jobs_with_id(pool& db, std::string id) {
     auto read = [id = std::move(id)](pqxx::connection& c) {
         pqxx::read_transaction tx(c);

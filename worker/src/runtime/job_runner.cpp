@@ -2,12 +2,15 @@
 // coroutine under a timeout, then the outcome -- written to PostgreSQL first, acknowledged in
 // Redis second, so a crash in between re-delivers the job instead of losing it.
 #include "runtime_impl.hpp"
+
 #include "wharf/core/json.hpp"
 #include "wharf/worker/read_ahead.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
+
+#include <map>
 
 namespace wharf::worker {
 
@@ -210,13 +213,70 @@ asio::awaitable<void> runtime::impl::flush_acks(queue_state& q) {
 // nothing: a dead retry's run (a newer generation) is not finished by the dead row it reopens.
 asio::awaitable<std::optional<pg::job_row>> runtime::impl::final_row(const job_run& j) {
     try {
-        auto row = co_await pg::load_job(db, j.queue.name, j.job_id);
+        auto row = co_await read_row(j.queue.name, j.job_id);
         if (row && pg::is_final(row->status) && row->fence.generation >= j.fence.generation) co_return row;
     } catch (const std::exception& e) {
         // Unknown: run it (at-least-once); the fenced writer still keeps the final state single.
         spdlog::warn("reading the state of job {} of {} failed: {}", j.job_id, j.queue.name, redact(e.what()));
     }
     co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<pg::job_row>> runtime::impl::read_row(const std::string& queue, const std::string& id) {
+    auto r = std::make_shared<row_read>(strand);
+    r->key = {queue, id};
+    row_reads.push_back(r);
+    if (!row_reads_flushing) {
+        row_reads_flushing = true;
+        asio::co_spawn(strand, flush_row_reads(), [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("reading job rows failed: {}", redact(ex.what()));
+            }
+        });
+    }
+    while (!r->done) {
+        r->wake.expires_at(std::chrono::steady_clock::time_point::max());
+        co_await r->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (r->error) std::rethrow_exception(r->error);
+    co_return std::move(r->row);
+}
+
+asio::awaitable<void> runtime::impl::flush_row_reads() {
+    auto self = shared_from_this();
+    constexpr std::size_t most = 1'000;  // keys per statement
+    while (!row_reads.empty()) {
+        std::vector<std::shared_ptr<row_read>> batch;
+        if (row_reads.size() <= most) {
+            batch.swap(row_reads);
+        } else {
+            batch.assign(row_reads.begin(), row_reads.begin() + most);
+            row_reads.erase(row_reads.begin(), row_reads.begin() + most);
+        }
+        std::vector<pg::job_key> keys;
+        keys.reserve(batch.size());
+        for (const auto& r : batch) keys.push_back(r->key);
+        std::vector<pg::job_row> rows;
+        std::exception_ptr error;
+        try {
+            auto load = pg::load_jobs(db, std::move(keys));  // named: see pg::pool::run
+            rows = co_await std::move(load);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        std::map<std::pair<std::string, std::string>, pg::job_row*> found;
+        for (auto& row : rows) found[{row.queue, row.id}] = &row;
+        for (const auto& r : batch) {
+            if (const auto it = found.find({r->key.queue, r->key.id}); it != found.end()) r->row = *it->second;
+            r->error = error;
+            r->done = true;
+            r->wake.cancel();
+        }
+    }
+    row_reads_flushing = false;
 }
 
 // A delivery of a job that an earlier run already finished leaves the stream the way that run

@@ -126,6 +126,11 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     boost::asio::awaitable<detail::attempt_end> execute(std::shared_ptr<detail::job_run> j);
     boost::asio::awaitable<void> finish_attempt(std::shared_ptr<detail::job_run> j, detail::attempt_end ended);
     boost::asio::awaitable<std::optional<pg::job_row>> final_row(const detail::job_run& j);
+    // The row reads of final_row(), batched: the reads asked for while one statement is in flight
+    // go together in the next (pg::load_jobs), so a burst of new producer ids costs a few
+    // statements, not one round trip each.
+    boost::asio::awaitable<std::optional<pg::job_row>> read_row(const std::string& queue, const std::string& id);
+    boost::asio::awaitable<void> flush_row_reads();
     // outcome: the stats counter its acknowledgement bumps ("duplicates" for a producer's repeat).
     boost::asio::awaitable<void> settle_finished(std::shared_ptr<detail::job_run> j, const pg::job_row& row,
                                                  std::string outcome = "");
@@ -166,6 +171,17 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     // reader has a new session, which is how a restart or a failover shows itself to a worker).
     std::int64_t data_since_ms = 0;
     boost::asio::awaitable<void> refresh_data_since();
+
+    struct row_read {
+        explicit row_read(boost::asio::any_io_executor ex) : wake(std::move(ex)) {}
+        pg::job_key key;
+        std::optional<pg::job_row> row;
+        std::exception_ptr error;
+        bool done = false;
+        boost::asio::steady_timer wake;  // cancelled when done
+    };
+    std::vector<std::shared_ptr<row_read>> row_reads;  // waiting for the next statement
+    bool row_reads_flushing = false;
 
     bool stopping = false;   // no new jobs
     bool abandon = false;    // shutdown's last phase: pending retries give up

@@ -121,6 +121,11 @@ struct job_row {
     std::optional<std::string> started_at, finished_at, run_at;
 };
 boost::asio::awaitable<std::optional<job_row>> load_job(pool& db, std::string queue, std::string id);
+// The rows of many jobs in one statement (those that have one; any order).
+struct job_key {
+    std::string queue, id;
+};
+boost::asio::awaitable<std::vector<job_row>> load_jobs(pool& db, std::vector<job_key> keys);
 // Every queue's job with this id (an operator may not know the queue), ordered by queue.
 boost::asio::awaitable<std::vector<job_row>> load_jobs_with_id(pool& db, std::string id);
 
