@@ -14,6 +14,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -127,6 +129,31 @@ std::optional<std::string_view> find_header(const header_list& headers, std::str
 }
 
 namespace {
+
+// sendfile() has no MSG_NOSIGNAL: writing to a connection the peer has closed raises SIGPIPE, and
+// its default action ends the process (a worker uploading to an endpoint that resets). SIGPIPE is
+// blocked in this thread for the call, and one the call raised is taken off the pending set
+// before the old mask comes back; the caller sees EPIPE (on its next call) like any other write
+// error.
+ssize_t sendfile_without_sigpipe(int out, int in, off_t* offset, std::size_t count) {
+    sigset_t pipe_only, previous;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &previous);
+    const ssize_t n = ::sendfile(out, in, offset, count);
+    const int saved = errno;
+    // Not only on EPIPE: a call that sent part of the count before the reset returns that part
+    // and still leaves a SIGPIPE pending.
+    sigset_t pending;
+    if (!sigismember(&previous, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        const timespec now{0, 0};
+        while (sigtimedwait(&pipe_only, nullptr, &now) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    errno = saved;
+    return n;
+}
 
 bhttp::verb beast_verb(verb v) {
     switch (v) {
@@ -307,7 +334,7 @@ struct client::impl {
         while (sent < region.length) {
             off_t at = static_cast<off_t>(region.offset + sent);
             const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(region.length - sent, 1u << 30));
-            const ssize_t n = ::sendfile(socket.native_handle(), fd, &at, want);
+            const ssize_t n = sendfile_without_sigpipe(socket.native_handle(), fd, &at, want);
             if (n > 0) {
                 sent += static_cast<std::uint64_t>(n);
                 continue;

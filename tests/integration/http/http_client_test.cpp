@@ -207,6 +207,35 @@ TEST(http_client, request_bodies_from_memory_a_file_region_and_a_streamed_source
     EXPECT_EQ(reads, expected);
 }
 
+// sendfile() raises SIGPIPE on a connection the peer has closed (it has no MSG_NOSIGNAL); the
+// process must get an error, not die. The server reads a little of a 64 MiB body and closes with
+// the rest unread, so the connection is reset under the client's sendfile.
+TEST(http_client, a_peer_that_closes_during_a_file_body_is_an_error_not_a_sigpipe) {
+    scripted_server server([](int fd) {
+        char head[4096];
+        (void)::recv(fd, head, sizeof head, 0);
+    });
+    wharf::test::temp_dir dir;
+    {
+        std::ofstream out(dir.path() / "big.bin", std::ios::binary);
+        const std::string block(1 << 20, 'b');
+        for (int i = 0; i < 64; ++i) out << block;
+    }
+    net::io_context io;
+    http::client client(io.get_executor());
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        auto r = get(server);
+        r.method = http::verb::put;
+        r.body_file = http::file_region{dir.path() / "big.bin", 0, 64u << 20};
+        try {
+            run(io, client.send(r));
+            ADD_FAILURE() << "a reset connection did not fail the request";
+        } catch (const http::error& e) {
+            EXPECT_TRUE(e.transient()) << e.what();
+        }
+    }
+}
+
 TEST(http_client, a_silent_server_times_out_within_the_deadline) {
     scripted_server server([](int fd) {
         std::string body;
