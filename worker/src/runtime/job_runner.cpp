@@ -478,10 +478,10 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
     // between its outcome and the ack), an envelope wharf re-enqueued (a retry, a delayed job, a
     // dead retry, a reconciliation: Redis may have lost the ack of the run it repeats), or an
     // entry older than the Redis server incarnation (a restart from an older AOF brings back
-    // entries whose jobs ended since; see pg::redis_data_since). Acknowledge it instead of running it again. Only these
-    // pay for the read; a first delivery of a fresh entry does not.
-    const bool read_row = d.delivery_count > 1 || e.token || d.entry_ms <= data_since_ms;
-    if (read_row) {
+    // entries whose jobs ended since; see pg::redis_data_since). Acknowledge it instead of
+    // running it again. Only these pay for the read; a first delivery of a fresh entry does not.
+    const bool may_have_ended = d.delivery_count > 1 || e.token || d.entry_ms <= data_since_ms;
+    if (may_have_ended) {
         if (const auto row = co_await final_row(*j)) {
             co_await settle_finished(j, *row);
             co_return false;
@@ -529,8 +529,8 @@ asio::awaitable<bool> runtime::impl::prepare_run(std::shared_ptr<job_run> j) {
             untrack(*j);
             co_return false;
         }
-        if (claim == queue::operations::claim_result::run_new && !read_row) {
-            // Redis keeps finished ids for an hour; PostgreSQL keeps them as long as the rows.
+        if (claim == queue::operations::claim_result::run_new && !may_have_ended) {
+            // Redis keeps finished ids for finished_id_ttl; PostgreSQL as long as the rows.
             if (const auto row = co_await final_row(*j)) {
                 spdlog::info("job {} of {}: duplicate of a job that already ended ({} in PostgreSQL); acknowledged without "
                              "running (entry {})",
