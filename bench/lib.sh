@@ -1,6 +1,10 @@
 # Shell helpers shared by the benchmark scripts that run wharf's own binaries (source it after
 # setting `here`, the repository).
 
+# The benchmarks start several wharf processes at once: each serves its admin endpoints on a free
+# port rather than all on 9090.
+export WHARF_ADMIN_LISTEN=${WHARF_ADMIN_LISTEN:-127.0.0.1:0}
+
 # bench_build <build dir> <log dir> <target...>: configures (RelWithDebInfo, once) and builds the
 # targets, with ccache set up as deploy/test.sh does (hits across clones, a cache outside them).
 bench_build() {

@@ -69,11 +69,16 @@ source_url="http://127.0.0.1:$web_port/demo-clip.mp4"
 echo "serving $source_url"
 
 step "Starting two workers: pipeline, download and publish on one; transcode on the other"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+admin_1=$(free_port)
+admin_2=$(free_port)
 # Downloads refuse every non-public address unless allowed: the demo's own server is on loopback.
+# Each worker serves /livez, /readyz, /metrics and /admin/drain on its own admin port.
 "$worker" --queues pipeline=2,download=2,publish=2 --download-allow "127.0.0.1/32:$web_port" --grace 10s \
-  --scratch-dir .data/scratch-1 >.data/logs/worker-1.log 2>&1 &
+  --scratch-dir .data/scratch-1 --admin-listen "127.0.0.1:$admin_1" >.data/logs/worker-1.log 2>&1 &
 pids+=($!)
-"$worker" --queues transcode=1 --grace 10s --scratch-dir .data/scratch-2 >.data/logs/worker-2.log 2>&1 &
+"$worker" --queues transcode=1 --grace 10s --scratch-dir .data/scratch-2 --admin-listen "127.0.0.1:$admin_2" \
+  >.data/logs/worker-2.log 2>&1 &
 pids+=($!)
 trap 'kill -TERM "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true' EXIT
 sleep 0.5
@@ -121,6 +126,11 @@ print("status %s, duplicate %s of %s" % (j["status"], j["result"]["duplicate"], 
 step "Queues and storage"
 "$ctl" queues
 "$ctl" storage stats
+
+step "Health and metrics of the transcode worker (admin port $admin_2)"
+"$ctl" health --url "http://127.0.0.1:$admin_2/readyz?verbose"
+"$ctl" health --url "http://127.0.0.1:$admin_2/metrics" |
+  grep -E '^wharf_(jobs_finished_total|job_duration_seconds_(sum|count)|storage_bytes_total|queue_backlog)' || true
 
 step "Done"
 echo "Workers and nginx stop now. Redis and PostgreSQL keep running: 'deploy/demo.sh --stop' stops them."

@@ -9,11 +9,14 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-url1.81-dev libhiredis-dev libcurl4-openssl-dev libssl-dev
   libpqxx-dev libspdlog-dev nlohmann-json3-dev libisal-dev libjemalloc-dev libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev libbenchmark-dev
+  libsystemd-dev
   # fuzzing (tests/fuzz): clang and its libFuzzer/ASan/UBSan runtimes
   clang-14 libclang-rt-14-dev
   # servers and tools the tests and the local run start for real
   redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg faketime
   python3 python3-aiosmtpd python3-redis curl procps openssl
+  # promtool (checks /metrics output)
+  prometheus
   # Ceph RADOS Gateway: a single-node cluster (mon, memstore osd, radosgw) for the RGW suite
   radosgw ceph-mon ceph-osd ceph-common
 )
@@ -39,7 +42,7 @@ fi
 # The distribution starts these as services on install; wharf runs its own on loopback. (Ceph's
 # units start no daemon without a configured cluster, but ceph-crash does; in a container without
 # systemd, policy-rc.d or the missing init keeps them all from starting.)
-for svc in redis-server nginx postgresql ceph-crash ceph.target; do
+for svc in redis-server nginx postgresql ceph-crash ceph.target prometheus; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $sudo systemctl stop "$svc" || true
   fi

@@ -318,6 +318,7 @@ async function waitSucceeded(n, h, limitS) {
 const workerEnv = () => ({
   WHARF_REDIS_URL: `redis://127.0.0.1:${args.port}/0`,
   WHARF_DATABASE_URL: String(args['pg-url']),
+  WHARF_ADMIN_LISTEN: '127.0.0.1:0',  // several workers at once: each its own admin port
 });
 function workerArgv(c) {
   const extra = String(args['worker-args']).split(' ').filter(Boolean);

@@ -1,5 +1,7 @@
 #include "fire_loop.hpp"
 
+#include "wharf/metrics/registry.hpp"
+
 #include "wharf/core/backoff.hpp"
 #include "wharf/core/redact.hpp"
 #include "wharf/queue/envelope.hpp"
@@ -29,6 +31,10 @@ asio::awaitable<void> enqueue(pg::pool& db, redis::connection& redis, const ws::
     co_await ws::enqueue_fire(redis, f);
     auto mark = [f](pqxx::connection& c) { ws::mark_enqueued(c, f); };
     co_await db.run(std::move(mark));
+    metrics::default_registry()
+        .counters("wharf_schedule_fires_total", "Fires this scheduler replica enqueued.", {"schedule"})
+        .with({f.schedule})
+        .inc();
 }
 
 struct tick_summary {

@@ -2,7 +2,10 @@
 // queues. Any number of replicas may run: each slot fires once (store.hpp says how).
 #include "default_schedules.hpp"
 #include "fire_loop.hpp"
+#include "schedule_gauges.hpp"
 
+#include "wharf/admin/process_endpoints.hpp"
+#include "wharf/admin/systemd.hpp"
 #include "wharf/core/config.hpp"
 #include "wharf/core/json.hpp"
 #include "wharf/core/log.hpp"
@@ -15,6 +18,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
 #include <pqxx/pqxx>
@@ -38,6 +42,7 @@ constexpr option_spec specs[] = {
     {"tick", "how often every schedule is planned", false, "1s"},
     {"default_schedules", "record the built-in maintenance schedules when absent (see the README): true or false", false,
      "true"},
+    wharf::admin::listen_option,
     {"log_level", "trace, debug, info, warn, error", false, "info"},
     {"log_format", "text or json", false, "text"},
 };
@@ -49,6 +54,7 @@ struct settings {
     bool apply = false;
     bool defaults = true;
     wharf::scheduler::loop_options loop;
+    wharf::admin::listen_address admin_listen;
 };
 
 settings load(int argc, const char* const* argv) {
@@ -71,6 +77,7 @@ settings load(int argc, const char* const* argv) {
         s.apply = true;
     }
     s.defaults = cfg.enabled("default_schedules");
+    s.admin_listen = wharf::admin::listen_setting(cfg);
     s.loop.tick = cfg.duration("tick", s.loop.tick);
     if (s.loop.tick < std::chrono::milliseconds(100) || s.loop.tick > std::chrono::minutes(1))
         throw config_error("--tick must be from 100ms to 1m");
@@ -101,6 +108,35 @@ int main(int argc, char** argv) {
                                        wharf::redis::connection_options{.client_name = "wharf-scheduler"}};
         asio::signal_set signals{io, SIGINT, SIGTERM};
         asio::cancellation_signal stop;
+        std::unique_ptr<wharf::admin::process_endpoints> admin_endpoints;
+        // SIGTERM, SIGINT and POST /admin/drain: not ready at once, then stop (a fire in progress
+        // is safe to cut: its row is pending and any replica completes it).
+        const auto begin_shutdown = [&] {
+            if (admin_endpoints) admin_endpoints->set_draining();
+            wharf::admin::notify_stopping();
+            asio::post(io, [&stop] { stop.emit(asio::cancellation_type::terminal); });
+        };
+        if (s.admin_listen.enabled) {
+            try {
+                admin_endpoints = std::make_unique<wharf::admin::process_endpoints>(
+                    io.get_executor(),
+                    wharf::admin::process_endpoints_options{.listen = s.admin_listen,
+                                                            .process_name = "wharf-scheduler",
+                                                            .redis = s.redis,
+                                                            .database_url = s.database_url},
+                    [&begin_shutdown] { begin_shutdown(); },
+                    [](wharf::redis::connection&, wharf::pg::pool& db) {
+                        return wharf::scheduler::refresh_schedule_gauges(db);
+                    });
+            } catch (const boost::system::system_error& e) {
+                // Another process serves there already (two on one host need a port each), or
+                // the address is not this host's.
+                std::fprintf(stderr, "wharf-scheduler: --admin-listen %s: %s\n", s.admin_listen.to_string().c_str(),
+                             e.code().message().c_str());
+                return 2;
+            }
+        }
+        wharf::admin::watchdog watchdog{io.get_executor()};
         auto run = [&]() -> asio::awaitable<void> {
             if (s.apply) {
                 auto write = [&s](pqxx::connection& c) { return ws::apply_definitions(c, s.schedules, false); };
@@ -119,7 +155,7 @@ int main(int argc, char** argv) {
         signals.async_wait([&](boost::system::error_code ec, int sig) {
             if (ec) return;
             spdlog::info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-            stop.emit(asio::cancellation_type::terminal);
+            begin_shutdown();
         });
         asio::co_spawn(io, run(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) {
                            if (e) {
@@ -136,9 +172,11 @@ int main(int argc, char** argv) {
                                }
                            }
                            signals.cancel();
+                           if (admin_endpoints) admin_endpoints->stop();
                            redis.close();
                            db.shutdown();
                        }));
+        wharf::admin::notify_ready("running");
         io.run();
     } catch (const std::exception& e) {
         spdlog::critical("scheduler failed: {}", wharf::redact(e.what()));

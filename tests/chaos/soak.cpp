@@ -444,7 +444,10 @@ int main(int argc, char** argv) {
                                              "--scratch-dir",
                                              scratch_dir.string(),
                                              "--local-source-roots",
-                                             sources_dir.string()};
+                                             sources_dir.string(),
+                                             // Many workers on one host: each its own admin port.
+                                             "--admin-listen",
+                                             "127.0.0.1:0"};
         const auto eq = marker.find('=');
         workers fleet_workers(f, flags, {{marker.substr(0, eq), marker.substr(eq + 1)}});
         for (int i = 0; i < opt.immortal; ++i) fleet_workers.start(true);

@@ -32,6 +32,8 @@ constexpr std::array commands{
     command{"presign", "a presigned URL for a stored object", run_presign},
     command{"schedules", "list, inspect, pause, resume, trigger or apply periodic schedules", run_schedules},
     command{"cleanup", "run a maintenance task now (stuck-jobs, job-retention, stale-multipart, temp-objects)", run_cleanup},
+    command{"health", "ask a process's admin endpoint whether it is ready (for healthchecks)", run_health},
+    command{"drain", "ask a process to stop gracefully, as SIGTERM does (for preStop hooks)", run_drain},
 };
 
 void print_usage(std::ostream& out) {
@@ -47,7 +49,9 @@ void print_usage(std::ostream& out) {
            "  0  success\n"
            "  1  the operation failed (e.g. no job with that id)\n"
            "  2  usage or configuration error (bad flag, URL, value or payload)\n"
-           "  3  Redis or PostgreSQL unreachable\n";
+           "  3  Redis or PostgreSQL unreachable\n"
+           "  4  (status --wait/--watch) the job was cancelled\n"
+           "  5  (status --wait/--watch) the job was not over when --wait-timeout passed\n";
 }
 
 // Boost.System appends the source location of an error_code to what() ("... [system:111 at

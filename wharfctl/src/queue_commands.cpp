@@ -1,6 +1,7 @@
 // Queue commands: enqueue (Redis, plus the job's 'queued' row when a database is configured),
 // queues, dead list|retry|purge (Redis only).
 #include "commands.hpp"
+#include "progress_view.hpp"
 
 #include "wharf/core/backoff.hpp"
 #include "wharf/core/json.hpp"
@@ -13,8 +14,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <unistd.h>
 
 namespace wharfctl {
 namespace {
@@ -147,18 +154,68 @@ boost::asio::awaitable<int> run_enqueue(invocation inv) {
         if (!entry.empty()) out["entry_id"] = entry;
         if (delayed) out["run_at"] = q::format_rfc3339(*e.run_at);
         std::cout << wharf::dump_json(out, 2) << "\n";
-    } else if (delayed) {
-        std::cout << "scheduled job " << job_id << " on " << queue << " for " << q::format_rfc3339(*e.run_at) << "\n";
     } else {
-        std::cout << "enqueued job " << job_id << " on " << queue << " (entry " << entry << ")\n";
+        // The id alone on stdout, so `id=$(wharfctl enqueue ...)` works; the sentence for a person
+        // at a terminal goes to stderr.
+        std::cout << job_id << "\n";
+        if (::isatty(STDERR_FILENO)) {
+            if (delayed)
+                std::cerr << "scheduled job " << job_id << " on " << queue << " for " << q::format_rfc3339(*e.run_at)
+                          << "\n";
+            else
+                std::cerr << "enqueued job " << job_id << " on " << queue << " (entry " << entry << ")\n";
+        }
     }
     co_return exit_ok;
 }
 
 namespace {
 
-constexpr std::string_view queues_usage = "wharfctl queues [--json]";
-constexpr wharf::option_spec queues_specs[] = {redis_url_option, json_option, help_option};
+constexpr std::string_view queues_usage = "wharfctl queues [--json | --watch [--interval 1s]]";
+constexpr wharf::option_spec queues_specs[] = {
+    redis_url_option, json_option,
+    {"watch", "redraw the table until interrupted (Ctrl-C)", true},
+    {"interval", "how often --watch reads the queues", false, "1s"},
+    help_option};
+
+// The table of `wharfctl queues`.
+std::string queues_table(const std::vector<q::operations::depth>& rows) {
+    std::size_t width = 5;
+    for (const auto& r : rows) width = std::max(width, r.queue.size());
+    auto pad = [](std::string s, std::size_t w) {
+        if (s.size() < w) s.insert(0, w - s.size(), ' ');
+        return s;
+    };
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    std::string out = "QUEUE";
+    out.resize(width, ' ');
+    out += "  " + pad("DEPTH", 10) + "  " + pad("IN-FLIGHT", 10) + "  " + pad("DELAYED", 10) + "  " + pad("DEAD", 10) +
+           "  " + pad("OLDEST", 8) + "\n";
+    for (const auto& r : rows) {
+        std::string name = r.queue;
+        name.resize(width, ' ');
+        const std::string oldest =
+            r.oldest_waiting_ms > 0 ? human_duration(static_cast<double>(now_ms - r.oldest_waiting_ms) / 1000.0) : "-";
+        out += name + "  " + pad(std::to_string(r.waiting), 10) + "  " + pad(std::to_string(r.in_flight), 10) + "  " +
+               pad(std::to_string(r.delayed), 10) + "  " + pad(std::to_string(r.dead), 10) + "  " + pad(oldest, 8) +
+               "\n";
+    }
+    return out;
+}
+
+boost::asio::awaitable<std::vector<q::operations::depth>> read_queues(wharf::redis::connection& redis) {
+    std::vector<q::operations::depth> rows;
+    auto listing = q::known_queues(redis);
+    for (const auto& name : co_await std::move(listing)) {
+        if (!q::valid_queue_name(name)) continue;  // not one of ours: someone wrote to the registry
+        q::operations ops{redis, name};
+        auto stats = ops.stats();
+        rows.push_back(co_await std::move(stats));
+    }
+    co_return rows;
+}
 
 }  // namespace
 
@@ -173,12 +230,32 @@ boost::asio::awaitable<int> run_queues(invocation inv) {
     }
     expect_positionals(cfg, 0, queues_usage);
     auto redis = open_redis(inv.executor, cfg);
-    std::vector<q::operations::depth> rows;
-    for (const auto& name : co_await q::known_queues(*redis)) {
-        if (!q::valid_queue_name(name)) continue;  // not one of ours: someone wrote to the registry
-        q::operations ops{*redis, name};
-        rows.push_back(co_await ops.stats());
+    if (cfg.enabled("watch")) {
+        if (cfg.enabled("json")) throw usage_error("--watch draws for a person; use --json without it for a script");
+        const auto interval = cfg.duration("interval", std::chrono::seconds(1));
+        if (interval < std::chrono::milliseconds(100)) throw usage_error("--interval must be at least 100ms");
+        const display d = display::for_stdout();
+        boost::asio::steady_timer timer(inv.executor);
+        std::size_t drawn = 0;
+        std::string last;
+        for (;;) {
+            auto reading = read_queues(*redis);
+            const auto rows = co_await std::move(reading);
+            const std::string table = queues_table(rows);
+            if (d.tty) {
+                if (drawn > 0) std::cout << "\x1b[" << drawn << "F\x1b[J";
+                std::cout << table << std::flush;
+                drawn = static_cast<std::size_t>(std::count(table.begin(), table.end(), '\n'));
+            } else if (table != last) {
+                std::cout << table << "\n" << std::flush;  // plain: each change, a blank line between
+                last = table;
+            }
+            timer.expires_after(interval);
+            co_await timer.async_wait(boost::asio::use_awaitable);
+        }
     }
+    auto reading = read_queues(*redis);
+    const auto rows = co_await std::move(reading);
     redis->close();
 
     if (cfg.enabled("json")) {
@@ -188,26 +265,12 @@ boost::asio::awaitable<int> run_queues(invocation inv) {
                             {"depth", r.waiting},
                             {"in_flight", r.in_flight},
                             {"delayed", r.delayed},
-                            {"dead", r.dead}});
+                            {"dead", r.dead},
+                            {"oldest_waiting_ms", r.oldest_waiting_ms > 0 ? json(r.oldest_waiting_ms) : json(nullptr)}});
         std::cout << wharf::dump_json(json{{"queues", std::move(list)}}, 2) << "\n";
         co_return exit_ok;
     }
-    std::size_t width = 5;
-    for (const auto& r : rows) width = std::max(width, r.queue.size());
-    auto pad = [](std::string s, std::size_t w) {
-        if (s.size() < w) s.insert(0, w - s.size(), ' ');
-        return s;
-    };
-    std::string head = "QUEUE";
-    head.resize(width, ' ');
-    std::cout << head << "  " << pad("DEPTH", 10) << "  " << pad("IN-FLIGHT", 10) << "  " << pad("DELAYED", 10)
-              << "  " << pad("DEAD", 10) << "\n";
-    for (const auto& r : rows) {
-        std::string name = r.queue;
-        name.resize(width, ' ');
-        std::cout << name << "  " << pad(std::to_string(r.waiting), 10) << "  " << pad(std::to_string(r.in_flight), 10)
-                  << "  " << pad(std::to_string(r.delayed), 10) << "  " << pad(std::to_string(r.dead), 10) << "\n";
-    }
+    std::cout << queues_table(rows);
     co_return exit_ok;
 }
 

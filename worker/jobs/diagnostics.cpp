@@ -5,7 +5,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 
 namespace wharf::worker {
@@ -35,11 +37,23 @@ asio::awaitable<nlohmann::json> noop(job_context& ctx) {
     co_return nlohmann::json::object();
 }
 
+// With `progress_every_ms`, reports {"phase": "sleep", "percent": ...} that often (for the
+// progress displays' tests).
 asio::awaitable<nlohmann::json> sleep(job_context& ctx) {
     const auto ms = int_field(ctx.payload, "ms", 0, 7 * 86'400'000LL);
-    asio::steady_timer timer{ctx.executor, std::chrono::milliseconds(ms)};
-    // Cancelled (timeout, lost lease, shutdown) -> throws operation_aborted, which is the point.
-    co_await timer.async_wait(asio::use_awaitable);
+    const auto every = int_field(ctx.payload, "progress_every_ms", 0, 86'400'000LL);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    asio::steady_timer timer{ctx.executor};
+    for (std::int64_t slept = 0;;) {
+        const auto step = every > 0 ? std::min(every, ms - slept) : ms;
+        timer.expires_at(std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(step)));
+        // Cancelled (timeout, lost lease, shutdown) -> throws operation_aborted, which is the point.
+        co_await timer.async_wait(asio::use_awaitable);
+        slept += step;
+        if (slept >= ms || std::chrono::steady_clock::now() >= until) break;
+        if (ctx.report_progress)
+            ctx.report_progress({{"phase", "sleep"}, {"percent", std::round(1000.0 * slept / ms) / 10}});
+    }
     co_return nlohmann::json{{"slept_ms", ms}};
 }
 

@@ -1,9 +1,13 @@
 // The wharf-worker program: settings, logging, signals, and the io_context threads.
+#include "wharf/admin/process_endpoints.hpp"
+#include "wharf/admin/queue_gauges.hpp"
+#include "wharf/admin/systemd.hpp"
 #include "wharf/core/config.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/core/redact.hpp"
 #include "wharf/queue/keys.hpp"
 #include "wharf/pg/pool.hpp"
+#include "wharf/storage/provider_metrics.hpp"
 #include "wharf/worker/runtime.hpp"
 #include "jobs/cleanup.hpp"
 #include "jobs/download.hpp"
@@ -46,9 +50,12 @@ constexpr option_spec base_specs[] = {
     {"finished_id_ttl", "how long Redis remembers a finished producer id (after that, PostgreSQL's row tells a "
                         "duplicate)", false, "1m"},
     {"threads", "I/O threads", false, "1"},
+    {"exit_when_idle", "stop gracefully once no job has been in hand for this long, e.g. 30s (for a worker run "
+                       "as a batch job); 0: never", false, "0"},
     {"consumer", "consumer name in the group (default host:pid:random)"},
     {"scratch_sweep_interval", "how often a worker that stores removes what dead jobs left in its scratch_dir "
                                "(0: never)", false, "1h"},
+    admin::listen_option,
     {"log_level", "trace, debug, info, warn, error or off", false, "info"},
     {"log_format", "text or json", false, "text"},
     {"help", "print this help", true},
@@ -80,6 +87,7 @@ struct settings {
     std::optional<config> cfg;  // kept for the job types that build their services later
     bool runs_storage_jobs = false;
     std::chrono::milliseconds scratch_sweep_interval{std::chrono::hours(1)};
+    admin::listen_address admin_listen;
 };
 
 // The job types that store (jobs/storing.hpp) or run pipelines (jobs/pipeline.hpp). They need
@@ -119,6 +127,13 @@ bool names_queue(const std::vector<queue_spec>& queues, std::string_view name) {
     return std::any_of(queues.begin(), queues.end(), [&](const queue_spec& q) { return q.name == name; });
 }
 
+// Before each /metrics render: the worker's queues' depths, and where it stores, the catalog's usage.
+asio::awaitable<void> refresh_gauges(redis::connection& redis, pg::pool& db, const std::vector<std::string>& queues,
+                                     bool storage) {
+    co_await admin::refresh_queue_gauges(redis, queues);
+    if (storage) co_await storage::refresh_storage_gauges(db);
+}
+
 settings load(int argc, const char* const* argv) {
     const auto cfg = config::load(argc, argv, specs());
     if (!cfg.positional().empty()) throw config_error("unexpected argument '" + cfg.positional().front() + "'");
@@ -149,6 +164,8 @@ settings load(int argc, const char* const* argv) {
     s.options.lease = cfg.duration("lease", s.options.lease);
     s.options.sweep = cfg.duration("sweep", s.options.sweep);
     s.options.finished_id_ttl = cfg.duration("finished_id_ttl", s.options.finished_id_ttl);
+    s.options.exit_when_idle = cfg.duration("exit_when_idle", s.options.exit_when_idle);
+    if (s.options.exit_when_idle.count() < 0) throw config_error("--exit-when-idle must not be negative");
     if (s.options.finished_id_ttl < std::chrono::seconds(1) || s.options.finished_id_ttl > std::chrono::hours(24 * 7))
         throw config_error("--finished-id-ttl must be from 1s to 7d");
     if (s.options.lease < std::chrono::milliseconds(300)) throw config_error("--lease must be at least 300ms");
@@ -156,6 +173,7 @@ settings load(int argc, const char* const* argv) {
     s.options.batch = static_cast<std::size_t>(bounded(cfg, "batch", 256, 1, 10'000));
     s.scratch_sweep_interval = cfg.duration("scratch_sweep_interval", s.scratch_sweep_interval);
     s.threads = static_cast<std::size_t>(bounded(cfg, "threads", 1, 1, 256));
+    s.admin_listen = admin::listen_setting(cfg);
     s.options.consumer = cfg.get_or("consumer", "");
     if (s.options.consumer.empty()) s.options.consumer = default_consumer_name();
     s.cfg = cfg;
@@ -214,17 +232,47 @@ int worker_main(int argc, const char* const* argv) {
                                                           s.scratch_sweep_interval),
                                asio::bind_cancellation_slot(stop_scratch_sweeper.slot(), asio::detached));
         }
+        std::vector<std::string> queue_names;
+        for (const auto& q : s.options.queues) queue_names.push_back(q.name);
+        admin::process_endpoints_options admin_options{.listen = s.admin_listen,
+                                                       .process_name = "wharf-worker",
+                                                       .redis = s.options.redis,
+                                                       .database_url = s.options.database_url};
+
         runtime rt{io.get_executor(), std::move(s.options), std::move(s.registry)};
+        std::unique_ptr<admin::process_endpoints> admin_endpoints;
+        // SIGTERM, SIGINT and POST /admin/drain: not ready at once, then the graceful stop.
+        const auto begin_shutdown = [&rt, &admin_endpoints] {
+            if (admin_endpoints) admin_endpoints->set_draining();
+            admin::notify_stopping();
+            rt.stop();
+        };
+        if (s.admin_listen.enabled) {
+            try {
+                admin_endpoints = std::make_unique<admin::process_endpoints>(
+                    io.get_executor(), std::move(admin_options), [&begin_shutdown] { begin_shutdown(); },
+                    [&queue_names, storage = s.runs_storage_jobs](redis::connection& redis, pg::pool& db) {
+                        return refresh_gauges(redis, db, queue_names, storage);
+                    });
+            } catch (const boost::system::system_error& e) {
+                // Another process serves there already (two on one host need a port each), or
+                // the address is not this host's.
+                std::fprintf(stderr, "wharf-worker: --admin-listen %s: %s\n", s.admin_listen.to_string().c_str(),
+                             e.code().message().c_str());
+                return 2;
+            }
+        }
         asio::signal_set signals{io, SIGINT, SIGTERM};
         std::function<void()> on_signal = [&] {
             signals.async_wait([&](boost::system::error_code ec, int sig) {
                 if (ec) return;  // cancelled: the runtime ended
                 spdlog::info("received {}: shutting down gracefully", sig == SIGINT ? "SIGINT" : "SIGTERM");
-                rt.stop();
+                begin_shutdown();
                 on_signal();  // a second signal changes nothing; the grace period bounds the exit
             });
         };
         on_signal();
+        admin::watchdog watchdog{io.get_executor()};
         asio::co_spawn(rt.executor(), rt.run(), [&](std::exception_ptr e) {
             if (e) {
                 status = 1;
@@ -235,11 +283,13 @@ int worker_main(int argc, const char* const* argv) {
                 }
             }
             signals.cancel();
+            if (admin_endpoints) admin_endpoints->stop();
             stop_sweeper.emit(asio::cancellation_type::terminal);
             stop_scratch_sweeper.emit(asio::cancellation_type::terminal);
             if (pipeline_redis) pipeline_redis->close();
             io.stop();  // jobs that ignored cancellation must not keep the process alive
         });
+        admin::notify_ready("running");
         std::vector<std::thread> extra;
         for (std::size_t i = 1; i < s.threads; ++i) extra.emplace_back([&io] { io.run(); });
         io.run();

@@ -311,31 +311,23 @@ boost::asio::awaitable<std::size_t> operations::prune_consumers(std::chrono::mil
 }
 
 boost::asio::awaitable<operations::depth> operations::stats() {
-    std::vector<redis::command> cmds{
-        {"XINFO", "GROUPS", keys_.stream},
-        {"XLEN", keys_.stream},
-        {"ZCARD", keys_.delayed},
-        {"XLEN", keys_.dead},
-    };
-    auto replies = co_await redis_.exec_pipeline(std::move(cmds));
+    // Entries in flight are listed (to tell them from waiting ones) up to this many; past it the
+    // pending count stands in for them.
+    constexpr std::size_t in_flight_listed = 10'000;
+    std::vector<std::string> keys{keys_.stream, keys_.delayed, keys_.dead};
+    std::vector<std::string> args{std::to_string(in_flight_listed)};
+    const redis::reply r = co_await redis_.eval(scripts::queue_depth(), std::move(keys), std::move(args));
+    checked(r, "queue depth");
+    if (!r.is_array() || r.size() != 5) unexpected("queue depth", r);
+    for (std::size_t i = 0; i < 5; ++i)
+        if (!r[i].is_integer()) unexpected("queue depth", r);
     depth out;
     out.queue = keys_.queue;
-    const std::int64_t length = checked(replies.at(1), "XLEN").integer();
-    out.delayed = checked(replies.at(2), "ZCARD").integer();
-    out.dead = checked(replies.at(3), "XLEN dead").integer();
-    std::optional<std::int64_t> lag;
-    // XINFO GROUPS fails on a stream that does not exist yet: an empty queue.
-    if (!replies[0].is_error() && replies[0].is_array()) {
-        for (const auto& group : replies[0].elements()) {
-            if (string_field(group, "name") != consumer_group) continue;
-            if (const auto* p = field_of(group, "pending"); p && p->is_integer()) out.in_flight = p->integer();
-            // Redis 7 reports lag, or nil when it cannot tell (after deletions, which wharf
-            // does on every ack).
-            if (const auto* l = field_of(group, "lag"); l && l->is_integer()) lag = l->integer();
-        }
-    }
-    // Acknowledged entries are deleted, so what is in the stream and not pending is waiting.
-    out.waiting = lag ? *lag : std::max<std::int64_t>(0, length - out.in_flight);
+    out.waiting = r[0].integer();
+    out.in_flight = r[1].integer();
+    out.delayed = r[2].integer();
+    out.dead = r[3].integer();
+    out.oldest_waiting_ms = r[4].integer();
     co_return out;
 }
 

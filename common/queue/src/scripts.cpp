@@ -328,4 +328,44 @@ return redis.call('XADD', KEYS[1], '*', 'job', ARGV[1])
     return s;
 }
 
+// A queue's depths in one atomic look. Waiting entries are those after the group's
+// last-delivered id; they are counted as XLEN minus the entries at or before it that are still in
+// the stream (the in-flight ones: wharf deletes an entry when it acknowledges it), listed up to
+// ARGV[1] of them; past that, XLEN minus the pending count. XINFO's lag is not used: Redis 7.0
+// reports it wrong after XDEL.
+// KEYS: stream, delayed, dead   ARGV: cap
+// Returns {waiting, in_flight, delayed, dead, first waiting entry's ms or 0}
+const redis::script& queue_depth() {
+    static const redis::script s{R"lua(
+local len = redis.call('XLEN', KEYS[1])
+local delayed = redis.call('ZCARD', KEYS[2])
+local dead = redis.call('XLEN', KEYS[3])
+local last, pending = nil, 0
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local f = {}
+    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end
+    if f['name'] == 'workers' then
+      last = f['last-delivered-id']
+      pending = tonumber(f['pending'])
+    end
+  end
+end
+if len == 0 then return {0, pending, delayed, dead, 0} end
+if last == nil then
+  local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+  return {len, 0, delayed, dead, tonumber(string.match(first[1][1], '^(%d+)'))}
+end
+local cap = tonumber(ARGV[1])
+local delivered = redis.call('XRANGE', KEYS[1], '-', last, 'COUNT', cap)
+local waiting
+if #delivered < cap then waiting = len - #delivered else waiting = math.max(0, len - pending) end
+local oldest = 0
+local first = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
+if #first > 0 then oldest = tonumber(string.match(first[1][1], '^(%d+)')) end
+return {waiting, pending, delayed, dead, oldest}
+)lua"};
+    return s;
+}
+
 }  // namespace wharf::queue::scripts

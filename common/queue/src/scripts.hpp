@@ -20,5 +20,6 @@ const redis::script& dead_requeue();
 const redis::script& dead_purge();
 const redis::script& held_ids();
 const redis::script& requeue();
+const redis::script& queue_depth();
 
 }  // namespace wharf::queue::scripts

@@ -3,6 +3,8 @@
 // wrong key refused, ranged get, list with markers, copy, delete, and batch delete (Blob Batch,
 // which Azurite implements: 256 signed Delete Blob subrequests per request).
 #include "wharf/storage/azure.hpp"
+#include "wharf/storage/registry.hpp"
+#include "wharf/core/config.hpp"
 #include "wharf/storage/sha256.hpp"
 #include "wharf/test/azurite_server.hpp"
 #include "wharf/test/fault_proxy.hpp"
@@ -12,7 +14,10 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
+#include <cstdlib>
 
 namespace fs = std::filesystem;
 using namespace wharf::storage;
@@ -242,4 +247,35 @@ TEST_F(azure_fixture, a_blob_the_batch_cannot_delete_is_reported_by_key_and_the_
     const auto failed = io.run(p->remove_many({"lease/free.bin", "lease/held.bin", "lease/absent.bin"}));
     EXPECT_EQ(failed, std::vector<std::string>{"lease/held.bin"});
     EXPECT_EQ(all_keys(io, *p, "lease/"), std::vector<std::string>{"lease/held.bin"});
+}
+
+// An azure provider configured the seeds' way, from AZURE_STORAGE_CONNECTION_STRING (through
+// connection_string_env), against Azurite; the provider the registry builds is measured.
+TEST_F(azure_fixture, a_provider_configured_by_a_connection_string_stores_and_reads) {
+    const std::string cs = std::string("DefaultEndpointsProtocol=http;AccountName=") + azurite_server::account +
+                           ";AccountKey=" + azurite_server::key + ";BlobEndpoint=" + server.endpoint() + ";";
+    ::setenv("WHARF_TEST_AZURE_CONNECTION_STRING", cs.c_str(), 1);
+    const auto configs = parse_provider_configs(
+        nlohmann::json::parse(R"({"providers": [{"name": "az", "kind": "azure", "container": "media",
+                                  "connection_string_env": "WHARF_TEST_AZURE_CONNECTION_STRING"}]})"),
+        "test");
+    registry providers{configs, io.executor()};
+    auto& az = providers.at("az");
+    const auto put = io.run(az.put_bytes("cs/hello.txt", "hello", {}));
+    EXPECT_EQ(put.size, 5u);
+    const auto head = io.run(az.head("cs/hello.txt"));
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->size, 5u);
+    ::unsetenv("WHARF_TEST_AZURE_CONNECTION_STRING");
+
+    // A bad string is a configuration error that does not quote the key.
+    ::setenv("WHARF_TEST_AZURE_CONNECTION_STRING", "AccountName=x;AccountKey=s3cr3tkey;BlobEndpoint=ftp://x", 1);
+    try {
+        registry bad{configs, io.executor()};
+        ADD_FAILURE() << "a bad connection string was accepted";
+    } catch (const wharf::config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("BlobEndpoint"), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find("s3cr3tkey"), std::string::npos) << e.what();
+    }
+    ::unsetenv("WHARF_TEST_AZURE_CONNECTION_STRING");
 }

@@ -38,11 +38,11 @@ protected:
         }
         const auto r = f.ctl(args);
         EXPECT_EQ(r.status, 0) << r.output;
-        // "enqueued job <id> on <queue> (entry <entry id>)"
-        const auto at = r.output.find("enqueued job ");
-        if (at == std::string::npos) return {};
-        const auto from = at + 13;
-        return r.output.substr(from, r.output.find(' ', from) - from);
+        // The id alone on a line (stdout; nothing on stderr when it is not a terminal).
+        std::string out = r.output;
+        while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+        EXPECT_EQ(out.find_first_of(" \n"), std::string::npos) << out;
+        return out;
     }
 
     json run_reconcile(const std::string& grace) {

@@ -160,11 +160,15 @@ TEST_F(wharfctl, migrate_is_idempotent_and_reports_json) {
     EXPECT_FALSE(doc["already_applied"].empty());
 }
 
-TEST_F(wharfctl, enqueue_prints_the_entry_and_job_ids_and_the_queue_shows_it) {
+TEST_F(wharfctl, enqueue_prints_the_job_id_alone_and_the_queue_shows_it) {
+    // `id=$(wharfctl enqueue ...)`: the id and a newline on stdout, nothing else.
     const auto r = ctl({"enqueue", "cli-a", "--payload", R"({"url":"http://x/a.mp4"})"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_TRUE(r.err.empty()) << r.err;
-    EXPECT_NE(r.out.find("enqueued job "), std::string::npos) << r.out;
+    ASSERT_FALSE(r.out.empty());
+    EXPECT_EQ(r.out.back(), '\n');
+    const std::string printed_id = r.out.substr(0, r.out.size() - 1);
+    EXPECT_EQ(printed_id.find_first_of(" \n"), std::string::npos) << r.out;
 
     const auto j = ctl({"enqueue", "cli-a", "--payload", "{}", "--id", "order-1", "--api-key", "t1",
                         "--max-attempts", "4", "--timeout", "90s", "--json"});
@@ -177,6 +181,7 @@ TEST_F(wharfctl, enqueue_prints_the_entry_and_job_ids_and_the_queue_shows_it) {
 
     const auto entries = run(conn().exec({"XRANGE", "wharf:{cli-a}:stream", "-", "+"}));
     ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[0][0].str(), printed_id);  // without --id, a job's id is its entry id
     EXPECT_EQ(entries[1][0].str(), doc["entry_id"]);
     auto env = std::get<q::envelope>(q::decode(entries[1][1][1].str(), "cli-a"));
     EXPECT_EQ(env.id, "order-1");
@@ -301,9 +306,9 @@ TEST_F(wharfctl, status_wait_returns_when_the_job_is_over_and_says_how_it_ended)
         });
     };
 
-    // Still queued when the timeout passes: exit 1, and what it still is.
+    // Still queued when the timeout passes: exit 5, and what it still is.
     auto timed_out = ctl({"status", "wait-1", "--wait", "--wait-timeout", "300ms"});
-    EXPECT_EQ(timed_out.status, 1);
+    EXPECT_EQ(timed_out.status, 5);
     EXPECT_NE(timed_out.err.find("still queued after 300ms"), std::string::npos) << timed_out.err;
     EXPECT_NE(timed_out.out.find("queued"), std::string::npos) << timed_out.out;
 
@@ -384,7 +389,8 @@ TEST_F(wharfctl, an_enqueued_job_is_queued_in_status_until_a_worker_starts_it) {
                           {{"WHARF_DATABASE_URL", "postgresql://wharf@127.0.0.1:1/wharf?connect_timeout=2"}});
     EXPECT_EQ(down.status, 0) << down.err;
     EXPECT_NE(down.err.find("is enqueued, but its 'queued' row was not written"), std::string::npos) << down.err;
-    EXPECT_NE(down.out.find("enqueued job "), std::string::npos) << down.out;
+    EXPECT_FALSE(down.out.empty());
+    EXPECT_EQ(down.out.find(' '), std::string::npos) << down.out;  // the id alone
 }
 
 TEST_F(wharfctl, dead_list_retry_and_purge) {

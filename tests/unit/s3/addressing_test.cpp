@@ -19,6 +19,50 @@ TEST(s3_addressing, aws_defaults_to_virtual_hosted_regional_endpoint) {
     EXPECT_TRUE(s3::resolve_addressing(c).path_style);
 }
 
+// What the AWS SDKs do: an aws-profile endpoint that is an IP address or localhost (a local MinIO
+// or emulator), or a bucket name that cannot be a host name, goes path-style; asking for
+// virtual-hosted there is a configuration error that names the setting.
+TEST(s3_addressing, aws_profile_goes_path_style_where_virtual_hosting_cannot_work) {
+    s3::config c;
+    c.profile = s3::profile::aws;
+    c.bucket = "media";
+    for (const char* endpoint : {"http://127.0.0.1:9000", "http://[::1]:9000", "http://localhost:9000",
+                                 "http://LocalHost.:9000", "http://minio.localhost:9000"}) {
+        c.endpoint = endpoint;
+        auto a = s3::resolve_addressing(c);
+        EXPECT_TRUE(a.path_style) << endpoint;
+        EXPECT_EQ(a.object_path("k"), "/media/k") << endpoint;
+    }
+    c.endpoint = "https://s3.example.net";
+    EXPECT_FALSE(s3::resolve_addressing(c).path_style);
+    EXPECT_EQ(s3::resolve_addressing(c).origin, "https://media.s3.example.net");
+    for (const char* bucket : {"My_Bucket", "ab", "a..b", "a-.b", "-ab", "192.168.1.1", "ab-"}) {
+        c.bucket = bucket;
+        EXPECT_TRUE(s3::resolve_addressing(c).path_style) << bucket;
+    }
+    c.bucket = "media";
+    c.endpoint = "http://127.0.0.1:9000";
+    c.path_style = false;
+    try {
+        s3::resolve_addressing(c);
+        ADD_FAILURE() << "path_style: false under an IP endpoint was accepted";
+    } catch (const error& e) {
+        EXPECT_NE(std::string(e.what()).find("path_style"), std::string::npos) << e.what();
+    }
+}
+
+TEST(s3_addressing, dns_compatible_bucket_names) {
+    for (const char* ok : {"abc", "media-2024", "a.b.c", "0ab"}) EXPECT_TRUE(s3::is_dns_compatible_bucket(ok)) << ok;
+    EXPECT_TRUE(s3::is_dns_compatible_bucket(std::string(63, 'a')));
+    for (const char* bad : {"", "ab", "Abc", "a_b", "a..b", "a.-b", "a-.b", ".ab", "ab.", "10.0.0.1", "a b"})
+        EXPECT_FALSE(s3::is_dns_compatible_bucket(bad)) << bad;
+    EXPECT_FALSE(s3::is_dns_compatible_bucket(std::string(64, 'a')));
+    EXPECT_TRUE(s3::is_ip_literal_or_localhost("10.1.2.3"));
+    EXPECT_TRUE(s3::is_ip_literal_or_localhost("::1"));
+    EXPECT_FALSE(s3::is_ip_literal_or_localhost("s3.amazonaws.com"));
+    EXPECT_FALSE(s3::is_ip_literal_or_localhost("localhost.example.com"));
+}
+
 TEST(s3_addressing, minio_r2_gcs_and_generic_are_path_style) {
     s3::config c;
     c.bucket = "b";

@@ -79,3 +79,48 @@ TEST(azure_time, formats) {
     EXPECT_EQ(http_date(t), "Sun, 06 Nov 1994 08:49:37 GMT");
     EXPECT_EQ(iso8601(t), "1994-11-06T08:49:37Z");
 }
+
+// AZURE_STORAGE_CONNECTION_STRING, as the Azure SDKs read it.
+#include "wharf/storage/azure_connection_string.hpp"
+
+TEST(azure_connection_string, account_key_and_endpoint_from_the_usual_forms) {
+    using wharf::storage::azure::parse_connection_string;
+    std::string why;
+    auto s = parse_connection_string(
+        "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=a2V5PT0=;EndpointSuffix=core.windows.net", &why);
+    ASSERT_TRUE(s) << why;
+    EXPECT_EQ(s->account, "acme");
+    EXPECT_EQ(s->key, "a2V5PT0=");  // a value keeps its '='
+    EXPECT_EQ(s->endpoint, "https://acme.blob.core.windows.net");
+    s = parse_connection_string(" accountname = acme ; ACCOUNTKEY=k==;", &why);  // case, spaces, a trailing ';'
+    ASSERT_TRUE(s) << why;
+    EXPECT_EQ(s->endpoint, "https://acme.blob.core.windows.net");
+    s = parse_connection_string("AccountName=devstoreaccount1;AccountKey=k;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1/",
+                                &why);
+    ASSERT_TRUE(s) << why;
+    EXPECT_EQ(s->endpoint, "http://127.0.0.1:10000/devstoreaccount1");
+    s = parse_connection_string("UseDevelopmentStorage=true", &why);
+    ASSERT_TRUE(s) << why;
+    EXPECT_EQ(s->account, "devstoreaccount1");
+    EXPECT_EQ(s->endpoint, "http://127.0.0.1:10000/devstoreaccount1");
+    s = parse_connection_string("DefaultEndpointsProtocol=http;AccountName=a1;AccountKey=k;EndpointSuffix=core.chinacloudapi.cn",
+                                &why);
+    ASSERT_TRUE(s) << why;
+    EXPECT_EQ(s->endpoint, "http://a1.blob.core.chinacloudapi.cn");
+}
+
+TEST(azure_connection_string, unusable_strings_are_named_without_the_key) {
+    using wharf::storage::azure::parse_connection_string;
+    for (const char* bad : {"", ";;", "AccountName=acme", "AccountKey=s3cr3tkey", "AccountName=acme;AccountKey=s3cr3tkey;AccountKey=x",
+                            "BlobEndpoint=https://x;SharedAccessSignature=sv=2020&sig=s3cr3tkey",
+                            "AccountName=ac-me;AccountKey=s3cr3tkey", "AccountName=acme;AccountKey=s3cr3tkey;BlobEndpoint=ftp://x",
+                            "AccountName=acme;AccountKey=s3cr3tkey;DefaultEndpointsProtocol=gopher", "just text",
+                            "UseDevelopmentStorage=false"}) {
+        std::string why;
+        EXPECT_FALSE(parse_connection_string(bad, &why)) << bad;
+        EXPECT_FALSE(why.empty()) << bad;
+        EXPECT_EQ(why.find("s3cr3tkey"), std::string::npos) << why;
+    }
+    std::string why;
+    EXPECT_FALSE(parse_connection_string(std::string(5000, 'a'), &why));
+}

@@ -47,6 +47,40 @@ pg::job_start start_of(const job_run& j) {
             .payload_json = e.payload_json};
 }
 
+// An attempt's end in the metrics, once its outcome is durable.
+void record_attempt(queue_state& q, outcome_decision::action what, bool completes_later, double run_seconds) {
+    using action = outcome_decision::action;
+    using outcome = detail::queue_metrics::outcome;
+    outcome o = outcome::succeeded;
+    switch (what) {
+        case action::succeed:
+            o = completes_later ? outcome::waiting : outcome::succeeded;
+            q.metrics.finished(o).inc();
+            break;
+        case action::cancel:
+            o = outcome::cancelled;
+            q.metrics.finished(o).inc();
+            break;
+        case action::retry:
+            o = outcome::retried;
+            q.metrics.retries.inc();
+            break;
+        case action::hand_back:
+            o = outcome::handed_back;
+            q.metrics.handed_back.inc();
+            break;
+        case action::dead:
+            o = outcome::dead;
+            q.metrics.finished(o).inc();
+            q.metrics.dead_letters.inc();
+            break;
+        case action::drop:
+            return;
+    }
+    // Only attempts that ran their handler have a run time.
+    if (run_seconds >= 0) q.metrics.duration(o).observe(run_seconds);
+}
+
 }  // namespace
 
 std::shared_ptr<job_run> runtime::impl::dispatch(queue_state& q, queue::delivery d) {
@@ -76,6 +110,7 @@ asio::awaitable<void> runtime::impl::acquire_slot(std::shared_ptr<job_run> j) {
     if (q.executing < q.concurrency && q.slot_queue.empty()) {
         j->holds_slot = true;
         ++q.executing;
+        q.metrics.busy_slots.set(static_cast<double>(q.executing));
         co_return;
     }
     if (stopping) {  // shutting down: a job that would have to wait is handed back instead
@@ -111,6 +146,7 @@ void runtime::impl::release_slot(job_run& j) {
             ++q.executing;
             next->timer.cancel();
         }
+        q.metrics.busy_slots.set(static_cast<double>(q.executing));
     }
     if (stopping) wake();
 }
@@ -342,6 +378,8 @@ asio::awaitable<void> runtime::impl::dead_letter_now(std::shared_ptr<job_run> j,
             "dead-lettering a job",
             [&]() { return q.ops.dead_letter(d, j->job_id, reason, j->envelope.attempt); },
             [this] { return abandon; });
+        q.metrics.dead_letters.inc();
+        q.metrics.finished(detail::queue_metrics::outcome::dead).inc();
     }
     untrack(*j);
 }
@@ -402,6 +440,7 @@ asio::awaitable<void> runtime::impl::cancel_before_start(std::shared_ptr<job_run
         untrack(*j);
         co_return;
     }
+    q.metrics.finished(detail::queue_metrics::outcome::cancelled).inc();
     push_ack(*j, "cancelled");
 }
 
@@ -572,6 +611,12 @@ asio::awaitable<attempt_end> runtime::impl::execute(std::shared_ptr<job_run> j) 
         co_return out;
     }
     writer.started(start_of(*j));
+    q.metrics.started.inc();
+    if (d.entry_ms > 0) {  // the entry's time in its id: when it was enqueued, or became due
+        const std::chrono::system_clock::time_point in_stream{std::chrono::milliseconds(d.entry_ms)};
+        q.metrics.wait.observe(
+            std::max(0.0, std::chrono::duration<double>(std::chrono::system_clock::now() - in_stream).count()));
+    }
     j->context.id = j->job_id;
     j->context.queue = q.name;
     j->context.attempt = e.attempt;
@@ -618,6 +663,7 @@ asio::awaitable<attempt_end> runtime::impl::execute(std::shared_ptr<job_run> j) 
     j->handler_running = false;
     j->timer.cancel();
     const double took_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - began).count();
+    out.run_seconds = took_us / 1e6;
     q.mean_run_us = next_mean_run_us(q.mean_run_us, q.runs, took_us);
     ++q.runs;
     // The handler's cancellation must not leak into our own writes below.
@@ -696,6 +742,7 @@ asio::awaitable<void> runtime::impl::finish_attempt(std::shared_ptr<job_run> j, 
         untrack(*j);  // given up at shutdown: the entry stays pending and comes back to settle
         co_return;
     }
+    record_attempt(q, decision.what, q.type.completes_later, ended.run_seconds);
     switch (decision.what) {
         case action::succeed:
             push_ack(*j, q.type.completes_later ? "waiting" : "succeeded");  // untracked once acked

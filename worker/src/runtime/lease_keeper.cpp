@@ -44,6 +44,7 @@ asio::awaitable<void> runtime::impl::keep_leases() {
                     break;
                 }
                 failures = 0;
+                q->metrics.lease_renewals.inc(static_cast<double>(chunk.size() - std::min(chunk.size(), lost.size())));
                 for (const auto& id : lost) {
                     const auto it = q->tracked.find(id);
                     // Acked meanwhile, or past its handler: nothing to stop.

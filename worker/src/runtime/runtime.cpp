@@ -15,6 +15,64 @@ namespace wharf::worker {
 
 namespace asio = boost::asio;
 
+namespace detail {
+
+namespace {
+metrics::registry& reg() { return metrics::default_registry(); }
+}  // namespace
+
+queue_metrics::queue_metrics(const std::string& queue, std::size_t concurrency)
+    : started(reg().counters("wharf_jobs_started_total", "Job attempts started.", {"queue"}).with({queue})),
+      retries(reg().counters("wharf_job_retries_total", "Attempts that failed and were scheduled again.", {"queue"})
+                  .with({queue})),
+      dead_letters(reg().counters("wharf_dead_letters_total", "Jobs moved to the dead-letter stream.", {"queue"})
+                       .with({queue})),
+      handed_back(reg().counters("wharf_jobs_handed_back_total",
+                                 "Jobs handed back unfinished (shutdown) for another worker to run.", {"queue"})
+                      .with({queue})),
+      takeovers(reg().counters("wharf_takeovers_total",
+                               "Entries taken over from a worker whose lease ran out.", {"queue"})
+                    .with({queue})),
+      lease_renewals(reg().counters("wharf_lease_renewals_total", "Leases renewed (one per entry per renewal).",
+                                    {"queue"})
+                         .with({queue})),
+      busy_slots(reg().gauges("wharf_worker_busy_slots", "Slots running a job now.", {"queue"}).with({queue})),
+      wait(reg()
+               .histograms("wharf_job_wait_seconds",
+                           "Time from a job's entry in the stream (enqueued, or due after a delay) to its start.",
+                           metrics::duration_buckets(), {"queue"})
+               .with({queue})) {
+    reg().gauges("wharf_worker_slots", "Slots (the queue's concurrency in this worker).", {"queue"})
+        .with({queue})
+        .set(static_cast<double>(concurrency));
+    // Looked up once: a finished job only touches atomics. (Only the final outcomes have a
+    // finished series; the others are counted by retries and handed_back.)
+    auto& finished = reg().counters("wharf_jobs_finished_total", "Jobs this worker brought to an outcome, by outcome.",
+                                    {"queue", "outcome"});
+    auto& durations = reg().histograms("wharf_job_duration_seconds",
+                                       "Run time of a job's handler, by how the attempt ended.",
+                                       metrics::duration_buckets(), {"queue", "outcome"});
+    for (std::size_t i = 0; i < outcomes; ++i) {
+        const auto o = static_cast<outcome>(i);
+        if (o != outcome::retried && o != outcome::handed_back) finished_[i] = &finished.with({queue, name(o)});
+        duration_[i] = &durations.with({queue, name(o)});
+    }
+}
+
+std::string_view queue_metrics::name(outcome o) {
+    switch (o) {
+    case outcome::succeeded: return "succeeded";
+    case outcome::waiting: return "waiting";
+    case outcome::cancelled: return "cancelled";
+    case outcome::dead: return "dead";
+    case outcome::retried: return "retried";
+    case outcome::handed_back: return "handed_back";
+    }
+    return "succeeded";
+}
+
+}  // namespace detail
+
 std::string default_consumer_name() {
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
@@ -26,7 +84,7 @@ runtime::impl::impl(asio::any_io_executor ex, runtime_options opts, job_registry
     : strand(asio::make_strand(ex)), options(std::move(opts)), registry(std::move(reg)),
       commands(strand, options.redis, {.client_name = "wharf-worker"}),
       db(strand, options.database_url, {.threads = options.pg_threads}), writer(strand, db),
-      promote_timer(strand), sweep_timer(strand), renew_timer(strand), cancel_timer(strand) {
+      promote_timer(strand), sweep_timer(strand), renew_timer(strand), cancel_timer(strand), idle_timer(strand) {
     for (const auto& spec : options.queues) {
         const job_type* type = registry.find(spec.name);
         if (!type) throw std::invalid_argument("no job type for queue " + spec.name);
@@ -123,6 +181,7 @@ asio::awaitable<void> runtime::impl::run() {
         for (auto& q : queues) spawn_loop("consumer", consume(*q));
         spawn_loop("promoter", promote());
         spawn_loop("sweeper", sweep());
+        if (options.exit_when_idle.count() > 0) spawn_loop("idle watch", stop_when_idle());
         spdlog::info("worker {} running (lease {}, sweep {})", options.consumer, format_duration(options.lease),
                      format_duration(options.sweep));
     }
@@ -159,6 +218,7 @@ void runtime::impl::request_stop() {
         }
         self->promote_timer.cancel();
         self->sweep_timer.cancel();
+        self->idle_timer.cancel();
         self->wake();
     });
 }

@@ -2,6 +2,7 @@
 // consumer loops, job coroutines, lease keeper, sweeper and shutdown all run on it, so no locks.
 #pragma once
 
+#include "wharf/metrics/registry.hpp"
 #include "wharf/pg/job_state.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/queue/operations.hpp"
@@ -13,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -61,13 +63,41 @@ struct attempt_end {
     run_end end = run_end::succeeded;
     std::string error;
     nlohmann::json result;
+    double run_seconds = -1;  // the handler's run time; negative when it did not run
+};
+
+// A queue's series in the process's metrics (wharf::metrics::default_registry()), looked up
+// once: the job paths only touch atomics.
+struct queue_metrics {
+    explicit queue_metrics(const std::string& queue, std::size_t concurrency);
+    metrics::counter& started;
+    metrics::counter& retries;
+    metrics::counter& dead_letters;
+    metrics::counter& handed_back;
+    metrics::counter& takeovers;
+    metrics::counter& lease_renewals;
+    metrics::gauge& busy_slots;
+    metrics::histogram& wait;  // from the entry's time in the stream (enqueued, or due) to the start
+    // How an attempt ended, as the metrics name it.
+    enum class outcome { succeeded, waiting, cancelled, dead, retried, handed_back };
+    static constexpr std::size_t outcomes = 6;
+    static std::string_view name(outcome o);
+    // A job's final outcome as this worker recorded it: succeeded, dead, cancelled, or waiting
+    // (a pipeline's own job, done once its steps are). Not for retried and handed_back.
+    metrics::counter& finished(outcome o) { return *finished_[static_cast<std::size_t>(o)]; }
+    // The handler's run time, by how the attempt ended.
+    metrics::histogram& duration(outcome o) { return *duration_[static_cast<std::size_t>(o)]; }
+
+private:
+    std::array<metrics::counter*, outcomes> finished_{};
+    std::array<metrics::histogram*, outcomes> duration_{};
 };
 
 struct queue_state {
     queue_state(std::string name, std::size_t concurrency, const job_type& type, redis::connection& commands,
                 std::unique_ptr<redis::connection> reader, boost::asio::any_io_executor ex)
         : name(name), concurrency(concurrency), type(type), ops(commands, std::move(name)),
-          reader(std::move(reader)), slot_freed(ex) {}
+          reader(std::move(reader)), slot_freed(ex), metrics(this->name, concurrency) {}
 
     std::string name;
     std::size_t concurrency;
@@ -93,6 +123,7 @@ struct queue_state {
     // then checked before it starts (claim_id checks the others). True until the first look.
     bool cancel_pending = true;
     boost::asio::steady_timer slot_freed;  // the consumer sleeps on it while it holds all it may
+    queue_metrics metrics;
 };
 
 }  // namespace detail
@@ -157,6 +188,8 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
 
     // shutdown.cpp
     boost::asio::awaitable<void> drain();
+    boost::asio::awaitable<void> stop_when_idle();
+    std::chrono::steady_clock::time_point last_busy = std::chrono::steady_clock::now();
 
     boost::asio::strand<boost::asio::any_io_executor> strand;
     runtime_options options;
@@ -188,7 +221,7 @@ struct runtime::impl : std::enable_shared_from_this<runtime::impl> {
     bool finished = false;   // the lease keeper may stop
     std::size_t live_loops = 0;
     std::vector<boost::asio::steady_timer*> waiters;  // of wait_until(); wake() cancels them
-    boost::asio::steady_timer promote_timer, sweep_timer, renew_timer, cancel_timer;
+    boost::asio::steady_timer promote_timer, sweep_timer, renew_timer, cancel_timer, idle_timer;
     backoff_policy reconnect_policy{std::chrono::milliseconds(50), std::chrono::milliseconds(2'000), 0};
 };
 

@@ -4,6 +4,8 @@
 // acknowledged before the process exits.
 #include "runtime_impl.hpp"
 
+#include <algorithm>
+
 namespace wharf::worker {
 
 namespace asio = boost::asio;
@@ -73,6 +75,28 @@ asio::awaitable<void> runtime::impl::drain() {
         co_await wait_until([&] { return tracked() == 0; }, clock::now() + std::chrono::seconds(3));
     }
     abandon = true;
+}
+
+// --exit-when-idle: nothing in hand for that long (no job read, running or being settled) stops
+// the worker the graceful way, as SIGTERM would.
+asio::awaitable<void> runtime::impl::stop_when_idle() {
+    auto self = shared_from_this();
+    const auto check_every = std::clamp(options.exit_when_idle / 10, std::chrono::milliseconds(50),
+                                        std::chrono::milliseconds(1'000));
+    while (!stopping) {
+        co_await sleep(idle_timer, check_every);
+        if (stopping) break;
+        bool busy = false;
+        for (const auto& q : queues) busy = busy || q->held > 0 || !q->tracked.empty();
+        const auto now = std::chrono::steady_clock::now();
+        if (busy) {
+            last_busy = now;
+        } else if (now - last_busy >= options.exit_when_idle) {
+            spdlog::info("no job for {}: stopping (--exit-when-idle)", format_duration(options.exit_when_idle));
+            request_stop();
+            break;
+        }
+    }
 }
 
 }  // namespace wharf::worker

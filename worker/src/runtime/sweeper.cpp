@@ -27,6 +27,7 @@ asio::awaitable<void> runtime::impl::sweep() {
             try {
                 if (const auto n = free_slots(*q); n > 0) {
                     auto taken = co_await q->ops.reclaim(options.consumer, options.lease, n);
+                    q->metrics.takeovers.inc(static_cast<double>(taken.size()));
                     for (auto& d : taken) {
                         if (stopping) break;  // stays pending with us: the next sweeper anywhere takes it
                         spdlog::info("took over entry {} of {} (delivery {})", d.entry_id, q->name, d.delivery_count);

@@ -1,6 +1,8 @@
 // "Provider full" alerts: message formatting, SMTP through libcurl, and the dispatcher.
 #include "wharf/storage/alerts.hpp"
 
+#include "wharf/metrics/registry.hpp"
+
 #include "wharf/asio/offload.hpp"
 
 #include "wharf/core/config.hpp"
@@ -332,6 +334,10 @@ asio::awaitable<bool> alert_dispatcher::dispatch(full_crossing crossing) {
         failure = e.what();
     }
     if (failure.empty()) {
+        metrics::default_registry()
+            .counters("wharf_alerts_sent_total", "\"Provider full\" alert emails sent.", {"provider"})
+            .with({crossing.provider})
+            .inc();
         auto mark = self->db.db().run([&](pqxx::connection& c) { return mark_alert_sent(c, crossing); });
         const bool marked = co_await std::move(mark);
         spdlog::info("sent \"provider full\" alert for {} (crossing {}){}", crossing.provider, crossing.generation,

@@ -8,6 +8,7 @@
 
 #include "wharf/core/config.hpp"
 #include "wharf/core/duration.hpp"
+#include "wharf/storage/provider_metrics.hpp"
 
 #if __has_include("wharf/storage/local.hpp")
 #include "wharf/storage/local.hpp"
@@ -15,6 +16,7 @@
 #endif
 #if __has_include("wharf/storage/azure.hpp")
 #include "wharf/storage/azure.hpp"
+#include "wharf/storage/azure_connection_string.hpp"
 #define WHARF_HAVE_AZURE 1
 #endif
 #if __has_include("wharf/storage/s3/provider.hpp")
@@ -147,19 +149,37 @@ provider_factories default_provider_factories() {
 #endif
 #ifdef WHARF_HAVE_AZURE
     // {"kind":"azure", "account", "account_key"[_env], "container", "endpoint", "timeout": "30s",
-    //  "verify_tls": true, "ca_file"}
+    //  "verify_tls": true, "ca_file"}, or "connection_string"[_env] (AZURE_STORAGE_CONNECTION_STRING)
+    //  for account, key and endpoint; fields given beside it win.
     f.emplace("azure", [](const provider_config& pc, boost::asio::any_io_executor executor) -> std::unique_ptr<provider> {
         azure::config c;
         c.name = pc.name;
-        c.account = required(pc, "account");
-        c.key = secret(pc, "account_key").value_or("");
-        if (c.key.empty()) throw config_error(fmt::format("storage provider {}: \"account_key\" (or account_key_env) is required", pc.name));
+        if (auto cs = secret(pc, "connection_string")) {
+            std::string why;
+            auto parsed = azure::parse_connection_string(*cs, &why);
+            if (!parsed) throw config_error(fmt::format("storage provider {}: {}", pc.name, why));
+            c.account = parsed->account;
+            c.key = parsed->key;
+            c.endpoint = parsed->endpoint;
+        }
+        if (auto account = text(pc, "account")) c.account = *account;
+        if (c.account.empty())
+            throw config_error(fmt::format("storage provider {}: \"account\" (or connection_string) is required", pc.name));
+        if (auto key = secret(pc, "account_key")) c.key = *key;
+        if (c.key.empty())
+            throw config_error(fmt::format(
+                "storage provider {}: \"account_key\" (or account_key_env, or connection_string) is required", pc.name));
         c.container = required(pc, "container");
-        c.endpoint = text(pc, "endpoint").value_or("");
+        if (auto endpoint = text(pc, "endpoint")) c.endpoint = *endpoint;
         transport_settings(pc, c);
         return azure::make_provider(std::move(executor), std::move(c));
     });
 #endif
+    // Every provider built from configuration is measured (provider_metrics.hpp).
+    for (auto& [kind, make] : f)
+        make = [inner = std::move(make)](const provider_config& pc, boost::asio::any_io_executor executor) {
+            return with_metrics(inner(pc, std::move(executor)));
+        };
     return f;
 }
 

@@ -12,6 +12,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <vector>
 
@@ -54,6 +56,35 @@ std::string addressing::object_path(std::string_view key) const {
     return bucket_path + "/" + sigv4::uri_encode(key, true);
 }
 
+bool is_ip_literal_or_localhost(std::string_view host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') return true;  // IPv6
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(std::string(host), ec);
+    if (!ec) return true;
+    std::string lower(host);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    if (lower.ends_with(".")) lower.pop_back();
+    return lower == "localhost" || lower.ends_with(".localhost");
+}
+
+bool is_dns_compatible_bucket(std::string_view bucket) {
+    // S3's rules for bucket names that can be a host label sequence: 3-63 characters of lowercase
+    // letters, digits, '.' and '-', starting and ending with a letter or digit, no empty label,
+    // no '-' next to a '.', and not formatted as an IPv4 address.
+    if (bucket.size() < 3 || bucket.size() > 63) return false;
+    const auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
+    if (!alnum(bucket.front()) || !alnum(bucket.back())) return false;
+    for (std::size_t i = 0; i < bucket.size(); ++i) {
+        const char ch = bucket[i];
+        if (!alnum(ch) && ch != '.' && ch != '-') return false;
+        if (ch == '.' && i + 1 < bucket.size() && (bucket[i + 1] == '.' || bucket[i + 1] == '-')) return false;
+        if (ch == '-' && i + 1 < bucket.size() && bucket[i + 1] == '.') return false;
+    }
+    boost::system::error_code ec;
+    boost::asio::ip::make_address_v4(std::string(bucket), ec);
+    return static_cast<bool>(ec);
+}
+
 addressing resolve_addressing(const config& c) {
     if (c.bucket.empty()) throw error(errc::permanent, "s3 provider '" + c.name + "': no bucket configured");
     addressing a;
@@ -72,9 +103,17 @@ addressing resolve_addressing(const config& c) {
     } catch (const std::invalid_argument& e) {
         throw error(errc::permanent, "s3 provider '" + c.name + "': bad endpoint: " + e.what());
     }
-    a.path_style = c.path_style.value_or(c.profile != profile::aws);
-    // A bucket name with dots cannot be a TLS host name under a wildcard certificate.
-    if (!a.path_style && ep.tls && c.bucket.find('.') != std::string::npos) a.path_style = true;
+    // As the AWS SDKs do: virtual-hosted addressing (the bucket in the host name) only where it
+    // can work, i.e. a DNS-compatible bucket under an endpoint that is a DNS name, not an IP
+    // literal or localhost (a local MinIO or emulator); and a bucket with dots cannot be a TLS
+    // host name under a wildcard certificate.
+    const bool virtual_hosting_possible = !is_ip_literal_or_localhost(ep.host) && is_dns_compatible_bucket(c.bucket) &&
+                                          !(ep.tls && c.bucket.find('.') != std::string::npos);
+    if (c.path_style == false && !virtual_hosting_possible)
+        throw error(errc::permanent, "s3 provider '" + c.name + "': path_style: false needs a DNS-compatible bucket "
+                                         "name under an endpoint that is a DNS name (bucket '" + c.bucket +
+                                         "', endpoint host '" + ep.host + "'); leave path_style unset");
+    a.path_style = c.path_style.value_or(c.profile != profile::aws || !virtual_hosting_possible);
     if (a.path_style) {
         a.bucket_path = "/" + sigv4::uri_encode(c.bucket, false);
     } else {
@@ -252,8 +291,21 @@ public:
         try {
             co_return co_await http_->send(std::move(req), std::move(options));
         } catch (const http::error& e) {
+            if (e.kind() == http::error_kind::resolve) throw unresolved_host_error(operation, key, e);
             throw transport_error(operation, key, e);
         }
+    }
+
+    // A host name that does not resolve is most often a setting (an endpoint's typo, or a bucket
+    // put in front of a host that has no such names): the error says which. Still transient, as a
+    // DNS outage looks the same.
+    error unresolved_host_error(std::string_view operation, std::string_view key, const http::error& e) const {
+        std::string what = std::string(operation) + " " + std::string(key) + ": " + e.what() + " (s3 provider '" +
+                           config_.name + "': check its endpoint '" + config_.endpoint + "'";
+        if (!where_.path_style)
+            what += "; requests go virtual-hosted, to <bucket>.<endpoint host>: set path_style: true if the "
+                    "endpoint does not serve bucket subdomains";
+        return error(errc::transient, what + ")");
     }
 
     // Runs `op` again on transient errors, with the one backoff policy. Only for idempotent calls.

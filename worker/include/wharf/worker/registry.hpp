@@ -23,7 +23,8 @@ private:
 
 // Diagnostic job types for smoke tests and benchmarks (only with --diagnostics):
 //  - noop:  does nothing; result {}.
-//  - sleep: {"ms": N} waits N ms (cancellable); result {"slept_ms": N}.
+//  - sleep: {"ms": N} waits N ms (cancellable); result {"slept_ms": N}. With "progress_every_ms": M
+//    it reports {"phase": "sleep", "percent": P} every M ms.
 //  - fail:  {"fail_attempts": N, "permanent": false, "message": "...", "record": "/path"}
 //           fails attempts 1..N with a retryable error (N absent: every attempt), or at once
 //           with a permanent error when "permanent" is true; succeeds afterwards with

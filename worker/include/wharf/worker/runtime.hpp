@@ -45,6 +45,9 @@ struct runtime_options {
     // PostgreSQL read; after it, the job's row tells). Redis memory: ~180 B per id for this long.
     std::chrono::milliseconds finished_id_ttl{60'000};
     std::chrono::milliseconds cancel_poll{1'000};   // how often running jobs are checked for cancels
+    // Stop (gracefully) once no job has been in hand for this long; 0: never. For workers started
+    // per batch of work (a Kubernetes Job from KEDA's ScaledJob) that should end when it is done.
+    std::chrono::milliseconds exit_when_idle{0};
     child_finished_hook on_child_finished;          // optional
     std::size_t batch = 256;       // most entries taken by one read
     std::size_t pg_threads = 2;    // PostgreSQL pool threads

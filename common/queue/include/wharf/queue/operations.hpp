@@ -102,10 +102,14 @@ public:
     // Deletes consumers that own nothing and were idle longer than max_idle.
     boost::asio::awaitable<std::size_t> prune_consumers(std::chrono::milliseconds max_idle);
 
-    // For wharfctl:
+    // For wharfctl and the metrics: counted from the stream itself, not from XINFO's lag, which
+    // Redis 7.0 reports wrong once entries were deleted. waiting: entries after the group's
+    // last-delivered id; in_flight: delivered, not acknowledged; oldest_waiting_ms: the unix ms of
+    // the first waiting entry (when it was enqueued or became due), 0 when none waits.
     struct depth {
         std::string queue;
         std::int64_t waiting = 0, in_flight = 0, delayed = 0, dead = 0;
+        std::int64_t oldest_waiting_ms = 0;
     };
     boost::asio::awaitable<depth> stats();
     struct dead_entry {

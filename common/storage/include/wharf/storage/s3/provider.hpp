@@ -76,7 +76,14 @@ struct addressing {
     // The encoded path of an object: bucket_path + "/" + uri_encode(key, keep '/').
     std::string object_path(std::string_view key) const;
 };
+// Virtual-hosted when the profile says so (aws) and it can work; path-style otherwise (see
+// the provider settings table in the README). Throws storage::error(permanent) for path_style:
+// false where the bucket cannot be a host name.
 addressing resolve_addressing(const config& c);
+// The pieces of that choice: an endpoint host that is an IP address or localhost, and a bucket
+// name that is valid as DNS labels.
+bool is_ip_literal_or_localhost(std::string_view host);
+bool is_dns_compatible_bucket(std::string_view bucket);
 
 // Builds the provider; the HTTP client (and its connection pool) is created on `executor`.
 std::unique_ptr<storage::provider> make_provider(boost::asio::any_io_executor executor, config c);

@@ -1,0 +1,88 @@
+// The one HTTP/1.1 server of wharf (Boost.Beast): the admin endpoints of every process, and the
+// public API. One coroutine per connection, keep-alive, a deadline on every read and write, and
+// limits checked before anything is read: header size, body size (413 from Content-Length, before
+// the body), connection count. Every response carries an X-Request-Id (the client's, when it is
+// short and plain, else a fresh one) that the handler also gets for its logs.
+//
+// Like client.hpp, free of Beast's headers: Beast is compiled in server.cpp only.
+#pragma once
+
+#include "wharf/http/client.hpp"  // verb, header_list, find_header
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace wharf::http {
+
+struct server_request {
+    std::string method;  // as sent: "GET", "POST", ...
+    std::string target;  // origin-form, as sent
+    std::string path;    // target before '?', not decoded
+    std::string query;   // after '?', not decoded ("" when none)
+    header_list headers;
+    std::string body;    // at most server_options::max_body bytes
+    std::string request_id;
+    std::string remote;  // "address:port" of the peer
+
+    std::optional<std::string_view> header(std::string_view name) const noexcept { return find_header(headers, name); }
+    // The first value of a query parameter (percent-decoded); a bare "?verbose" gives "".
+    std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct server_response {
+    unsigned status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    header_list headers;  // extra headers (Retry-After, Location, ...)
+    // The route that answered, for the request metrics: a bounded name ("readyz",
+    // "jobs.get"), never the path itself. Empty: "unmatched".
+    std::string route;
+};
+
+// A JSON error body: {"error": {"code": ..., "message": ..., "field": ...}} ("field" only when
+// given), with the request id.
+server_response json_error(unsigned status, std::string_view code, std::string_view message,
+                           std::string_view field = {});
+
+struct server_options {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 0;  // 0: any free port (see server::port())
+    std::size_t max_body = 1 << 20;
+    std::size_t max_header = 16 << 10;
+    std::size_t max_connections = 512;
+    std::chrono::milliseconds read_timeout{10'000};   // a request's head and body
+    std::chrono::milliseconds write_timeout{30'000};  // a response
+    std::chrono::milliseconds idle_timeout{60'000};   // keep-alive between requests
+    std::string server_name;  // the metrics' "server" label: "admin", "api"
+};
+
+using server_handler = std::function<boost::asio::awaitable<server_response>(server_request&)>;
+
+class server {
+public:
+    // Binds and listens at once (throws std::system_error when the address is taken or bad);
+    // serves once start() is called.
+    server(boost::asio::any_io_executor executor, server_options options, server_handler handler);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    std::uint16_t port() const noexcept;
+    void start();
+    // Stops accepting and closes every connection (a request being handled gets no answer).
+    // Callable from any thread.
+    void stop();
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+}  // namespace wharf::http
