@@ -15,8 +15,9 @@ packages=(
   # servers and tools the tests and the local run start for real
   redis-server redis-tools postgresql-15 postgresql-client-15 nginx-light ffmpeg faketime
   python3 python3-aiosmtpd python3-redis curl procps openssl
-  # promtool (checks /metrics output)
-  prometheus
+  # checks of the admin endpoints and deployment files: promtool (the /metrics text), tmux (the
+  # --watch displays), docker-compose config, systemd-analyze, PyYAML (check_manifests.py)
+  prometheus tmux docker-compose systemd python3-yaml
   # Ceph RADOS Gateway: a single-node cluster (mon, memstore osd, radosgw) for the RGW suite
   radosgw ceph-mon ceph-osd ceph-common
 )
@@ -28,6 +29,11 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# kubectl (kubectl kustomize, for the Kubernetes manifests' test) may come from elsewhere (the Google
+# Cloud SDK); Debian's kubernetes-client only when none is on the PATH.
+if ! command -v kubectl >/dev/null 2>&1; then
+  missing+=(kubernetes-client)
+fi
 # Node.js may come from another repository that bundles npm (it conflicts with Debian's npm
 # package), so it is only installed from Debian when no node/npm is on the PATH at all.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -33,6 +33,9 @@ std::string kustomize(const fs::path& dir, const fs::path& out) {
     return read_file(out);
 }
 
+// Debian's Python, which has PyYAML (python3-yaml), whatever else is first on the PATH.
+std::string python() { return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3"; }
+
 std::string checker() { return (source_dir() / "tests/integration/deploy/check_manifests.py").string(); }
 
 }  // namespace
@@ -54,19 +57,19 @@ TEST(deploy_files, kustomize_renders_the_base_and_the_overlay_and_the_objects_ho
     const auto text = kustomize(source_dir() / "deploy/kubernetes/base", base);
     for (const char* kind : {"kind: Deployment", "kind: ScaledObject", "kind: PodDisruptionBudget", "kind: Job"})
         EXPECT_NE(text.find(kind), std::string::npos) << kind;
-    auto r = run({"python3", checker(), base.string()});
+    auto r = run({python(), checker(), base.string()});
     EXPECT_EQ(r.status, 0) << r.output;
 
     const auto overlay = dir.path() / "overlay.yaml";
     kustomize(source_dir() / "deploy/kubernetes/overlays/example", overlay);
-    r = run({"python3", checker(), overlay.string(), "--namespace", "media", "--image", "registry.example.com/wharf:"});
+    r = run({python(), checker(), overlay.string(), "--namespace", "media", "--image", "registry.example.com/wharf:"});
     EXPECT_EQ(r.status, 0) << r.output;
 
     // The ScaledJob variant, with the base's config and secret it reads.
     const auto with_job = dir.path() / "with-job.yaml";
     std::ofstream(with_job) << text << "\n---\n"
                             << read_file(source_dir() / "deploy/kubernetes/base/scaledjob-transcode.yaml");
-    r = run({"python3", checker(), with_job.string()});
+    r = run({python(), checker(), with_job.string()});
     EXPECT_EQ(r.status, 0) << r.output;
 
     // The checker does fail: a worker without its readiness probe, a KEDA target that is gone.
@@ -75,7 +78,7 @@ TEST(deploy_files, kustomize_renders_the_base_and_the_overlay_and_the_objects_ho
     mutated = std::regex_replace(mutated, std::regex("name: wharf-worker-download\n  minReplicaCount"),
                                  "name: wharf-worker-nowhere\n  minReplicaCount");
     std::ofstream(broken) << mutated;
-    r = run({"python3", checker(), broken.string()});
+    r = run({python(), checker(), broken.string()});
     EXPECT_EQ(r.status, 1) << r.output;
     EXPECT_NE(r.output.find("has no readinessProbe"), std::string::npos) << r.output;
 }
