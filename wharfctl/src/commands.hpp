@@ -72,6 +72,7 @@ boost::asio::awaitable<int> run_schedules(invocation);  // schedule_commands.cpp
 boost::asio::awaitable<int> run_cleanup(invocation);    // cleanup_commands.cpp
 boost::asio::awaitable<int> run_health(invocation);     // health_command.cpp
 boost::asio::awaitable<int> run_drain(invocation);      // health_command.cpp
+boost::asio::awaitable<int> run_apikeys(invocation);    // apikeys_command.cpp
 
 // --- Shared helpers (common.cpp). ---
 inline constexpr wharf::option_spec redis_url_option{"redis_url", "Redis URL (redis://, rediss://, unix://)",

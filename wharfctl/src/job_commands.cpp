@@ -3,6 +3,7 @@
 #include "progress_view.hpp"
 
 #include "wharf/core/json.hpp"
+#include "wharf/pg/job_json.hpp"
 #include "wharf/pg/job_state.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/pipeline/store.hpp"
@@ -42,16 +43,7 @@ constexpr int exit_still_running = 5;
 // and for a machine that is busy with the job itself.
 constexpr auto wait_poll_interval = std::chrono::milliseconds(100);
 
-json optional_text(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
-
-// result and progress are stored JSON: embed them as JSON, or as text if they somehow are not.
-json optional_json(const std::optional<std::string>& v) {
-    if (!v) return nullptr;
-    // Written by a worker, but read with limits all the same: a row is outside input to wharfctl.
-    constexpr wharf::json_limits limits{.max_bytes = 64 * 1024 * 1024, .max_depth = 128};
-    auto parsed = wharf::parse_json(*v, limits);
-    return parsed ? std::move(parsed.value) : json(*v);
-}
+json optional_json(const std::optional<std::string>& v) { return wharf::pg::stored_json(v); }
 
 // The job's row: by (queue, id), or by id alone when it names one job.
 boost::asio::awaitable<wharf::pg::job_row> load_one(wharf::pg::pool& db, const std::string& id,
@@ -228,23 +220,8 @@ boost::asio::awaitable<int> run_status(invocation inv) {
     }
 
     if (cfg.enabled("json")) {
-        const json out{{"id", row->id},
-                       {"queue", row->queue},
-                       {"status", std::string{wharf::pg::to_string(row->status)}},
-                       {"attempts", row->attempts},
-                       {"max_attempts", row->max_attempts},
-                       {"epoch", row->epoch},
-                       {"error", optional_text(row->error)},
-                       {"result", optional_json(row->result_json)},
-                       {"progress", optional_json(row->progress_json)},
-                       {"api_key", optional_text(row->api_key)},
-                       {"parent_id", optional_text(row->parent_id)},
-                       {"created_at", row->created_at},
-                       {"updated_at", row->updated_at},
-                       {"started_at", optional_text(row->started_at)},
-                       {"finished_at", optional_text(row->finished_at)},
-                       {"run_at", optional_text(row->run_at)},
-                       {"steps", steps}};
+        json out = wharf::pg::job_json(*row);
+        out["steps"] = steps;
         std::cout << wharf::dump_json(out, 2) << "\n";
         co_return exit_status;
     }

@@ -9,6 +9,7 @@
 #include "wharf/core/redact.hpp"
 #include "wharf/pg/job_state.hpp"
 #include "wharf/pg/pool.hpp"
+#include "wharf/producer/submit.hpp"
 #include "wharf/queue/operations.hpp"
 #include "wharf/redis/connection.hpp"
 
@@ -34,16 +35,6 @@ std::string checked_queue(const std::string& name) {
     if (!q::valid_queue_name(name))
         throw usage_error("queue name '" + name + "': 1-64 characters of [a-z0-9_-]");
     return name;
-}
-
-// A job id for a delayed job the operator did not name: its stream entry id does not exist until
-// it is due, and `wharfctl status` needs something to look up.
-std::string generated_id() {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "wharfctl-%lld-%08llx",
-                  static_cast<long long>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count()),
-                  static_cast<unsigned long long>(wharf::jitter_rng()() & 0xffffffffULL));
-    return buf;
 }
 
 constexpr std::string_view enqueue_usage =
@@ -116,43 +107,25 @@ boost::asio::awaitable<int> run_enqueue(invocation inv) {
         throw usage_error(reason);
     }
     auto e = std::get<q::envelope>(std::move(decoded));
-    const bool delayed = e.run_at && *e.run_at > system_clock::now();
-    if (delayed && !e.id) e.id = generated_id();
-
     auto redis = open_redis(inv.executor, cfg);
-    q::operations ops{*redis, queue};
-    const std::string entry = co_await ops.enqueue(e);
-    redis->close();
-
-    const std::string job_id = e.id.value_or(entry);
     // With a database configured, the job gets its 'queued' row now, so `wharfctl status` shows it
-    // before a worker starts it. The job is enqueued either way: a failure here is a warning.
-    if (auto url = cfg.get("database_url"); url && !url->empty()) {
-        wharf::pg::job_enqueued row{.id = job_id,
-                                    .queue = queue,
-                                    .fence = std::nullopt,
-                                    .max_attempts = e.max_attempts.value_or(0),
-                                    .api_key = e.api_key,
-                                    .parent_id = e.parent_id,
-                                    .payload_json = e.payload_json,
-                                    .run_at_ms = std::nullopt};
-        if (const auto dash = entry.find('-'); dash != std::string::npos)
-            row.fence = wharf::pg::fence{std::stoll(entry.substr(0, dash)), std::stoll(entry.substr(dash + 1)), 0};
-        if (delayed)
-            row.run_at_ms = duration_cast<milliseconds>(e.run_at->time_since_epoch()).count();
-        try {
-            auto db = open_database(inv.executor, cfg);
-            co_await wharf::pg::record_enqueued(*db, std::move(row));
-            db->shutdown();
-        } catch (const std::exception& ex) {
-            std::cerr << "wharfctl: warning: job " << job_id << " is enqueued, but its 'queued' row was not written: "
-                      << wharf::redact(ex.what()) << "\n";
-        }
-    }
+    // before a worker starts it. The job is enqueued either way: a failure there is a warning.
+    std::unique_ptr<wharf::pg::pool> db;
+    if (auto url = cfg.get("database_url"); url && !url->empty()) db = open_database(inv.executor, cfg);
+    auto submitting = wharf::producer::submit(*redis, db.get(), queue, std::move(e), "wharfctl");
+    const auto done = co_await std::move(submitting);
+    redis->close();
+    if (db) db->shutdown();
+    if (done.row_error)
+        std::cerr << "wharfctl: warning: job " << done.job_id << " is enqueued, but its 'queued' row was not written: "
+                  << *done.row_error << "\n";
+    const std::string& job_id = done.job_id;
+    const std::string& entry = done.entry_id;
+    const bool delayed = done.run_at.has_value();
     if (cfg.enabled("json")) {
         json out{{"queue", queue}, {"job_id", job_id}, {"entry_id", nullptr}, {"run_at", nullptr}};
         if (!entry.empty()) out["entry_id"] = entry;
-        if (delayed) out["run_at"] = q::format_rfc3339(*e.run_at);
+        if (delayed) out["run_at"] = q::format_rfc3339(*done.run_at);
         std::cout << wharf::dump_json(out, 2) << "\n";
     } else {
         // The id alone on stdout, so `id=$(wharfctl enqueue ...)` works; the sentence for a person
@@ -160,7 +133,7 @@ boost::asio::awaitable<int> run_enqueue(invocation inv) {
         std::cout << job_id << "\n";
         if (::isatty(STDERR_FILENO)) {
             if (delayed)
-                std::cerr << "scheduled job " << job_id << " on " << queue << " for " << q::format_rfc3339(*e.run_at)
+                std::cerr << "scheduled job " << job_id << " on " << queue << " for " << q::format_rfc3339(*done.run_at)
                           << "\n";
             else
                 std::cerr << "enqueued job " << job_id << " on " << queue << " (entry " << entry << ")\n";

@@ -5,6 +5,7 @@
 
 #include "wharf/pg/pool.hpp"
 #include "wharf/storage/catalog.hpp"
+#include "wharf/storage/stats_report.hpp"
 #include "wharf/storage/presign_cache.hpp"
 #include "wharf/storage/quota.hpp"
 #include "wharf/storage/registry.hpp"
@@ -35,42 +36,6 @@ const wharf::option_spec presign_specs[] = {
     json_option,
     help_option};
 
-double round2(double v) { return std::round(v * 100.0) / 100.0; }
-double gib(std::uint64_t bytes) { return round2(static_cast<double>(bytes) / static_cast<double>(1ull << 30)); }
-
-// Usage of every provider in the catalog and every configured one (a configured provider that
-// has stored nothing yet has no row).
-nlohmann::json stats_json(std::vector<s::provider_stats> rows, const std::vector<s::provider_config>& configured) {
-    for (const auto& pc : configured) {
-        const bool known = std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r.provider == pc.name; });
-        if (!known) rows.push_back(s::provider_stats{pc.name, 0, 0, pc.limit_bytes, false, false, ""});
-    }
-    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.provider < b.provider; });
-    nlohmann::json providers = nlohmann::json::array();
-    std::uint64_t total = 0, files = 0;
-    for (const auto& r : rows) {
-        const std::uint64_t available = r.limit_bytes > r.total_bytes ? r.limit_bytes - r.total_bytes : 0;
-        providers.push_back({{"provider", r.provider},
-                             {"total_size_bytes", r.total_bytes},
-                             {"total_size_gb", gib(r.total_bytes)},
-                             {"file_count", r.file_count},
-                             {"available_bytes", available},
-                             {"available_gb", gib(available)},
-                             {"used_percentage",
-                              r.limit_bytes ? round2(100.0 * static_cast<double>(r.total_bytes) /
-                                                     static_cast<double>(r.limit_bytes))
-                                            : 100.0},
-                             {"is_full", r.is_full},
-                             {"last_updated", r.last_updated.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.last_updated)}});
-        total += r.total_bytes;
-        files += r.file_count;
-    }
-    return {{"providers", providers},
-            {"total_size_bytes", total},
-            {"total_size_gb", gib(total)},
-            {"total_file_count", files}};
-}
-
 boost::asio::awaitable<int> run_storage_stats(invocation inv, const wharf::config& cfg) {
     auto db = open_database(inv.executor, cfg);
     const auto configured = s::provider_configs_from(cfg);
@@ -78,7 +43,7 @@ boost::asio::awaitable<int> run_storage_stats(invocation inv, const wharf::confi
     auto load = db->run([](pqxx::connection& c) { return s::load_stats(c); });
     auto rows = co_await std::move(load);
     db->shutdown();
-    const auto doc = stats_json(std::move(rows), configured);
+    const auto doc = s::stats_report(std::move(rows), configured);
     if (cfg.enabled("json")) {
         std::cout << wharf::dump_json(doc, 2) << "\n";
         co_return exit_ok;

@@ -17,7 +17,8 @@
 #include <spdlog/spdlog.h>
 
 #include <random>
-#include <set>
+#include <atomic>
+#include <map>
 #include <system_error>
 
 namespace wharf::http {
@@ -116,7 +117,10 @@ struct server::impl : std::enable_shared_from_this<impl> {
     server_options options;
     server_handler handler;
     tcp::acceptor acceptor;
-    std::set<std::shared_ptr<beast::tcp_stream>> open;  // on the strand
+    // Open connections, and whether each is inside a request (on the strand): a stop closes the
+    // idle ones at once and lets the others answer first.
+    std::map<std::shared_ptr<beast::tcp_stream>, bool> open;
+    std::atomic<std::size_t> open_count{0};  // open.size(), readable from any thread
     bool stopped = false;
     std::uint16_t bound_port = 0;
 
@@ -149,9 +153,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 continue;
             }
             auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
-            open.insert(stream);
+            open.emplace(stream, false);
+            open_count = open.size();
             net::co_spawn(strand, session(stream), [self, stream](std::exception_ptr e) {
                 self->open.erase(stream);
+                self->open_count = self->open.size();
                 if (e) {
                     try {
                         std::rethrow_exception(e);
@@ -204,6 +210,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 if (ec == bhttp::error::header_limit)
                     co_await send(*stream, json_error(431, "header_too_large", "request headers are too large"),
                                   request_id_for({}), false, 11, false);
+                else if (ec == bhttp::error::body_limit)  // its Content-Length, seen with the head
+                    co_await send(*stream,
+                                  json_error(413, "body_too_large",
+                                             "the request body exceeds " + std::to_string(options.max_body) + " bytes"),
+                                  request_id_for({}), false, 11, false);
                 else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
                          ec != net::error::eof && ec != net::error::operation_aborted &&
                          ec != net::error::connection_reset)
@@ -212,6 +223,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
                 break;
             }
             const auto started = std::chrono::steady_clock::now();
+            open[stream] = true;
             auto& head = parser.get();
             server_request req;
             req.method = std::string(head.method_string());
@@ -263,6 +275,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
             m.requests.with({options.server_name, route, code}).inc();
             m.durations.with({options.server_name, route})
                 .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+            open[stream] = false;
             if (!keep_alive) break;
         }
         boost::system::error_code ignored;
@@ -278,6 +291,8 @@ server::~server() { stop(); }
 
 std::uint16_t server::port() const noexcept { return impl_->bound_port; }
 
+std::size_t server::connections() const noexcept { return impl_->open_count.load(); }
+
 void server::start() {
     net::co_spawn(impl_->strand, impl_->accept_loop(), net::detached);
 }
@@ -288,7 +303,8 @@ void server::stop() {
         self->stopped = true;
         boost::system::error_code ignored;
         self->acceptor.close(ignored);
-        for (const auto& s : self->open) s->socket().close(ignored);
+        for (const auto& [s, busy] : self->open)
+            if (!busy) s->socket().close(ignored);
     });
 }
 

@@ -1,12 +1,9 @@
 #include "fleet.hpp"
 
+#include "wharf/test/http_call.hpp"
 #include "wharf/test/process.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -23,38 +20,12 @@ using wharf::test::fleet;
 
 namespace {
 
-namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
-using tcp = boost::asio::ip::tcp;
 
-struct http_reply {
-    int status = 0;  // 0: nothing answered
-    std::string body;
-    std::map<std::string, std::string> headers;
-};
+using wharf::test::http_reply;
 
 http_reply http_call(std::uint16_t port, const std::string& target, bhttp::verb method = bhttp::verb::get) {
-    http_reply out;
-    try {
-        boost::asio::io_context io;
-        beast::tcp_stream stream{io};
-        stream.expires_after(10s);
-        stream.connect(tcp::endpoint{boost::asio::ip::make_address("127.0.0.1"), port});
-        bhttp::request<bhttp::string_body> req{method, target, 11};
-        req.set(bhttp::field::host, "127.0.0.1");
-        req.prepare_payload();
-        bhttp::write(stream, req);
-        beast::flat_buffer buffer;
-        bhttp::response_parser<bhttp::string_body> parser;
-        parser.body_limit(64 << 20);
-        bhttp::read(stream, buffer, parser);
-        out.status = static_cast<int>(parser.get().result_int());
-        out.body = parser.get().body();
-        for (const auto& f : parser.get()) out.headers[std::string(f.name_string())] = std::string(f.value());
-    } catch (const std::exception&) {
-        out.status = 0;
-    }
-    return out;
+    return wharf::test::http_call(port, std::string(bhttp::to_string(method)), target);
 }
 
 // The samples of a metrics text: "name{labels}" -> value.

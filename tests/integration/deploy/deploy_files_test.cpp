@@ -55,7 +55,8 @@ TEST(deploy_files, kustomize_renders_the_base_and_the_overlay_and_the_objects_ho
     wharf::test::temp_dir dir;
     const auto base = dir.path() / "base.yaml";
     const auto text = kustomize(source_dir() / "deploy/kubernetes/base", base);
-    for (const char* kind : {"kind: Deployment", "kind: ScaledObject", "kind: PodDisruptionBudget", "kind: Job"})
+    for (const char* kind : {"kind: Deployment", "kind: ScaledObject", "kind: PodDisruptionBudget", "kind: Job",
+                             "name: wharf-api"})
         EXPECT_NE(text.find(kind), std::string::npos) << kind;
     auto r = run({python(), checker(), base.string()});
     EXPECT_EQ(r.status, 0) << r.output;
@@ -89,7 +90,8 @@ TEST(deploy_files, systemd_units_verify_cleanly_and_are_hardened) {
     fs::create_directories(dir.path() / "bin");
     fs::create_symlink(wharf::test::binary_dir() / "worker/wharf-worker", dir.path() / "bin/wharf-worker");
     fs::create_symlink(wharf::test::binary_dir() / "scheduler/wharf-scheduler", dir.path() / "bin/wharf-scheduler");
-    for (const char* unit : {"wharf-worker@.service", "wharf-scheduler.service"}) {
+    fs::create_symlink(wharf::test::binary_dir() / "api/wharf-api", dir.path() / "bin/wharf-api");
+    for (const char* unit : {"wharf-worker@.service", "wharf-scheduler.service", "wharf-api.service"}) {
         const auto text = read_file(source_dir() / "deploy/systemd" / unit);
         EXPECT_NE(text.find("Type=notify"), std::string::npos) << unit;
         EXPECT_NE(text.find("WatchdogSec="), std::string::npos) << unit;
@@ -98,10 +100,11 @@ TEST(deploy_files, systemd_units_verify_cleanly_and_are_hardened) {
     }
     const std::string worker = (dir.path() / "wharf-worker@download.service").string();
     const std::string scheduler = (dir.path() / "wharf-scheduler.service").string();
-    auto r = sh("systemd-analyze verify '" + worker + "' '" + scheduler + "' 2>&1");
+    const std::string api = (dir.path() / "wharf-api.service").string();
+    auto r = sh("systemd-analyze verify '" + worker + "' '" + scheduler + "' '" + api + "' 2>&1");
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(r.output, "") << r.output;
-    for (const auto& unit : {worker, scheduler}) {
+    for (const auto& unit : {worker, scheduler, api}) {
         r = sh("systemd-analyze security --offline=true '" + unit + "' 2>&1");
         std::smatch m;
         ASSERT_TRUE(std::regex_search(r.output, m, std::regex("Overall exposure level for [^:]+: ([0-9.]+)"))) << r.output;

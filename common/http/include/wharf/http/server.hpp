@@ -75,9 +75,11 @@ public:
     server& operator=(const server&) = delete;
 
     std::uint16_t port() const noexcept;
+    // Connections open now (after stop(): those still answering). Any thread.
+    std::size_t connections() const noexcept;
     void start();
-    // Stops accepting and closes every connection (a request being handled gets no answer).
-    // Callable from any thread.
+    // Stops accepting and closes the idle connections; a request being handled gets its answer
+    // (with Connection: close) and then its connection is closed. Callable from any thread.
     void stop();
 
 private:
