@@ -47,6 +47,7 @@ const std::vector<wharf::option_spec>& specs() {
              false, "download"},
             {"url_expiry", "lifetime of presigned download URLs when the request names none", false, "1h"},
             {"max_body", "largest request body read (bytes); larger ones get 413 before they are read", false, "1048576"},
+            {"pg_connections", "PostgreSQL connections (each on a thread of its own: libpq blocks)", false, "8"},
             {"key_cache", "how long a checked API key is trusted before it is read again (a revocation takes at most "
                           "this long)", false, "10s"},
             wharf::storage::storage_providers_option(),
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
     std::string database_url;
     std::size_t max_body = 1 << 20;
     std::chrono::milliseconds key_cache{10'000};
+    std::size_t pg_connections = 8;
     try {
         cfg = config::load(argc, argv, specs());
         if (!cfg->positional().empty()) throw config_error("unexpected argument '" + cfg->positional().front() + "'");
@@ -108,6 +110,9 @@ int main(int argc, char** argv) {
         if (body < 1024 || body > (64 << 20)) throw config_error("--max-body must be from 1024 to 67108864");
         max_body = static_cast<std::size_t>(body);
         key_cache = cfg->duration("key_cache", key_cache);
+        const auto conns = cfg->integer("pg_connections", 8);
+        if (conns < 1 || conns > 64) throw config_error("--pg-connections must be from 1 to 64");
+        pg_connections = static_cast<std::size_t>(conns);
         if (key_cache > std::chrono::minutes(5)) throw config_error("--key-cache must be at most 5m");
     } catch (const config_error& e) {
         std::fprintf(stderr, "wharf-api: %s\n", e.what());
@@ -118,7 +123,7 @@ int main(int argc, char** argv) {
         asio::io_context io{1};
         // Everything the handlers use lives on this strand; the server's is nested in it.
         const auto strand = asio::make_strand(io.get_executor());
-        wharf::pg::pool db{io.get_executor(), database_url};
+        wharf::pg::pool db{io.get_executor(), database_url, wharf::pg::pool_options{.threads = pg_connections}};
         wharf::redis::connection redis{strand, redis_at, wharf::redis::connection_options{.client_name = "wharf-api"}};
         std::unique_ptr<wharf::storage::registry> providers;
         try {
