@@ -130,7 +130,8 @@ step "Queues and storage"
 step "Health and metrics of the transcode worker (admin port $admin_2)"
 "$ctl" health --url "http://127.0.0.1:$admin_2/readyz?verbose"
 "$ctl" health --url "http://127.0.0.1:$admin_2/metrics" |
-  grep -E '^wharf_(jobs_finished_total|job_duration_seconds_(sum|count)|storage_bytes_total|queue_backlog)' || true
+  grep -E '^wharf_(jobs_finished_total|job_duration_seconds_(sum|count)|storage_bytes_total|queue_backlog)' |
+  awk '$NF != 0' || true
 
 step "Done"
 echo "Workers and nginx stop now. Redis and PostgreSQL keep running: 'deploy/demo.sh --stop' stops them."
