@@ -67,7 +67,7 @@ TEST(migrate, every_jobs_column_is_documented_for_operators) {
     EXPECT_EQ(count(url, R"(SELECT count(*) FROM information_schema.columns c
                             WHERE c.table_name = 'jobs' AND col_description('jobs'::regclass, c.ordinal_position) IS NULL)"),
               0);
-    EXPECT_EQ(count(url, "SELECT count(*) FROM pg_indexes WHERE tablename = 'jobs'"), 5);  // pkey + 4
+    EXPECT_EQ(count(url, "SELECT count(*) FROM pg_indexes WHERE tablename = 'jobs'"), 6);  // pkey + 4 + by tenant (api)
 }
 
 TEST(migrate, the_status_check_refuses_unknown_statuses) {
