@@ -78,6 +78,9 @@ std::optional<connection_settings> parse_connection_string(std::string_view text
         if (!printable(s.endpoint) || !(s.endpoint.starts_with("http://") || s.endpoint.starts_with("https://")))
             return fail("BlobEndpoint must be an http:// or https:// URL");
         while (s.endpoint.ends_with("/")) s.endpoint.pop_back();
+        const auto host = s.endpoint.find("://");
+        if (host == std::string::npos || host + 3 >= s.endpoint.size() || s.endpoint[host + 3] == '/')
+            return fail("BlobEndpoint has no host");
         return s;
     }
     std::string protocol = lower(take("defaultendpointsprotocol"));

@@ -115,7 +115,8 @@ TEST(azure_connection_string, unusable_strings_are_named_without_the_key) {
                             "BlobEndpoint=https://x;SharedAccessSignature=sv=2020&sig=s3cr3tkey",
                             "AccountName=ac-me;AccountKey=s3cr3tkey", "AccountName=acme;AccountKey=s3cr3tkey;BlobEndpoint=ftp://x",
                             "AccountName=acme;AccountKey=s3cr3tkey;DefaultEndpointsProtocol=gopher", "just text",
-                            "UseDevelopmentStorage=false"}) {
+                            "UseDevelopmentStorage=false", "AccountName=a;AccountKey=s3cr3tkey;BlobEndpoint=http://",
+                            "AccountName=a;AccountKey=s3cr3tkey;BlobEndpoint=https:///x"}) {
         std::string why;
         EXPECT_FALSE(parse_connection_string(bad, &why)) << bad;
         EXPECT_FALSE(why.empty()) << bad;
