@@ -73,8 +73,9 @@ struct found_job {
     std::optional<pg::job_row> row;
     std::optional<bad_input> ambiguous;
 };
-awaitable<found_job> tenant_job(service& s, const principal& who, const std::string& id,
-                                const std::optional<std::string>& queue) {
+// Parameters by value: callers pass temporaries (req.query_param(...)), and a coroutine's
+// reference parameters would dangle past its first suspension.
+awaitable<found_job> tenant_job(service& s, const principal& who, std::string id, std::optional<std::string> queue) {
     found_job out;
     std::vector<pg::job_row> rows;
     if (queue) {
@@ -128,7 +129,7 @@ std::variant<queue::envelope, bad_input> envelope_from(const json& body, const s
     return std::get<queue::envelope>(std::move(decoded));
 }
 
-awaitable<server_response> submit(service& s, queue::envelope e, const std::string& queue) {
+awaitable<server_response> submit(service& s, queue::envelope e, std::string queue) {
     auto submitting = producer::submit(s.redis, &s.db, queue, std::move(e), "api");
     const auto done = co_await std::move(submitting);
     if (done.row_error) spdlog::warn("job {} of {} is enqueued, but its row was not written: {}", done.job_id, queue,

@@ -46,8 +46,10 @@ constexpr auto wait_poll_interval = std::chrono::milliseconds(100);
 json optional_json(const std::optional<std::string>& v) { return wharf::pg::stored_json(v); }
 
 // The job's row: by (queue, id), or by id alone when it names one job.
-boost::asio::awaitable<wharf::pg::job_row> load_one(wharf::pg::pool& db, const std::string& id,
-                                                    const std::optional<std::string>& queue) {
+// By value: a coroutine's reference parameters outlive nothing (`row->queue` converts to a
+// temporary optional that is gone before the first co_await).
+boost::asio::awaitable<wharf::pg::job_row> load_one(wharf::pg::pool& db, std::string id,
+                                                    std::optional<std::string> queue) {
     if (queue) {
         auto loading = wharf::pg::load_job(db, *queue, id);
         auto row = co_await std::move(loading);
