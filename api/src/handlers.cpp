@@ -4,6 +4,10 @@
 #include "service.hpp"
 
 #include "rate_limit.hpp"
+#include "replies.hpp"
+#include "uploads.hpp"
+
+#include "jobs/storing.hpp"
 #include "router.hpp"
 
 #include "wharf/core/duration.hpp"
@@ -44,13 +48,6 @@ constexpr json_limits body_limits{.max_bytes = 1 << 20, .max_depth = 32};
 // The seed's file types (001) and the pipeline artifact each names.
 constexpr std::string_view file_types[] = {"360p", "720p", "audio", "hls_360p", "hls_720p",
                                            "metadata", "original", "thumbnails"};
-
-server_response ok(json body, unsigned status = 200) {
-    server_response r;
-    r.status = status;
-    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-    return r;
-}
 
 server_response not_found() { return json_error(404, "not_found", "no such job"); }
 
@@ -289,16 +286,9 @@ awaitable<server_response> job_download(service& s, const principal& who, const 
         co_return json_error(400, "bad_input",
                              "one of 360p, 720p, audio, hls_360p, hls_720p, metadata, original, thumbnails",
                              "file_type");
-    std::chrono::seconds expires = s.options.default_url_expiry;
-    if (auto e = req.query_param("expires")) {
-        int v = 0;
-        try {
-            v = std::stoi(*e);
-        } catch (const std::exception&) {
-        }
-        if (v < 60 || v > 604800) co_return json_error(400, "bad_input", "seconds, from 60 to 604800", "expires");
-        expires = std::chrono::seconds(v);
-    }
+    const auto expiry = url_expiry(req, s.options.default_url_expiry);
+    if (!expiry) co_return json_error(400, "bad_input", url_expiry_rule, "expires");
+    const auto expires = *expiry;
     auto finding = tenant_job(s, who, id, req.query_param("queue"));
     const auto found = co_await std::move(finding);
     if (found.ambiguous) co_return json_error(400, "ambiguous", found.ambiguous->message, found.ambiguous->field);
@@ -315,10 +305,10 @@ awaitable<server_response> job_download(service& s, const principal& who, const 
         artifact = &result["artifacts"][file_type];
     if (!artifact || !artifact->is_object() || !artifact->contains("provider") || !artifact->contains("key"))
         co_return json_error(404, "no_such_file", "the job has no " + file_type + " file");
-    auto* provider = s.providers.find((*artifact)["provider"].get<std::string>());
+    auto* provider = s.storage.providers().find((*artifact)["provider"].get<std::string>());
     if (!provider) co_return json_error(404, "no_such_file", "the job's " + file_type + " file is on a provider this API does not reach");
     const std::string key = (*artifact)["key"].get<std::string>();
-    const auto url = provider->presign(storage::http_method::get, key, expires);
+    const auto url = s.storage.presigns().get(*provider, storage::http_method::get, key, expires);
     const auto expires_at = std::chrono::system_clock::now() + expires;
     json out{{"id", id},
              {"file_type", file_type},
@@ -333,7 +323,7 @@ awaitable<server_response> job_download(service& s, const principal& who, const 
 awaitable<server_response> storage_stats(service& s) {
     auto loading = s.db.run([](pqxx::connection& c) { return storage::load_stats(c); });
     auto rows = co_await std::move(loading);
-    co_return ok(storage::stats_report(std::move(rows), s.providers.configs()));
+    co_return ok(storage::stats_report(std::move(rows), s.storage.providers().configs()));
 }
 
 awaitable<server_response> usage(service& s, const principal& who) {
@@ -362,7 +352,14 @@ const char* scope_of(route_id id) {
     case route_id::job_retry: return "jobs:write";
     case route_id::job_download:
     case route_id::storage_stats:
-    case route_id::usage: return "storage:read";
+    case route_id::usage:
+    case route_id::upload_get:
+    case route_id::presign_cache_stats: return "storage:read";
+    case route_id::upload_create:
+    case route_id::upload_permanent:
+    case route_id::upload_delete:
+    case route_id::uploads_cleanup:
+    case route_id::presign_cache_clear: return "storage:write";
     case route_id::health: return nullptr;
     }
     return "admin";
@@ -460,6 +457,33 @@ awaitable<server_response> dispatch(service& s, server_request& req) {
         res = co_await std::move(a);
         break;
     }
+    case route_id::upload_create: {
+        auto a = upload_create(s, *who, req);
+        res = co_await std::move(a);
+        break;
+    }
+    case route_id::upload_get: {
+        auto a = upload_get(s, *who, req, id);
+        res = co_await std::move(a);
+        break;
+    }
+    case route_id::upload_permanent: {
+        auto a = upload_make_permanent(s, *who, req, id);
+        res = co_await std::move(a);
+        break;
+    }
+    case route_id::upload_delete: {
+        auto a = upload_delete(s, *who, id);
+        res = co_await std::move(a);
+        break;
+    }
+    case route_id::uploads_cleanup: {
+        auto a = uploads_cleanup(s, *who, req);
+        res = co_await std::move(a);
+        break;
+    }
+    case route_id::presign_cache_stats: res = presign_cache_stats(s); break;
+    case route_id::presign_cache_clear: res = presign_cache_clear(s); break;
     case route_id::health: break;
     }
     res.route = m.name;

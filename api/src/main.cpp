@@ -13,7 +13,9 @@
 #include "wharf/queue/keys.hpp"
 #include "wharf/redis/connection.hpp"
 #include "wharf/redis/endpoint.hpp"
+#include "uploads.hpp"
 #include "wharf/storage/registry.hpp"
+#include "jobs/storing.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -50,11 +52,15 @@ const std::vector<wharf::option_spec>& specs() {
             {"pg_connections", "PostgreSQL connections (each on a thread of its own: libpq blocks)", false, "8"},
             {"key_cache", "how long a checked API key is trusted before it is read again (a revocation takes at most "
                           "this long)", false, "10s"},
-            wharf::storage::storage_providers_option(),
+            {"max_upload", "the largest file one upload (POST /api/v1/uploads) may carry", false, "5GiB"},
             wharf::admin::listen_option,
             {"log_level", "trace, debug, info, warn, error", false, "info"},
+            // storage_providers, scratch_dir (where uploads are spooled while they arrive), the
+            // SMTP settings of "provider full" alerts: the workers' storing settings.
             {"log_format", "text or json", false, "text"},
         };
+        for (auto& spec : wharf::worker::storage_job_option_specs())
+            if (spec.key != "local_source_roots") v.push_back(std::move(spec));
         return v;
     }();
     return all;
@@ -114,6 +120,10 @@ int main(int argc, char** argv) {
         if (conns < 1 || conns > 64) throw config_error("--pg-connections must be from 1 to 64");
         pg_connections = static_cast<std::size_t>(conns);
         if (key_cache > std::chrono::minutes(5)) throw config_error("--key-cache must be at most 5m");
+        const auto upload_text = cfg->get_or("max_upload", "5GiB");
+        const auto upload = wharf::storage::parse_byte_size(upload_text);
+        if (!upload || *upload < 1) throw config_error("--max-upload '" + upload_text + "': a size such as 5GiB");
+        options.max_upload = *upload;
     } catch (const config_error& e) {
         std::fprintf(stderr, "wharf-api: %s\n", e.what());
         return 2;
@@ -125,15 +135,14 @@ int main(int argc, char** argv) {
         const auto strand = asio::make_strand(io.get_executor());
         wharf::pg::pool db{io.get_executor(), database_url, wharf::pg::pool_options{.threads = pg_connections}};
         wharf::redis::connection redis{strand, redis_at, wharf::redis::connection_options{.client_name = "wharf-api"}};
-        std::unique_ptr<wharf::storage::registry> providers;
+        std::shared_ptr<wharf::worker::storage_services> storage;
         try {
-            providers = std::make_unique<wharf::storage::registry>(wharf::storage::provider_configs_from(*cfg),
-                                                                   io.get_executor());
+            storage = wharf::worker::make_storage_services(*cfg, io.get_executor(), db);
         } catch (const config_error& e) {
             std::fprintf(stderr, "wharf-api: %s\n", e.what());
             return 2;
         }
-        wharf::api::service service{db, redis, *providers, options,
+        wharf::api::service service{db, redis, *storage, options,
                                     wharf::api::authenticator{db, std::chrono::duration_cast<std::chrono::seconds>(key_cache)}};
         std::unique_ptr<wharf::http::server> server;
         std::unique_ptr<wharf::admin::process_endpoints> admin;
@@ -167,7 +176,9 @@ int main(int argc, char** argv) {
                 wharf::http::server_options{.host = api_at.host,
                                             .port = api_at.port,
                                             .max_body = max_body,
-                                            .server_name = "api"},
+                                            .server_name = "api",
+                                            .stream_body = wharf::api::is_upload,
+                                            .max_streamed_body = wharf::api::max_upload_body(options)},
                 [&service](wharf::http::server_request& req) { return wharf::api::handle(service, req); });
             if (admin_at.enabled)
                 admin = std::make_unique<wharf::admin::process_endpoints>(

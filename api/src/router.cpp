@@ -29,6 +29,13 @@ constexpr route_def routes[] = {
     {"GET", "/api/v1/storage/stats", route_id::storage_stats, "storage.stats"},
     {"GET", "/api/storage/stats", route_id::storage_stats, "storage.stats"},
     {"GET", "/api/v1/usage", route_id::usage, "usage"},
+    {"POST", "/api/v1/uploads", route_id::upload_create, "uploads.create"},
+    {"POST", "/api/v1/uploads/cleanup", route_id::uploads_cleanup, "uploads.cleanup"},
+    {"GET", "/api/v1/uploads/{id}", route_id::upload_get, "uploads.get"},
+    {"DELETE", "/api/v1/uploads/{id}", route_id::upload_delete, "uploads.delete"},
+    {"POST", "/api/v1/uploads/{id}/permanent", route_id::upload_permanent, "uploads.permanent"},
+    {"GET", "/api/v1/presign-cache", route_id::presign_cache_stats, "presign_cache.stats"},
+    {"DELETE", "/api/v1/presign-cache", route_id::presign_cache_clear, "presign_cache.clear"},
 };
 
 int hex(char c) {

@@ -20,6 +20,13 @@ enum class route_id {
     job_download,
     storage_stats,
     usage,
+    upload_create,
+    upload_get,
+    upload_permanent,
+    upload_delete,
+    uploads_cleanup,
+    presign_cache_stats,
+    presign_cache_clear,
 };
 
 struct route_match {

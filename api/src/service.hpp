@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,8 @@ class connection;
 namespace wharf::pg {
 class pool;
 }
-namespace wharf::storage {
-class registry;
+namespace wharf::worker {
+class storage_services;
 }
 
 namespace wharf::api {
@@ -28,12 +29,15 @@ struct settings {
     // The queues a tenant may enqueue to with POST /api/v1/jobs (pipelines have their own route).
     std::vector<std::string> queues{"download"};
     std::chrono::seconds default_url_expiry{3600};
+    // The largest file one upload request may carry (its body is streamed, never held).
+    std::uint64_t max_upload = 5ull << 30;
 };
 
 struct service {
     pg::pool& db;
     redis::connection& redis;
-    storage::registry& providers;
+    // Placement, quotas, the catalog and the presign cache: the workers' own storing path.
+    worker::storage_services& storage;
     settings options;
     authenticator auth;
 };

@@ -112,6 +112,61 @@ server_response json_error(unsigned status, std::string_view code, std::string_v
     return r;
 }
 
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// A body read by the handler, into its own buffers, as it arrives.
+class streamed_body final : public body_reader {
+public:
+    streamed_body(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                  bhttp::request_parser<bhttp::buffer_body>& parser, std::chrono::milliseconds read_timeout,
+                  bool expects_continue)
+        : stream_(stream), buffer_(buffer), parser_(parser), read_timeout_(read_timeout),
+          expects_continue_(expects_continue) {}
+
+    std::optional<std::uint64_t> content_length() const noexcept override {
+        const auto n = parser_.content_length();
+        return n ? std::optional<std::uint64_t>(*n) : std::nullopt;
+    }
+
+    awaitable<body_chunk> read_some(std::span<char> into) override {
+        body_chunk out;
+        if (into.empty()) co_return out;
+        if (expects_continue_ && !parser_.is_done()) {
+            expects_continue_ = false;
+            stream_.expires_after(read_timeout_);
+            auto [ec, n] = co_await net::async_write(stream_, net::buffer(continue_line), net::as_tuple(use_awaitable));
+            if (ec) {
+                out.ec = ec;
+                co_return out;
+            }
+        }
+        // A read may parse only framing (a chunk's size line): go on until bytes or the end.
+        while (!parser_.is_done() && out.size == 0) {
+            auto& body = parser_.get().body();
+            body.data = into.data();
+            body.size = into.size();
+            stream_.expires_after(read_timeout_);
+            auto [ec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser_, net::as_tuple(use_awaitable));
+            if (ec == bhttp::error::need_buffer) ec = {};
+            out.size = into.size() - body.size;
+            if (ec) {
+                out.ec = ec;
+                out.size = 0;
+                break;
+            }
+        }
+        stream_.expires_never();
+        co_return out;
+    }
+
+private:
+    beast::tcp_stream& stream_;
+    beast::flat_buffer& buffer_;
+    bhttp::request_parser<bhttp::buffer_body>& parser_;
+    std::chrono::milliseconds read_timeout_;
+    bool expects_continue_;
+};
+
 struct server::impl : std::enable_shared_from_this<impl> {
     net::strand<net::any_io_executor> strand;
     server_options options;
@@ -189,6 +244,19 @@ struct server::impl : std::enable_shared_from_this<impl> {
         }
     }
 
+    awaitable<server_response> call_handler(beast::tcp_stream& stream, server_request& req) {
+        server_response res;
+        stream.expires_never();  // the handler bounds its own work (a streamed body's reads have theirs)
+        try {
+            res = co_await handler(req);
+        } catch (const std::exception& e) {
+            spdlog::error("{} server: request {} {} {} failed: {}", options.server_name, req.request_id, req.method,
+                          req.path, e.what());
+            res = json_error(500, "internal", "internal error (request " + req.request_id + ")");
+        }
+        co_return res;
+    }
+
     awaitable<void> session(std::shared_ptr<beast::tcp_stream> stream) {
         auto self = shared_from_this();
         beast::flat_buffer buffer;
@@ -202,18 +270,15 @@ struct server::impl : std::enable_shared_from_this<impl> {
         while (!stopped) {
             bhttp::request_parser<bhttp::string_body> parser;
             parser.header_limit(static_cast<std::uint32_t>(options.max_header));
-            parser.body_limit(options.max_body);
+            // The body limit is set once the head says which kind of request it is (a streamed one
+            // has its own); Content-Length is checked against it below, before the body.
+            parser.body_limit(boost::none);
             stream->expires_after(first ? options.read_timeout : options.idle_timeout);
             first = false;
             auto [ec, n] = co_await bhttp::async_read_header(*stream, buffer, parser, net::as_tuple(use_awaitable));
             if (ec) {
                 if (ec == bhttp::error::header_limit)
                     co_await send(*stream, json_error(431, "header_too_large", "request headers are too large"),
-                                  request_id_for({}), false, 11, false);
-                else if (ec == bhttp::error::body_limit)  // its Content-Length, seen with the head
-                    co_await send(*stream,
-                                  json_error(413, "body_too_large",
-                                             "the request body exceeds " + std::to_string(options.max_body) + " bytes"),
                                   request_id_for({}), false, 11, false);
                 else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
                          ec != net::error::eof && ec != net::error::operation_aborted &&
@@ -237,32 +302,41 @@ struct server::impl : std::enable_shared_from_this<impl> {
             const bool is_head = head.method() == bhttp::verb::head;
             const unsigned version = head.version();
             bool keep_alive = head.keep_alive();
+            const bool expects_continue = beast::iequals(head[bhttp::field::expect], "100-continue");
+            const bool streamed = options.stream_body && options.stream_body(req);
+            const std::uint64_t limit = streamed ? options.max_streamed_body : options.max_body;
 
             server_response res;
-            if (parser.content_length() && *parser.content_length() > options.max_body) {
-                // Refused before a byte of the body is read; the connection cannot be reused.
-                res = json_error(413, "body_too_large",
-                                 "the request body exceeds " + std::to_string(options.max_body) + " bytes");
+            if (parser.content_length() && *parser.content_length() > limit) {
+                // Refused before a byte of the body is read (no "100 Continue" was sent); the
+                // connection cannot be reused.
+                res = json_error(413, "body_too_large", "the request body exceeds " + std::to_string(limit) + " bytes");
                 keep_alive = false;
+            } else if (streamed) {
+                bhttp::request_parser<bhttp::buffer_body> body_parser{std::move(parser)};
+                body_parser.body_limit(limit);
+                streamed_body reader{*stream, buffer, body_parser, options.read_timeout, expects_continue};
+                req.body_stream = &reader;
+                res = co_await call_handler(*stream, req);
+                if (!body_parser.is_done()) keep_alive = false;  // the rest of the body is not read
             } else {
+                parser.body_limit(limit);
+                if (expects_continue && !parser.is_done()) {
+                    stream->expires_after(options.write_timeout);
+                    auto [cont_ec, cont_n] = co_await net::async_write(*stream, net::buffer(continue_line),
+                                                                       net::as_tuple(use_awaitable));
+                    if (cont_ec) break;
+                }
                 stream->expires_after(options.read_timeout);
                 auto [body_ec, body_n] = co_await bhttp::async_read(*stream, buffer, parser, net::as_tuple(use_awaitable));
                 if (body_ec == bhttp::error::body_limit) {
-                    res = json_error(413, "body_too_large",
-                                     "the request body exceeds " + std::to_string(options.max_body) + " bytes");
+                    res = json_error(413, "body_too_large", "the request body exceeds " + std::to_string(limit) + " bytes");
                     keep_alive = false;
                 } else if (body_ec) {
                     break;  // the client went away or stalled mid-body
                 } else {
                     req.body = std::move(parser.get().body());
-                    stream->expires_never();  // the handler bounds its own work
-                    try {
-                        res = co_await handler(req);
-                    } catch (const std::exception& e) {
-                        spdlog::error("{} server: request {} {} {} failed: {}", options.server_name, req.request_id,
-                                      req.method, req.path, e.what());
-                        res = json_error(500, "internal", "internal error (request " + req.request_id + ")");
-                    }
+                    res = co_await call_handler(*stream, req);
                 }
             }
             if (res.route.empty()) res.route = "unmatched";

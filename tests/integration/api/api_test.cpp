@@ -262,3 +262,184 @@ TEST_F(api, lists_page_by_cursor_and_download_urls_storage_stats_and_usage_have_
     EXPECT_EQ(doc["quota_bytes"], 1ll << 30);
     EXPECT_EQ(doc["used_bytes"], 0);
 }
+
+namespace {
+
+// curl -F: a multipart/form-data POST streamed from files, as browsers and scripts send it.
+struct curl_reply {
+    int status = 0;
+    json body;
+    std::string raw;
+};
+curl_reply curl_form(std::uint16_t port, const std::string& key, const std::vector<std::string>& fields,
+                     const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{"curl", "-sS", "-w", "\n%{http_code}", "-H", "Authorization: Bearer " + key};
+    for (const auto& f : fields) {
+        argv.push_back("-F");
+        argv.push_back(f);
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back("http://127.0.0.1:" + std::to_string(port) + "/api/v1/uploads");
+    const auto r = wharf::test::run(argv, {}, 300s);
+    curl_reply out;
+    out.raw = r.output;
+    const auto nl = r.output.rfind('\n');
+    if (nl == std::string::npos) return out;
+    out.status = std::atoi(r.output.c_str() + nl + 1);
+    out.body = json::parse(r.output.substr(0, nl), nullptr, false);
+    return out;
+}
+
+std::string sha256_of(const std::filesystem::path& p) {
+    const auto r = wharf::test::run({"sha256sum", p.string()});
+    return r.output.substr(0, 64);
+}
+
+// The peak resident set of a process (VmHWM), in bytes.
+std::uint64_t peak_rss(pid_t pid) {
+    const auto status = wharf::test::read_proc_file("/proc/" + std::to_string(pid) + "/status");
+    const auto at = status.find("VmHWM:");
+    if (at == std::string::npos) return 0;
+    return std::stoull(status.substr(at + 6)) * 1024;
+}
+
+}  // namespace
+
+TEST_F(api, a_1_gib_form_upload_is_streamed_in_bounded_memory_then_moved_to_permanent_and_deleted) {
+    const auto a = key_for("tenant-a", {"--quota", "2GiB"});
+    const auto b = key_for("tenant-b");
+    const auto big = dir.path() / "big.bin";
+    {
+        std::ofstream out(big, std::ios::binary);
+        std::string block(1 << 20, '\0');
+        for (int i = 0; i < 1024; ++i) {  // 1 GiB, not all alike (no compression anywhere helps)
+            block[static_cast<std::size_t>(i) * 7 % block.size()] = static_cast<char>(i);
+            out.write(block.data(), static_cast<std::streamsize>(block.size()));
+        }
+    }
+    const auto sha = sha256_of(big);
+    const auto before = peak_rss(server->pid());
+    ASSERT_GT(before, 0u);
+    const auto up = curl_form(port, a, {"is_temp=true", "file=@" + big.string() + ";type=video/mp4;filename=../../My Clip.mp4"});
+    ASSERT_EQ(up.status, 201) << up.raw;
+    const auto peak = peak_rss(server->pid());
+    std::cerr << "wharf-api peak RSS: " << before / 1024 << " KiB before, " << peak / 1024 << " KiB after a 1 GiB upload\n";
+    EXPECT_LT(peak, 64ull << 20);
+    const auto id = up.body["id"].get<std::string>();
+    EXPECT_EQ(up.body["size"], 1ll << 30);
+    EXPECT_EQ(up.body["sha256"], sha);
+    EXPECT_EQ(up.body["is_temp"], true);
+    EXPECT_EQ(up.body["content_type"], "video/mp4");
+    EXPECT_EQ(up.body["key"], "temp/" + id + "/My_Clip.mp4");  // no traversal, no spaces
+    EXPECT_FALSE(up.body["url"].get<std::string>().empty());
+    EXPECT_EQ(f.count("SELECT count(*) FROM objects WHERE deleted_at IS NULL AND api_key = 'tenant-a' AND size = 1073741824 "
+                      "AND sha256 = '" + sha + "' AND prefix_class = 'temp'"),
+              1);
+    auto usage = json::parse(call("GET", "/api/v1/usage", a).body);
+    EXPECT_EQ(usage["used_bytes"], 1ll << 30);
+
+    // Its presigned URL, for its owner only: another tenant gets the 404 of an upload that does not exist.
+    auto r = call("GET", "/api/v1/uploads/" + id, a);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["is_temp"], true);
+    const auto other = call("GET", "/api/v1/uploads/" + id, b);
+    const auto missing = call("GET", "/api/v1/uploads/up_00000000000000000000", b);
+    EXPECT_EQ(other.status, 404);
+    EXPECT_EQ(other.body, missing.body);
+    EXPECT_EQ(call("POST", "/api/v1/uploads/" + id + "/permanent", b).status, 404);
+    EXPECT_EQ(call("DELETE", "/api/v1/uploads/" + id, b).status, 404);
+
+    // Move to permanent: a rename in the catalog, usage unchanged; again is a no-op.
+    r = call("POST", "/api/v1/uploads/" + id + "/permanent", a);
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto doc = json::parse(r.body);
+    EXPECT_EQ(doc["key"], "videos/" + id + "/My_Clip.mp4");
+    EXPECT_EQ(doc["is_temp"], false);
+    EXPECT_EQ(json::parse(call("POST", "/api/v1/uploads/" + id + "/permanent", a).body)["key"], doc["key"]);
+    usage = json::parse(call("GET", "/api/v1/usage", a).body);
+    EXPECT_EQ(usage["used_bytes"], 1ll << 30);
+    EXPECT_EQ(usage["file_count"], 1);
+
+    r = call("DELETE", "/api/v1/uploads/" + id, a);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["freed_bytes"], 1ll << 30);
+    usage = json::parse(call("GET", "/api/v1/usage", a).body);
+    EXPECT_EQ(usage["used_bytes"], 0);
+    EXPECT_EQ(call("GET", "/api/v1/uploads/" + id, a).status, 404);
+    // Nothing left in the spool.
+    std::size_t spooled = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path() / ".data" / "tmp"))
+        spooled += e.is_regular_file();
+    EXPECT_EQ(spooled, 0u);
+}
+
+TEST_F(api, uploads_over_quota_are_refused_before_storing_bad_forms_name_the_field_and_temp_files_are_cleaned) {
+    const auto a = key_for("tenant-q", {"--quota", "1MiB"});
+    const auto two_mib = dir.path() / "two.bin";
+    {
+        std::ofstream out(two_mib, std::ios::binary);
+        const std::string block(2 << 20, 'x');
+        out.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+    // With a Content-Length: refused before the body is read (curl is told so and does not send it).
+    auto r = curl_form(port, a, {"file=@" + two_mib.string()});
+    EXPECT_EQ(r.status, 413) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], "quota_exceeded");
+    EXPECT_EQ(r.body["error"]["field"], "file");
+    // Chunked, with no length: refused once the bytes pass the quota.
+    r = curl_form(port, a, {"file=@" + two_mib.string()}, {"-H", "Transfer-Encoding: chunked"});
+    EXPECT_EQ(r.status, 413) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], "quota_exceeded");
+    EXPECT_EQ(f.count("SELECT count(*) FROM objects WHERE api_key = 'tenant-q'"), 0);
+    EXPECT_EQ(json::parse(call("GET", "/api/v1/usage", a).body)["used_bytes"], 0);
+
+    // Bad forms: each names its field.
+    const auto small = dir.path() / "small.txt";
+    std::ofstream(small) << "hello, wharf\n";
+    r = curl_form(port, a, {"is_temp=maybe", "file=@" + small.string()});
+    EXPECT_EQ(r.status, 400) << r.raw;
+    EXPECT_EQ(r.body["error"]["field"], "is_temp");
+    r = curl_form(port, a, {"is_temp=true"});
+    EXPECT_EQ(r.status, 400) << r.raw;
+    EXPECT_EQ(r.body["error"]["field"], "file");
+    r = curl_form(port, a, {"colour=blue", "file=@" + small.string()});
+    EXPECT_EQ(r.status, 400) << r.raw;
+    EXPECT_EQ(r.body["error"]["field"], "colour");
+    auto plain = call("POST", "/api/v1/uploads", a, R"({"file": "x"})");
+    EXPECT_EQ(plain.status, 415) << plain.body;
+    EXPECT_EQ(json::parse(plain.body)["error"]["field"], "Content-Type");
+    // A body that stops before its closing boundary stores nothing.
+    plain = http_call(port, "POST", "/api/v1/uploads",
+                      {{"Authorization", "Bearer " + a}, {"Content-Type", "multipart/form-data; boundary=zz"}},
+                      "--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.txt\"\r\n\r\nhalf a file");
+    EXPECT_EQ(plain.status, 400) << plain.body;
+    EXPECT_EQ(f.count("SELECT count(*) FROM objects WHERE api_key = 'tenant-q'"), 0);
+
+    // A temp upload, its URL twice (the second from the presign cache), then the temp cleanup.
+    r = curl_form(port, a, {"is_temp=1", "file=@" + small.string()});
+    ASSERT_EQ(r.status, 201) << r.raw;
+    const auto id = r.body["id"].get<std::string>();
+    EXPECT_EQ(r.body["key"], "temp/" + id + "/small.txt");
+    const auto first = json::parse(call("GET", "/api/v1/uploads/" + id, a).body);
+    const auto stats_before = json::parse(call("GET", "/api/v1/presign-cache", a).body);
+    const auto second = json::parse(call("GET", "/api/v1/uploads/" + id, a).body);
+    const auto stats_after = json::parse(call("GET", "/api/v1/presign-cache", a).body);
+    EXPECT_EQ(first["url"], second["url"]);
+    EXPECT_EQ(stats_after["hits"].get<int>(), stats_before["hits"].get<int>() + 1);
+    auto cleared = call("DELETE", "/api/v1/presign-cache", a);
+    ASSERT_EQ(cleared.status, 200) << cleared.body;
+    EXPECT_GE(json::parse(cleared.body)["cleared"].get<int>(), 1);
+    EXPECT_EQ(json::parse(call("GET", "/api/v1/presign-cache", a).body)["entries"], 0);
+
+    EXPECT_EQ(json::parse(call("GET", "/api/v1/usage", a).body)["used_bytes"], 13);
+    auto cleanup = call("POST", "/api/v1/uploads/cleanup?older_than=1h", a);
+    ASSERT_EQ(cleanup.status, 200) << cleanup.body;
+    EXPECT_EQ(json::parse(cleanup.body)["removed_uploads"], 0);  // too young
+    cleanup = call("POST", "/api/v1/uploads/cleanup?older_than=0s", a);
+    ASSERT_EQ(cleanup.status, 200) << cleanup.body;
+    EXPECT_EQ(json::parse(cleanup.body)["removed_uploads"], 1);
+    EXPECT_EQ(json::parse(cleanup.body)["freed_bytes"], 13);
+    EXPECT_EQ(json::parse(call("GET", "/api/v1/usage", a).body)["used_bytes"], 0);
+    EXPECT_EQ(call("GET", "/api/v1/uploads/" + id, a).status, 404);
+    EXPECT_EQ(call("POST", "/api/v1/uploads/cleanup?older_than=soon", a).status, 400);
+}

@@ -23,9 +23,13 @@ std::string presign_cache::get(const std::string& provider_name, http_method met
         std::lock_guard lock(mutex_);
         const auto now = now_();
         if (auto it = entries_.find(k); it != entries_.end()) {
-            if (now + presign_refresh_margin < it->second.expires_at) return it->second.url;
+            if (now + presign_refresh_margin < it->second.expires_at) {
+                ++hits_;
+                return it->second.url;
+            }
             entries_.erase(it);
         }
+        ++misses_;
     }
     // Signed outside the lock: two threads missing at once both sign, which is harmless.
     const auto signed_at = now_();
@@ -46,6 +50,23 @@ std::string presign_cache::get(const provider& p, http_method method, const std:
 std::size_t presign_cache::size() const {
     std::lock_guard lock(mutex_);
     return entries_.size();
+}
+
+presign_cache::statistics presign_cache::stats() const {
+    std::lock_guard lock(mutex_);
+    return {entries_.size(), max_entries_, hits_, misses_};
+}
+
+std::size_t presign_cache::clear() {
+    std::lock_guard lock(mutex_);
+    const auto n = entries_.size();
+    entries_.clear();
+    return n;
+}
+
+void presign_cache::forget(const std::string& provider_name, const std::string& key) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(entries_, [&](const auto& kv) { return std::get<0>(kv.first) == provider_name && std::get<2>(kv.first) == key; });
 }
 
 void presign_cache::evict_expired(std::chrono::system_clock::time_point now) {

@@ -11,15 +11,37 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 namespace wharf::http {
+
+// What one read of a streamed body gave: `size` bytes (0 at the body's end), or an error that ends
+// the request (the client went away or stalled past read_timeout, the body outgrew
+// max_streamed_body, a broken chunk).
+struct body_chunk {
+    boost::system::error_code ec;
+    std::size_t size = 0;
+};
+
+// A request body the handler reads as it arrives, a buffer at a time (uploads of any size in
+// bounded memory); see server_options::stream_body. A client that sent "Expect: 100-continue"
+// gets its "100 Continue" at the first read, so a request refused before reading never has its
+// body sent.
+class body_reader {
+public:
+    virtual ~body_reader() = default;
+    virtual boost::asio::awaitable<body_chunk> read_some(std::span<char> into) = 0;
+    virtual std::optional<std::uint64_t> content_length() const noexcept = 0;
+};
 
 struct server_request {
     std::string method;  // as sent: "GET", "POST", ...
@@ -27,7 +49,8 @@ struct server_request {
     std::string path;    // target before '?', not decoded
     std::string query;   // after '?', not decoded ("" when none)
     header_list headers;
-    std::string body;    // at most server_options::max_body bytes
+    std::string body;    // at most server_options::max_body bytes; empty when streamed
+    body_reader* body_stream = nullptr;  // set when server_options::stream_body took the request
     std::string request_id;
     std::string remote;  // "address:port" of the peer
 
@@ -61,6 +84,12 @@ struct server_options {
     std::chrono::milliseconds write_timeout{30'000};  // a response
     std::chrono::milliseconds idle_timeout{60'000};   // keep-alive between requests
     std::string server_name;  // the metrics' "server" label: "admin", "api"
+    // Requests this accepts, seen with their head (method, path, headers; no body yet), are handed
+    // to the handler with their body unread, in server_request::body_stream, up to
+    // max_streamed_body bytes (a larger Content-Length: 413 before reading). A body the handler
+    // leaves unread closes the connection after the response.
+    std::function<bool(const server_request&)> stream_body;
+    std::uint64_t max_streamed_body = 0;
 };
 
 using server_handler = std::function<boost::asio::awaitable<server_response>(server_request&)>;

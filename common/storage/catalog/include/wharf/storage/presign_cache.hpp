@@ -9,6 +9,7 @@
 #include <boost/system/result.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <functional>
 #include <map>
@@ -44,6 +45,16 @@ public:
 
     std::size_t size() const;
 
+    struct statistics {
+        std::size_t entries = 0, max_entries = 0;
+        std::uint64_t hits = 0, misses = 0;  // since start (a clear keeps them)
+    };
+    statistics stats() const;
+    // Drops every cached URL (they stay valid at the provider until they expire); returns how many.
+    std::size_t clear();
+    // Drops the URLs of one object (deleted or moved), so they are not handed out again.
+    void forget(const std::string& provider_name, const std::string& key);
+
 private:
     using cache_key = std::tuple<std::string, int, std::string, std::int64_t>;
     struct entry {
@@ -56,6 +67,7 @@ private:
     std::size_t max_entries_;
     mutable std::mutex mutex_;
     std::map<cache_key, entry> entries_;
+    std::uint64_t hits_ = 0, misses_ = 0;
 };
 
 }  // namespace wharf::storage
