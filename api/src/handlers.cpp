@@ -356,6 +356,8 @@ const char* scope_of(route_id id) {
     case route_id::upload_get:
     case route_id::presign_cache_stats: return "storage:read";
     case route_id::upload_create:
+    case route_id::upload_presign:
+    case route_id::upload_complete:
     case route_id::upload_permanent:
     case route_id::upload_delete:
     case route_id::uploads_cleanup:
@@ -459,6 +461,16 @@ awaitable<server_response> dispatch(service& s, server_request& req) {
     }
     case route_id::upload_create: {
         auto a = upload_create(s, *who, req);
+        res = co_await std::move(a);
+        break;
+    }
+    case route_id::upload_presign: {
+        auto a = upload_presign(s, *who, req);
+        res = co_await std::move(a);
+        break;
+    }
+    case route_id::upload_complete: {
+        auto a = upload_complete(s, *who, req, id);
         res = co_await std::move(a);
         break;
     }

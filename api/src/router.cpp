@@ -31,6 +31,8 @@ constexpr route_def routes[] = {
     {"GET", "/api/v1/usage", route_id::usage, "usage"},
     {"POST", "/api/v1/uploads", route_id::upload_create, "uploads.create"},
     {"POST", "/api/v1/uploads/cleanup", route_id::uploads_cleanup, "uploads.cleanup"},
+    {"POST", "/api/v1/uploads/presign", route_id::upload_presign, "uploads.presign"},
+    {"POST", "/api/v1/uploads/{id}/complete", route_id::upload_complete, "uploads.complete"},
     {"GET", "/api/v1/uploads/{id}", route_id::upload_get, "uploads.get"},
     {"DELETE", "/api/v1/uploads/{id}", route_id::upload_delete, "uploads.delete"},
     {"POST", "/api/v1/uploads/{id}/permanent", route_id::upload_permanent, "uploads.permanent"},

@@ -21,6 +21,8 @@ enum class route_id {
     storage_stats,
     usage,
     upload_create,
+    upload_presign,
+    upload_complete,
     upload_get,
     upload_permanent,
     upload_delete,

@@ -3,6 +3,7 @@
 #include "replies.hpp"
 
 #include "jobs/storing.hpp"
+#include "wharf/asio/offload.hpp"
 #include "wharf/core/duration.hpp"
 #include "wharf/core/json.hpp"
 #include "wharf/core/redact.hpp"
@@ -25,6 +26,7 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <variant>
 
 namespace wharf::api {
 
@@ -132,6 +134,15 @@ json object_json(service& s, const std::string& id, const storage::stored_object
         out["expires_at"] = queue::format_rfc3339(std::chrono::system_clock::now() + expires);
     }
     return out;
+}
+
+// What every route of one upload checks first: ?expires (its presigned URL's lifetime) and the id.
+std::variant<std::chrono::seconds, server_response> upload_route_input(const service& s, const server_request& req,
+                                                                      const std::string& id) {
+    const auto expiry = url_expiry(req, s.options.default_url_expiry);
+    if (!expiry) return json_error(400, "bad_input", url_expiry_rule, "expires");
+    if (!valid_upload_id(id)) return json_error(404, "not_found", "no such upload");
+    return *expiry;
 }
 
 }  // namespace
@@ -304,31 +315,31 @@ awaitable<server_response> upload_create(service& s, const principal& who, serve
 }
 
 awaitable<server_response> upload_get(service& s, const principal& who, const server_request& req, std::string id) {
-    const auto expiry = url_expiry(req, s.options.default_url_expiry);
-    if (!expiry) co_return json_error(400, "bad_input", url_expiry_rule, "expires");
-    if (!valid_upload_id(id)) co_return json_error(404, "not_found", "no such upload");
+    auto checked = upload_route_input(s, req, id);
+    if (auto* refused = std::get_if<server_response>(&checked)) co_return std::move(*refused);
+    const auto expiry = std::get<std::chrono::seconds>(checked);
     auto loading = upload_objects(s, who, id);
     const auto objects = co_await std::move(loading);
     if (objects.empty()) co_return json_error(404, "not_found", "no such upload");
-    co_return ok(object_json(s, id, objects.front(), *expiry));
+    co_return ok(object_json(s, id, objects.front(), expiry));
 }
 
 awaitable<server_response> upload_make_permanent(service& s, const principal& who, const server_request& req,
                                                  std::string id) {
-    const auto expiry = url_expiry(req, s.options.default_url_expiry);
-    if (!expiry) co_return json_error(400, "bad_input", url_expiry_rule, "expires");
-    if (!valid_upload_id(id)) co_return json_error(404, "not_found", "no such upload");
+    auto checked = upload_route_input(s, req, id);
+    if (auto* refused = std::get_if<server_response>(&checked)) co_return std::move(*refused);
+    const auto expiry = std::get<std::chrono::seconds>(checked);
     auto loading = upload_objects(s, who, id);
     const auto objects = co_await std::move(loading);
     if (objects.empty()) co_return json_error(404, "not_found", "no such upload");
     const auto& from = objects.front();
-    if (from.record.prefix_class != storage::prefix_class::temp) co_return ok(object_json(s, id, from, *expiry));
+    if (from.record.prefix_class != storage::prefix_class::temp) co_return ok(object_json(s, id, from, expiry));
     const std::string to_key = "videos/" + from.record.key.substr(std::string_view("temp/").size());
     const auto ex = co_await boost::asio::this_coro::executor;
     const auto ctx = upload_context(id, who, ex);
     std::optional<server_response> failed;
     try {
-        auto moving = worker::move_stored(s.storage, ctx, from, to_key, *expiry);
+        auto moving = worker::move_stored(s.storage, ctx, from, to_key, expiry);
         co_await std::move(moving);
     } catch (const worker::permanent_error& e) {
         failed = storing_failure(e, true);
@@ -341,7 +352,7 @@ awaitable<server_response> upload_make_permanent(service& s, const principal& wh
     auto reloading = upload_objects(s, who, id);
     const auto moved = co_await std::move(reloading);
     if (moved.empty()) co_return json_error(404, "not_found", "no such upload");
-    co_return ok(object_json(s, id, moved.front(), *expiry));
+    co_return ok(object_json(s, id, moved.front(), expiry));
 }
 
 awaitable<server_response> upload_delete(service& s, const principal& who, std::string id) {
@@ -361,6 +372,42 @@ awaitable<server_response> upload_delete(service& s, const principal& who, std::
     for (const auto& o : objects) s.storage.presigns().forget(o.record.provider, o.record.key);
     co_return ok(json{{"id", id}, {"deleted_objects", removed.objects}, {"freed_bytes", removed.bytes}});
 }
+
+namespace {
+
+// The largest object one presigned PUT may carry: S3's single PUT limit (Azure's Put Blob takes
+// 5000 MiB).
+constexpr std::uint64_t max_single_put = 5ull << 30;
+
+struct pending_upload {
+    std::string id, provider, bucket, key, content_type;
+    std::uint64_t size = 0;
+};
+
+awaitable<std::optional<pending_upload>> load_pending(service& s, const principal& who, std::string id) {
+    auto loading = s.db.run([id, tenant = who.tenant](pqxx::connection& c) -> std::optional<pending_upload> {
+        pqxx::read_transaction tx{c};
+        const auto rows = tx.exec_params(
+            "SELECT provider, bucket, key, size, content_type FROM api_pending_uploads WHERE id = $1 AND api_key = $2",
+            id, tenant);
+        if (rows.empty()) return std::nullopt;
+        return pending_upload{id, rows[0][0].as<std::string>(), rows[0][1].as<std::string>(),
+                              rows[0][2].as<std::string>(), rows[0][4].as<std::string>(),
+                              rows[0][3].as<std::uint64_t>()};
+    });
+    co_return co_await std::move(loading);
+}
+
+awaitable<void> forget_pending(service& s, std::string id) {
+    auto deleting = s.db.run([id](pqxx::connection& c) {
+        pqxx::work tx{c};
+        tx.exec_params("DELETE FROM api_pending_uploads WHERE id = $1", id);
+        tx.commit();
+    });
+    co_await std::move(deleting);
+}
+
+}  // namespace
 
 awaitable<server_response> uploads_cleanup(service& s, const principal& who, const server_request& req) {
     std::chrono::milliseconds older_than = std::chrono::hours(24);
@@ -393,10 +440,190 @@ awaitable<server_response> uploads_cleanup(service& s, const principal& who, con
         removed.objects += r.objects;
         removed.bytes += r.bytes;
     }
+    // Presigned PUTs never completed whose URL has expired: their object (if the client PUT one)
+    // was never counted; it goes, and so does the row.
+    auto expired_loading = s.db.run([tenant = who.tenant](pqxx::connection& c) {
+        pqxx::read_transaction tx{c};
+        const auto rows = tx.exec_params(
+            "SELECT id, provider, key FROM api_pending_uploads WHERE api_key = $1 AND expires_at < now() LIMIT $2",
+            tenant, batch);
+        std::vector<std::array<std::string, 3>> out;
+        for (const auto& r : rows) out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()});
+        return out;
+    });
+    const auto expired = co_await std::move(expired_loading);
+    std::size_t abandoned = 0;
+    for (const auto& [pending_id, provider_name, key] : expired) {
+        if (auto* p = s.storage.providers().find(provider_name)) {
+            try {
+                auto removing = p->remove(key);
+                co_await std::move(removing);
+            } catch (const storage::error& e) {
+                spdlog::warn("upload {}: removing {}:{} of an expired presigned upload failed: {}; kept for the next "
+                             "cleanup", pending_id, provider_name, key, redact(e.what()));
+                continue;
+            }
+        }
+        auto forgetting = forget_pending(s, pending_id);
+        co_await std::move(forgetting);
+        ++abandoned;
+    }
     co_return ok(json{{"removed_uploads", ids.size()},
                       {"deleted_objects", removed.objects},
                       {"freed_bytes", removed.bytes},
-                      {"more", ids.size() == static_cast<std::size_t>(batch)}});
+                      {"expired_presigned_uploads", abandoned},
+                      {"more", ids.size() == static_cast<std::size_t>(batch) || expired.size() == static_cast<std::size_t>(batch)}});
+}
+
+
+awaitable<server_response> upload_presign(service& s, const principal& who, const server_request& req) {
+    json doc;
+    if (req.body.empty()) co_return json_error(400, "bad_input", "a JSON object is required", "body");
+    auto parsed = parse_json(req.body, json_limits{.max_bytes = 1 << 16, .max_depth = 4});
+    if (!parsed || !parsed.value.is_object()) co_return json_error(400, "bad_input", "must be a JSON object", "body");
+    doc = std::move(parsed.value);
+    if (!doc.contains("filename") || !doc["filename"].is_string() || doc["filename"].get<std::string>().empty())
+        co_return json_error(400, "bad_input", "the file's name is required", "filename");
+    const std::uint64_t limit = std::min(s.options.max_upload, max_single_put);
+    if (!doc.contains("size") || !doc["size"].is_number_unsigned() || doc["size"].get<std::uint64_t>() > limit)
+        co_return json_error(400, "bad_input", "the file's exact size in bytes, at most " + std::to_string(limit), "size");
+    const auto size = doc["size"].get<std::uint64_t>();
+    bool is_temp = false;
+    if (doc.contains("is_temp")) {
+        if (!doc["is_temp"].is_boolean()) co_return json_error(400, "bad_input", "true or false", "is_temp");
+        is_temp = doc["is_temp"].get<bool>();
+    }
+    std::string content_type = "application/octet-stream";
+    if (doc.contains("content_type")) {
+        if (!doc["content_type"].is_string() || doc["content_type"].get<std::string>().size() > 200)
+            co_return json_error(400, "bad_input", "a media type such as video/mp4", "content_type");
+        content_type = doc["content_type"].get<std::string>();
+    }
+    std::chrono::seconds expires{900};
+    if (doc.contains("expires")) {
+        if (!doc["expires"].is_number_unsigned() || doc["expires"].get<std::uint64_t>() < 60 ||
+            doc["expires"].get<std::uint64_t>() > 604800)
+            co_return json_error(400, "bad_input", url_expiry_rule, "expires");
+        expires = std::chrono::seconds(doc["expires"].get<std::int64_t>());
+    }
+    const std::string id = new_upload_id();
+    const std::string key = (is_temp ? "temp/" : "videos/") + id + "/" + sanitize_file_name(doc["filename"].get<std::string>());
+
+    auto headroom_loading = worker::load_quota_headroom(s.storage, key, std::nullopt, who.tenant);
+    if (const auto headroom = co_await std::move(headroom_loading)) {
+        if (auto refusal = headroom->refusal(size)) co_return json_error(413, "quota_exceeded", *refusal, "size");
+    }
+    storage::provider* target = nullptr;
+    std::optional<server_response> failed;
+    try {
+        // Only a provider that can presign a PUT (not the local one).
+        auto placing = worker::place_object(s.storage, size, std::nullopt, nullptr,
+                                            [](const storage::provider& p) { return p.kind() != "local"; });
+        target = co_await std::move(placing);
+    } catch (const worker::permanent_error& e) {
+        failed = json_error(507, "no_room", redact(e.what()), "size");
+    }
+    if (failed) co_return std::move(*failed);
+    const auto url = target->presign(storage::http_method::put, key, expires);
+    const auto expires_at = std::chrono::system_clock::now() + expires;
+    auto recording = s.db.run([id, tenant = who.tenant, provider = target->name(), bucket = target->bucket(), key, size,
+                               content_type, seconds = expires.count()](pqxx::connection& c) {
+        pqxx::work tx{c};
+        tx.exec_params("INSERT INTO api_pending_uploads (id, api_key, provider, bucket, key, size, content_type, expires_at) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))",
+                       id, tenant, provider, bucket, key, static_cast<std::int64_t>(size), content_type, seconds);
+        tx.commit();
+    });
+    co_await std::move(recording);
+    json headers = json::object();
+    if (target->kind() == "azure") headers["x-ms-blob-type"] = "BlockBlob";
+    headers["Content-Type"] = content_type;
+    co_return ok(json{{"id", id},
+                      {"key", key},
+                      {"provider", target->name()},
+                      {"method", "PUT"},
+                      {"url", url},
+                      {"headers", std::move(headers)},
+                      {"size", size},
+                      {"expires_in", expires.count()},
+                      {"expires_at", queue::format_rfc3339(expires_at)},
+                      {"complete_url", "/api/v1/uploads/" + id + "/complete"}},
+              201);
+}
+
+awaitable<server_response> upload_complete(service& s, const principal& who, const server_request& req, std::string id) {
+    auto checked = upload_route_input(s, req, id);
+    if (auto* refused = std::get_if<server_response>(&checked)) co_return std::move(*refused);
+    const auto expiry = std::get<std::chrono::seconds>(checked);
+    auto loading = load_pending(s, who, id);
+    const auto pending = co_await std::move(loading);
+    if (!pending) {
+        // Completed before (a retried call): the upload as it is.
+        auto answering = upload_get(s, who, req, id);
+        co_return co_await std::move(answering);
+    }
+    auto* provider = s.storage.providers().find(pending->provider);
+    if (!provider) co_return json_error(404, "not_found", "the upload's provider is no longer configured");
+    const auto ex = co_await boost::asio::this_coro::executor;
+    const auto ctx = upload_context(id, who, ex);
+    std::optional<server_response> failed;
+    try {
+        auto heading = provider->head(pending->key);
+        const auto head = co_await std::move(heading);
+        if (!head) co_return json_error(409, "not_uploaded", "nothing was PUT to the upload's URL yet");
+        if (head->size != pending->size) {
+            auto removing = provider->remove(pending->key);
+            co_await std::move(removing);
+            auto forgetting = forget_pending(s, id);
+            co_await std::move(forgetting);
+            co_return json_error(400, "size_mismatch",
+                                 "the object has " + std::to_string(head->size) + " bytes, not the " +
+                                     std::to_string(pending->size) + " declared; it is removed",
+                                 "size");
+        }
+        // Read back: the SHA-256 recorded is of the bytes the provider holds.
+        worker::scratch_path spool{s.storage.options(), "upload", ctx, ".get"};
+        auto getting = provider->get_to_file(pending->key, spool.path(), {});
+        const auto got = co_await std::move(getting);
+        if (got.size != pending->size) throw std::runtime_error("the object changed while it was read");
+        auto hashing = offload(s.storage.blocking_pool().get_executor(),
+                               [file = spool.path()] { return storage::sha256_file_hex(file); });
+        const auto sha = co_await std::move(hashing);
+        storage::object_record record;
+        record.provider = pending->provider;
+        record.bucket = pending->bucket;
+        record.key = pending->key;
+        record.size = pending->size;
+        record.sha256 = sha;
+        record.etag = head->etag;
+        record.api_key = who.tenant;
+        record.job_id = id;
+        record.job_queue = upload_queue;
+        record.prefix_class = worker::prefix_class_of(pending->key);
+        auto recording = worker::record_stored(s.storage, ctx, std::move(record), expiry);
+        co_await std::move(recording);
+    } catch (const worker::permanent_error& e) {
+        failed = storing_failure(e, true);
+    } catch (const storage::error& e) {
+        spdlog::warn("request {}: upload {} not completed: {}", req.request_id, id, redact(e.what()));
+        failed = storing_failure(e, false);
+    } catch (const std::runtime_error& e) {
+        spdlog::warn("request {}: upload {} not completed: {}", req.request_id, id, redact(e.what()));
+        failed = storing_failure(e, false);
+    }
+    if (failed) {
+        if (failed->status == 413) {  // the object was removed again: the upload is over
+            auto forgetting = forget_pending(s, id);
+            co_await std::move(forgetting);
+        }
+        co_return std::move(*failed);
+    }
+    auto forgetting = forget_pending(s, id);
+    co_await std::move(forgetting);
+    auto finding = upload_objects(s, who, id);
+    const auto objects = co_await std::move(finding);
+    if (objects.empty()) co_return json_error(404, "not_found", "no such upload");
+    co_return ok(object_json(s, id, objects.front(), expiry), 201);
 }
 
 server_response presign_cache_stats(service& s) {

@@ -1,7 +1,8 @@
 // Uploads through wharf-api (seeds 002 and 004): a file sent as multipart/form-data, streamed to
 // a spool file (hashed as it arrives, never held in memory), then stored by the workers' own
 // storing path (placement, the tenant's quota, the catalog, duplicate detection); its presigned
-// URL, its move from temp/ to permanent, its deletion, the cleanup of a tenant's old temp
+// URL; or a presigned PUT straight to the provider, read back and recorded when the client
+// completes it; the move from temp/ to permanent, its deletion, the cleanup of a tenant's old temp
 // uploads, and the presign cache's stats and clear.
 //
 // Keys: temp/<upload-id>/<file name> while `is_temp`, videos/<upload-id>/<file name> once
@@ -30,6 +31,13 @@ bool valid_upload_id(std::string_view id);
 
 boost::asio::awaitable<http::server_response> upload_create(service& s, const principal& who,
                                                             http::server_request& req);
+// A presigned PUT: {filename, size, is_temp?, content_type?, expires?} -> the URL, the headers to
+// send with it, and the upload's id; POST .../{id}/complete once the PUT is done: the object is
+// read back (size as declared, SHA-256 computed) and recorded under the tenant's quota.
+boost::asio::awaitable<http::server_response> upload_presign(service& s, const principal& who,
+                                                             const http::server_request& req);
+boost::asio::awaitable<http::server_response> upload_complete(service& s, const principal& who,
+                                                              const http::server_request& req, std::string id);
 boost::asio::awaitable<http::server_response> upload_get(service& s, const principal& who,
                                                          const http::server_request& req, std::string id);
 boost::asio::awaitable<http::server_response> upload_make_permanent(service& s, const principal& who,

@@ -323,6 +323,111 @@ nlohmann::json to_json(const stored_file& f) {
                           {"duplicate", f.duplicate}};
 }
 
+namespace {
+
+storage::provider& provider_of(storage_services& s, const storage::object_record& r) {
+    auto* p = s.providers().find(r.provider);
+    if (!p || p->bucket() != r.bucket)
+        throw permanent_error("stored object " + r.provider + ":" + r.key + " is on a provider (or bucket) " +
+                              "no longer configured");
+    return *p;
+}
+
+}  // namespace
+
+// Where `size` new bytes go (see place_object in storing.hpp).
+asio::awaitable<storage::provider*> place_object(storage_services& s, std::uint64_t size,
+                                                 std::optional<std::string> wanted,
+                                                 const storage::stored_object* replaced,
+                                                 std::function<bool(const storage::provider&)> eligible) {
+    auto load_stats = s.catalog().stats();
+    const auto stats = co_await std::move(load_stats);
+    std::vector<storage::provider_capacity> capacity;
+    for (const auto& pc : s.providers().configs()) {
+        if (eligible && !eligible(s.providers().at(pc.name))) continue;
+        storage::provider_capacity c{pc.name, 0, pc.limit_bytes};
+        for (const auto& st : stats)
+            if (st.provider == pc.name) c.used_bytes = st.total_bytes;
+        if (replaced && replaced->record.provider == pc.name)
+            c.used_bytes -= std::min(c.used_bytes, replaced->record.size);
+        capacity.push_back(std::move(c));
+    }
+    if (capacity.empty()) throw permanent_error("no configured storage provider can take this object");
+    std::optional<std::string_view> chosen;
+    if (wanted) chosen = *wanted;
+    else if (replaced) chosen = replaced->record.provider;
+    auto placed = s.place(capacity, size, chosen);
+    if (!placed) throw permanent_error(placed.error().message);
+    co_return &s.providers().at(capacity[*placed].name);
+}
+
+// The object is at `target` under record.key: record it (see record_stored in storing.hpp).
+asio::awaitable<stored_file> record_uploaded(storage_services& s, const job_context& ctx, storage::provider& target,
+                                             storage::object_record record, const storage::stored_object* replaced,
+                                             std::chrono::seconds presign_expires) {
+    // Usage, quota re-check and the "full" decision in one transaction.
+    storage::record_result recorded;
+    std::optional<std::string> quota_refusal;
+    try {
+        auto write = s.catalog().record(record);
+        recorded = co_await std::move(write);
+    } catch (const storage::error& e) {
+        if (e.code() != errc::quota_exceeded) throw;
+        quota_refusal = e.what();
+    }
+    if (quota_refusal) {
+        // Another upload of the same tenant won the race for the last bytes. What this upload
+        // stored is removed again: the tenant does not keep what it is not charged for. If it
+        // overwrote an object at the same place, that object's bytes are gone as well, so its row
+        // goes too: usage then counts exactly what is stored.
+        const bool overwrote =
+            replaced && replaced->record.provider == record.provider && replaced->record.bucket == record.bucket;
+        try {
+            auto remove = target.remove(record.key);
+            co_await std::move(remove);
+        } catch (const std::exception& cleanup) {
+            spdlog::warn("job {}: could not remove {}:{} after the quota refusal: {}", ctx.id, record.provider,
+                         record.key, cleanup.what());
+        }
+        if (overwrote) {
+            try {
+                auto forget = s.catalog().remove(record.provider, record.bucket, record.key);
+                co_await std::move(forget);
+            } catch (const std::exception& e) {
+                spdlog::error("job {}: the object at {}:{} was overwritten before the quota refusal, and its row "
+                              "could not be removed: {}",
+                              ctx.id, record.provider, record.key, redact(e.what()));
+            }
+            throw permanent_error(*quota_refusal + "; the object it was replacing at " + record.key +
+                                  " had already been overwritten and is removed");
+        }
+        throw permanent_error(*quota_refusal);
+    }
+    if (recorded.crossing) {
+        try {
+            auto send = s.alerts().dispatch(std::move(*recorded.crossing));
+            co_await std::move(send);
+        } catch (const std::exception& e) {
+            // The claim expires and the sweeper retries; the upload itself succeeded.
+            spdlog::warn("job {}: alert for full provider {} deferred: {}", ctx.id, record.provider, e.what());
+        }
+    }
+    const auto url = s.presigns().get(target, storage::http_method::get, record.key, presign_expires);
+    co_return stored_file{std::move(record), url, presign_expires, false};
+}
+
+asio::awaitable<stored_file> record_stored(storage_services& s, const job_context& ctx, storage::object_record record,
+                                           std::chrono::seconds presign_expires) {
+    auto prepare = s.prepare();
+    co_await std::move(prepare);
+    auto& target = provider_of(s, record);
+    auto find = s.catalog().find_by_key(record.key);
+    const auto existing = co_await std::move(find);
+    const storage::stored_object* replaced = replaced_object(existing, record.provider);
+    auto recording = record_uploaded(s, ctx, target, std::move(record), replaced, presign_expires);
+    co_return co_await std::move(recording);
+}
+
 asio::awaitable<stored_file> store_file(storage_services& s, const job_context& ctx, store_request req) {
     if (auto why = key_layout_violation(req.key)) throw permanent_error("key " + req.key + ": " + *why);
     auto prepare = s.prepare();
@@ -391,23 +496,8 @@ asio::awaitable<stored_file> store_file(storage_services& s, const job_context& 
     // 5. Placement: the named provider, or where the key already lives (a replace stays put and
     // needs only the difference), or a weighted random choice by free capacity.
     if (!target) {
-        auto load_stats = s.catalog().stats();
-        const auto stats = co_await std::move(load_stats);
-        std::vector<storage::provider_capacity> capacity;
-        for (const auto& pc : s.providers().configs()) {
-            storage::provider_capacity c{pc.name, 0, pc.limit_bytes};
-            for (const auto& st : stats)
-                if (st.provider == pc.name) c.used_bytes = st.total_bytes;
-            if (replaced && replaced->record.provider == pc.name)
-                c.used_bytes -= std::min(c.used_bytes, replaced->record.size);
-            capacity.push_back(std::move(c));
-        }
-        std::optional<std::string_view> wanted;
-        if (req.provider) wanted = *req.provider;
-        else if (replaced) wanted = replaced->record.provider;
-        auto placed = s.place(capacity, size, wanted);
-        if (!placed) throw permanent_error(placed.error().message);
-        target = &s.providers().at(capacity[*placed].name);
+        auto placing = place_object(s, size, req.provider, replaced, {});
+        target = co_await std::move(placing);
     }
     record.provider = target->name();
     record.bucket = target->bucket();
@@ -475,69 +565,12 @@ asio::awaitable<stored_file> store_file(storage_services& s, const job_context& 
     }
     progress("upload", size, size);
 
-    // 7. Record: usage, quota re-check and the "full" decision in one transaction.
-    storage::record_result recorded;
-    std::optional<std::string> quota_refusal;
-    try {
-        auto write = s.catalog().record(record);
-        recorded = co_await std::move(write);
-    } catch (const storage::error& e) {
-        if (e.code() != errc::quota_exceeded) throw;
-        quota_refusal = e.what();
-    }
-    if (quota_refusal) {
-        // Another upload of the same tenant won the race for the last bytes. What this upload
-        // stored is removed again: the tenant does not keep what it is not charged for. If it
-        // overwrote an object at the same place, that object's bytes are gone as well, so its row
-        // goes too: usage then counts exactly what is stored.
-        const bool overwrote =
-            replaced && replaced->record.provider == record.provider && replaced->record.bucket == record.bucket;
-        try {
-            auto remove = target->remove(req.key);
-            co_await std::move(remove);
-        } catch (const std::exception& cleanup) {
-            spdlog::warn("job {}: could not remove {}:{} after the quota refusal: {}", ctx.id, record.provider,
-                         req.key, cleanup.what());
-        }
-        if (overwrote) {
-            try {
-                auto forget = s.catalog().remove(record.provider, record.bucket, req.key);
-                co_await std::move(forget);
-            } catch (const std::exception& e) {
-                spdlog::error("job {}: the object at {}:{} was overwritten before the quota refusal, and its row "
-                              "could not be removed: {}",
-                              ctx.id, record.provider, req.key, redact(e.what()));
-            }
-            throw permanent_error(*quota_refusal + "; the object it was replacing at " + req.key +
-                                  " had already been overwritten and is removed");
-        }
-        throw permanent_error(*quota_refusal);
-    }
-    if (recorded.crossing) {
-        try {
-            auto send = s.alerts().dispatch(std::move(*recorded.crossing));
-            co_await std::move(send);
-        } catch (const std::exception& e) {
-            // The claim expires and the sweeper retries; the upload itself succeeded.
-            spdlog::warn("job {}: alert for full provider {} deferred: {}", ctx.id, record.provider, e.what());
-        }
-    }
-    const auto url = s.presigns().get(*target, storage::http_method::get, req.key, req.presign_expires);
-    co_return stored_file{std::move(record), url, req.presign_expires, false};
+    // 7. Record.
+    auto recording = record_uploaded(s, ctx, *target, std::move(record), replaced, req.presign_expires);
+    co_return co_await std::move(recording);
 }
 
 
-namespace {
-
-storage::provider& provider_of(storage_services& s, const storage::object_record& r) {
-    auto* p = s.providers().find(r.provider);
-    if (!p || p->bucket() != r.bucket)
-        throw permanent_error("stored object " + r.provider + ":" + r.key + " is on a provider (or bucket) " +
-                              "no longer configured");
-    return *p;
-}
-
-}  // namespace
 
 asio::awaitable<stored_file> move_stored(storage_services& s, const job_context& ctx,
                                          const storage::stored_object& from, std::string to_key,

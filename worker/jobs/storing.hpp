@@ -219,6 +219,23 @@ nlohmann::json to_json(const stored_file& f);
 // failures. Many may run at once for one job (a transcode's renditions).
 boost::asio::awaitable<stored_file> store_file(storage_services& s, const job_context& ctx, store_request r);
 
+// Where `size` new bytes go: the `wanted` provider, or where `replaced` (the object the new one
+// replaces, may be null) lives, or a weighted random choice by free capacity among the providers
+// `eligible` accepts (all when empty). permanent_error when none has room.
+boost::asio::awaitable<storage::provider*> place_object(storage_services& s, std::uint64_t size,
+                                                        std::optional<std::string> wanted,
+                                                        const storage::stored_object* replaced,
+                                                        std::function<bool(const storage::provider&)> eligible);
+
+// Records an object that is already at its provider under record.key (store_file's last step;
+// also an object a client PUT itself through a presigned URL, once its size and SHA-256 were read
+// back): usage and the quota re-checked in one transaction -- over the quota the object is
+// removed again and permanent_error thrown --, the "provider full" alert, a presigned GET URL.
+// Recording the same bytes again is a no-op.
+boost::asio::awaitable<stored_file> record_stored(storage_services& s, const job_context& ctx,
+                                                  storage::object_record record,
+                                                  std::chrono::seconds presign_expires);
+
 // Moves a stored object to another key on its provider: a server-side copy (no byte through the
 // worker), the catalog row renamed in one transaction (usage unchanged), then the old key removed.
 // Safe to run again after a crash at any point: a row already moved reports the new key.

@@ -2,6 +2,8 @@
 // and the check the client makes before every connection.
 #include "wharf/fetch/egress.hpp"
 
+#include "wharf/core/text.hpp"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -136,12 +138,6 @@ bool rule_covers(const allow_rule& r, const ip::address& a, std::uint16_t port) 
 }
 
 // ---- allow-list parser ----
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 // A decimal number without sign or leading zeros, at most `max`.
 std::optional<unsigned> strict_number(std::string_view s, unsigned max) {
@@ -313,7 +309,7 @@ boost::system::result<std::vector<allow_rule>, allow_list_error> parse_allow_lis
     std::vector<allow_rule> rules;
     while (true) {
         const auto comma = text.find(',');
-        const auto entry = trim(text.substr(0, comma));
+        const auto entry = trim_ows(text.substr(0, comma));
         if (!entry.empty()) {
             if (rules.size() == max_allow_rules)
                 return allow_list_error{fmt::format("more than {} entries", max_allow_rules)};

@@ -1,5 +1,7 @@
 #include "wharf/http/multipart_form.hpp"
 
+#include "wharf/core/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <utility>
@@ -8,18 +10,6 @@
 namespace wharf::http {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 bool is_token_char(char c) {
     const auto u = static_cast<unsigned char>(c);
@@ -32,11 +22,11 @@ bool is_token_char(char c) {
 std::optional<std::vector<std::pair<std::string, std::string>>> parameters(std::string_view s) {
     std::vector<std::pair<std::string, std::string>> out;
     while (true) {
-        s = trim(s);
+        s = trim_ows(s);
         if (s.empty()) return out;
         if (s.front() != ';') return std::nullopt;
         s.remove_prefix(1);
-        s = trim(s);
+        s = trim_ows(s);
         if (s.empty()) return out;  // a trailing ';'
         std::size_t n = 0;
         while (n < s.size() && is_token_char(s[n])) ++n;
@@ -79,7 +69,7 @@ std::optional<std::string> form_boundary(std::string_view content_type, std::str
         return std::nullopt;
     };
     const auto semi = content_type.find(';');
-    if (!iequals(trim(content_type.substr(0, semi)), "multipart/form-data"))
+    if (!iequals(trim_ows(content_type.substr(0, semi)), "multipart/form-data"))
         return set_why("the Content-Type must be multipart/form-data");
     if (semi == std::string_view::npos) return set_why("the Content-Type has no boundary");
     const auto params = parameters(content_type.substr(semi));
@@ -136,7 +126,7 @@ std::optional<std::string> multipart_parser::parse_head(std::string_view text) {
         if (colon == std::string_view::npos || colon == 0) return "a part header without a name";
         const auto name = line.substr(0, colon);
         if (!std::all_of(name.begin(), name.end(), is_token_char)) return "a part header with a bad name";
-        const auto value = trim(line.substr(colon + 1));
+        const auto value = trim_ows(line.substr(colon + 1));
         if (std::any_of(value.begin(), value.end(), [](char c) {
                 const auto u = static_cast<unsigned char>(c);
                 return (u < 0x20 && c != '\t') || u == 0x7f;
@@ -146,7 +136,7 @@ std::optional<std::string> multipart_parser::parse_head(std::string_view text) {
             if (disposition) return "two Content-Disposition headers in a part";
             disposition = true;
             const auto semi = value.find(';');
-            if (!iequals(trim(value.substr(0, semi)), "form-data")) return "a part whose disposition is not form-data";
+            if (!iequals(trim_ows(value.substr(0, semi)), "form-data")) return "a part whose disposition is not form-data";
             if (semi == std::string_view::npos) return "a part without a name";
             const auto params = parameters(value.substr(semi));
             if (!params) return "a malformed Content-Disposition";

@@ -1,6 +1,8 @@
 // Blob Batch bodies and replies (see azure_batch.hpp).
 #include "wharf/storage/azure_batch.hpp"
 
+#include "wharf/core/text.hpp"
+
 #include "wharf/storage/error.hpp"
 #include "wharf/storage/s3/xml.hpp"
 
@@ -13,18 +15,6 @@ namespace wharf::storage::azure {
 namespace xml = wharf::storage::s3::xml;
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
-    return s;
-}
 
 [[noreturn]] void malformed(const std::string& why) { throw error(errc::permanent, "azure Blob Batch: malformed reply: " + why); }
 
@@ -42,19 +32,19 @@ std::optional<std::string_view> next_line(std::string_view& text) {
 std::optional<std::pair<std::string_view, std::string_view>> split_header(std::string_view line) {
     const auto colon = line.find(':');
     if (colon == std::string_view::npos) return std::nullopt;
-    return std::pair{trim(line.substr(0, colon)), trim(line.substr(colon + 1))};
+    return std::pair{trim_ows(line.substr(0, colon)), trim_ows(line.substr(colon + 1))};
 }
 
 std::optional<std::string> boundary_of(std::string_view content_type) {
-    const std::string_view type = trim(content_type.substr(0, content_type.find(';')));
+    const std::string_view type = trim_ows(content_type.substr(0, content_type.find(';')));
     if (!iequals(type, "multipart/mixed")) return std::nullopt;
     for (std::size_t at = content_type.find(';'); at != std::string_view::npos;) {
         std::string_view param = content_type.substr(at + 1);
         const auto end = param.find(';');
-        param = trim(param.substr(0, end));
+        param = trim_ows(param.substr(0, end));
         const auto eq = param.find('=');
-        if (eq != std::string_view::npos && iequals(trim(param.substr(0, eq)), "boundary")) {
-            std::string_view value = trim(param.substr(eq + 1));
+        if (eq != std::string_view::npos && iequals(trim_ows(param.substr(0, eq)), "boundary")) {
+            std::string_view value = trim_ows(param.substr(eq + 1));
             if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
             if (!value.empty()) return std::string(value);
         }
@@ -96,7 +86,7 @@ batch_subresponse parse_part(std::string_view part, std::size_t index) {
     const std::string_view rest = sp == std::string_view::npos ? std::string_view() : status_line->substr(sp + 1);
     const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out.status);
     if (ec != std::errc{} || out.status < 100 || out.status > 599) malformed(where + " has status line '" + std::string(*status_line) + "'");
-    out.message = std::string(trim(std::string_view(ptr, static_cast<std::size_t>(rest.data() + rest.size() - ptr))));
+    out.message = std::string(trim_ows(std::string_view(ptr, static_cast<std::size_t>(rest.data() + rest.size() - ptr))));
     while (const auto line = next_line(part)) {
         if (line->empty()) break;
         const auto header = split_header(*line);

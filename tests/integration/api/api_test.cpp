@@ -1,6 +1,7 @@
 #include "fleet.hpp"
 
 #include "wharf/test/http_call.hpp"
+#include "wharf/test/moto_server.hpp"
 #include "wharf/test/process.hpp"
 
 #include <gtest/gtest.h>
@@ -442,4 +443,108 @@ TEST_F(api, uploads_over_quota_are_refused_before_storing_bad_forms_name_the_fie
     EXPECT_EQ(json::parse(call("GET", "/api/v1/usage", a).body)["used_bytes"], 0);
     EXPECT_EQ(call("GET", "/api/v1/uploads/" + id, a).status, 404);
     EXPECT_EQ(call("POST", "/api/v1/uploads/cleanup?older_than=soon", a).status, 400);
+}
+
+TEST_F(api, a_presigned_put_goes_straight_to_the_provider_and_counts_once_completed_and_read_back) {
+    wharf::test::moto_server moto;
+    moto.create_bucket("media");
+    const std::uint16_t port2 = wharf::test::free_port();
+    wharf::test::process_options opts;
+    opts.output = dir.path() / "api-s3.log";
+    opts.cwd = dir.path();
+    const std::string providers =
+        R"([{"name":"moto","kind":"s3","profile":"generic","endpoint":")" + moto.endpoint() +
+        R"(","region":"us-east-1","bucket":"media","access_key_id":"testing","secret_access_key":"testing"}])";
+    wharf::test::process api_s3{{(wharf::test::binary_dir() / "api" / "wharf-api").string(), "--redis-url", f.redis().url(),
+                                 "--database-url", f.postgres().url(), "--listen", "127.0.0.1:" + std::to_string(port2),
+                                 "--key-cache", "0s", "--storage-providers", providers, "--admin-listen", "off"},
+                                opts};
+    wharf::test::wait_for_port(port2, 30s);
+    const auto a = key_for("tenant-p", {"--quota", "1MiB"});
+    const auto b = key_for("tenant-other");
+    const auto call2 = [&](const std::string& method, const std::string& target, const std::string& key,
+                           const std::string& body = {}) {
+        std::map<std::string, std::string> headers{{"Authorization", "Bearer " + key}};
+        if (!body.empty()) headers["Content-Type"] = "application/json";
+        return http_call(port2, method, target, headers, body);
+    };
+    const auto put = [&](const json& grant, const std::filesystem::path& file) {
+        std::vector<std::string> argv{"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary",
+                                      "@" + file.string()};
+        for (const auto& [k, v] : grant["headers"].items()) {
+            argv.push_back("-H");
+            argv.push_back(k + ": " + v.get<std::string>());
+        }
+        argv.push_back(grant["url"].get<std::string>());
+        return wharf::test::run(argv).output;
+    };
+    const auto file = dir.path() / "clip.mp4";
+    {
+        std::ofstream out(file, std::ios::binary);
+        for (int i = 0; i < 1000; ++i) out.put(static_cast<char>(i * 31));
+    }
+
+    auto r = call2("POST", "/api/v1/uploads/presign", a,
+                   R"({"filename": "../clip.mp4", "size": 1000, "is_temp": true, "content_type": "video/mp4"})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const auto grant = json::parse(r.body);
+    const auto id = grant["id"].get<std::string>();
+    EXPECT_EQ(grant["method"], "PUT");
+    EXPECT_EQ(grant["provider"], "moto");
+    EXPECT_EQ(grant["key"], "temp/" + id + "/clip.mp4");
+    EXPECT_NE(grant["url"].get<std::string>().find("X-Amz-Signature="), std::string::npos);
+    // Nothing PUT yet; and another tenant cannot complete it.
+    r = call2("POST", "/api/v1/uploads/" + id + "/complete", a);
+    EXPECT_EQ(r.status, 409) << r.body;
+    ASSERT_EQ(put(grant, file), "200");
+    EXPECT_EQ(call2("POST", "/api/v1/uploads/" + id + "/complete", b).status, 404);
+    EXPECT_EQ(json::parse(call2("GET", "/api/v1/usage", a).body)["used_bytes"], 0);  // not counted before completion
+
+    r = call2("POST", "/api/v1/uploads/" + id + "/complete", a);
+    ASSERT_EQ(r.status, 201) << r.body;
+    auto doc = json::parse(r.body);
+    EXPECT_EQ(doc["sha256"], sha256_of(file));
+    EXPECT_EQ(doc["size"], 1000);
+    EXPECT_EQ(doc["is_temp"], true);
+    r = call2("POST", "/api/v1/uploads/" + id + "/complete", a);  // again: the same upload, counted once
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(call2("GET", "/api/v1/usage", a).body)["used_bytes"], 1000);
+    // Move to permanent on S3: a server-side copy.
+    r = call2("POST", "/api/v1/uploads/" + id + "/permanent", a);
+    ASSERT_EQ(r.status, 200) << r.body;
+    std::set<std::string> keys;
+    for (const auto& o : moto.list_objects("media")) keys.insert(o.key);
+    EXPECT_EQ(keys, (std::set<std::string>{"videos/" + id + "/clip.mp4"}));
+
+    // A size other than the one declared: the object goes, nothing is counted.
+    r = call2("POST", "/api/v1/uploads/presign", a, R"({"filename": "short.bin", "size": 10})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    const auto lying = json::parse(r.body);
+    ASSERT_EQ(put(lying, file), "200");
+    r = call2("POST", "/api/v1/uploads/" + lying["id"].get<std::string>() + "/complete", a);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "size_mismatch");
+    EXPECT_EQ(moto.list_objects("media").size(), 1u);
+    EXPECT_EQ(json::parse(call2("GET", "/api/v1/usage", a).body)["used_bytes"], 1000);
+
+    // Over the quota: refused when the URL is asked for.
+    r = call2("POST", "/api/v1/uploads/presign", a, R"({"filename": "big.bin", "size": 2097152})");
+    EXPECT_EQ(r.status, 413) << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"]["field"], "size");
+    EXPECT_EQ(call2("POST", "/api/v1/uploads/presign", a, R"({"filename": "x", "size": -1})").status, 400);
+    EXPECT_EQ(call2("POST", "/api/v1/uploads/presign", a, R"({"size": 1})").status, 400);
+
+    // Granted, PUT, never completed, expired: the cleanup removes the uncounted object.
+    r = call2("POST", "/api/v1/uploads/presign", a, R"({"filename": "left.bin", "size": 1000, "is_temp": true})");
+    ASSERT_EQ(r.status, 201) << r.body;
+    ASSERT_EQ(put(json::parse(r.body), file), "200");
+    EXPECT_EQ(moto.list_objects("media").size(), 2u);
+    f.count("WITH u AS (UPDATE api_pending_uploads SET expires_at = now() - interval '1 second' RETURNING 1) "
+            "SELECT count(*) FROM u");
+    r = call2("POST", "/api/v1/uploads/cleanup", a);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["expired_presigned_uploads"], 1);
+    EXPECT_EQ(moto.list_objects("media").size(), 1u);
+    EXPECT_EQ(f.count("SELECT count(*) FROM api_pending_uploads"), 0);
+    EXPECT_EQ(json::parse(call2("GET", "/api/v1/usage", a).body)["used_bytes"], 1000);
 }
