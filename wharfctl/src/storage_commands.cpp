@@ -1,9 +1,11 @@
-// storage stats and presign: per-provider usage from the catalog, and presigned URLs from the
-// configured providers (storage_providers). `storage orphans` is in storage_orphans.cpp.
+// storage stats, storage analytics and presign: per-provider usage from the catalog, usage by
+// provider/tier/class/api_key and by day, and presigned URLs from the configured providers
+// (storage_providers). `storage orphans` is in storage_orphans.cpp.
 #include "commands.hpp"
 #include "wharf/core/json.hpp"
 
 #include "wharf/pg/pool.hpp"
+#include "wharf/storage/analytics.hpp"
 #include "wharf/storage/catalog.hpp"
 #include "wharf/storage/stats_report.hpp"
 #include "wharf/storage/presign_cache.hpp"
@@ -29,6 +31,12 @@ constexpr std::string_view stats_usage = "wharfctl storage stats [--json]";
 constexpr std::string_view presign_usage = "wharfctl presign <provider> <key> [--expires 3600] [--method get|put] [--json]";
 
 const wharf::option_spec stats_specs[] = {database_url_option, s::storage_providers_option(), json_option, help_option};
+constexpr std::string_view analytics_usage = "wharfctl storage analytics [--days 30] [--json]";
+const wharf::option_spec analytics_specs[] = {
+    database_url_option,
+    {"days", "how many days (UTC) the daily rollup covers, today included: 1 to 366", false, "30"},
+    json_option,
+    help_option};
 const wharf::option_spec presign_specs[] = {
     s::storage_providers_option(),
     {"expires", "lifetime of the URL in seconds, 1 to 604800 (7 days)", false, "3600"},
@@ -63,6 +71,42 @@ boost::asio::awaitable<int> run_storage_stats(invocation inv, const wharf::confi
     co_return exit_ok;
 }
 
+boost::asio::awaitable<int> run_storage_analytics(invocation inv, const wharf::config& cfg) {
+    const auto days_text = cfg.get_or("days", "30");
+    int days = 0;
+    try {
+        std::size_t used = 0;
+        days = std::stoi(days_text, &used);
+        if (used != days_text.size()) days = 0;
+    } catch (const std::exception&) {
+        days = 0;
+    }
+    if (days < 1 || days > 366) throw usage_error("--days must be a number from 1 to 366, got '" + days_text + "'");
+    auto db = open_database(inv.executor, cfg);
+    auto load = db->run([days](pqxx::connection& c) { return s::load_analytics(c, days); });
+    const auto a = co_await std::move(load);
+    db->shutdown();
+    if (cfg.enabled("json")) {
+        std::cout << wharf::dump_json(s::analytics_report(a), 2) << "\n";
+        co_return exit_ok;
+    }
+    std::cout << fmt::format("{:<20} {:<6} {:<10} {:>10} {:>14}\n", "PROVIDER", "TIER", "CLASS", "OBJECTS", "BYTES");
+    for (const auto& g : a.groups)
+        std::cout << fmt::format("{:<20} {:<6} {:<10} {:>10} {:>14}\n", g.provider, g.tier, g.prefix_class, g.objects,
+                                 s::human_bytes(g.bytes));
+    std::cout << fmt::format("\n{:<32} {:>10} {:>14} {:>14}\n", "API KEY", "OBJECTS", "BYTES", "QUOTA");
+    for (const auto& t : a.tenants)
+        std::cout << fmt::format("{:<32} {:>10} {:>14} {:>14}\n", t.api_key.value_or("(none)"), t.objects,
+                                 s::human_bytes(t.bytes), t.quota_bytes ? s::human_bytes(*t.quota_bytes) : "-");
+    std::cout << fmt::format("\n{:<10} {:>10} {:>14} {:>8} {:>14} {:>8} {:>14}\n", "DAY (UTC)", "OBJECTS", "BYTES",
+                             "+OBJ", "+BYTES", "-OBJ", "-BYTES");
+    for (const auto& d : a.days)
+        std::cout << fmt::format("{:<10} {:>10} {:>14} {:>8} {:>14} {:>8} {:>14}\n", d.day, d.objects,
+                                 s::human_bytes(d.bytes), d.added_objects, s::human_bytes(d.added_bytes),
+                                 d.removed_objects, s::human_bytes(d.removed_bytes));
+    co_return exit_ok;
+}
+
 }  // namespace
 
 wharf::config load_storage_config(const std::vector<std::string>& args, std::span<const wharf::option_spec> specs) {
@@ -77,8 +121,9 @@ wharf::config load_storage_config(const std::vector<std::string>& args, std::spa
 boost::asio::awaitable<int> run_storage(invocation inv) {
     if (inv.args.empty() || inv.args[0] == "--help" || inv.args[0] == "-h") {
         const bool asked = !inv.args.empty();
-        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|orphans [flags] (--help on each)\n\nsubcommands:\n"
+        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|analytics|orphans [flags] (--help on each)\n\nsubcommands:\n"
                                         << "  stats     per-provider and total usage from the catalog\n"
+                                        << "  analytics usage by provider, tier, class and api_key, and by day\n"
                                         << "  orphans   multipart uploads left open by crashed jobs (--abort to abort them)\n";
         co_return asked ? exit_ok : exit_usage;
     }
@@ -88,8 +133,24 @@ boost::asio::awaitable<int> run_storage(invocation inv) {
         auto orphans = run_storage_orphans(invocation{std::move(rest), inv.executor});
         co_return co_await std::move(orphans);
     }
+    if (sub == "analytics") {
+        const auto cfg = load_storage_config(rest, analytics_specs);
+        if (cfg.enabled("help")) {
+            print_help(analytics_usage,
+                       "Prints what is stored now by provider, tier and prefix class, the 100 largest api_keys\n"
+                       "with their quotas, and for each of the last --days days (UTC) the live objects and bytes\n"
+                       "at its end and what was added and removed that day -- from the catalog, whose rows keep\n"
+                       "their history. --json prints {totals, by_provider, by_api_key, daily}.",
+                       analytics_specs);
+            co_return exit_ok;
+        }
+        expect_positionals(cfg, 0, analytics_usage);
+        auto analytics = run_storage_analytics(std::move(inv), cfg);
+        co_return co_await std::move(analytics);
+    }
     if (sub != "stats")
-        throw usage_error("unknown storage subcommand '" + sub + "' (stats, orphans); usage: " + std::string(stats_usage));
+        throw usage_error("unknown storage subcommand '" + sub + "' (stats, analytics, orphans); usage: " +
+                          std::string(stats_usage));
     const auto cfg = load_storage_config(rest, stats_specs);
     if (cfg.enabled("help")) {
         print_help(stats_usage,

@@ -177,3 +177,56 @@ TEST(wharfctl_storage, orphans_lists_and_aborts_uploads_of_final_gone_or_no_jobs
     EXPECT_EQ(bad.status, 2) << bad.output;
     EXPECT_NE(bad.output.find("--older-than"), std::string::npos) << bad.output;
 }
+
+TEST(wharfctl_storage, analytics_groups_what_is_stored_and_rolls_up_each_day_from_the_catalogs_history) {
+    const auto url = wharf::test::migrated_database();
+    {
+        pqxx::connection c(url);
+        pqxx::work tx{c};
+        const std::string sha(64, 'b');
+        // Stored 5 days ago and still live; stored 2 days ago and deleted yesterday; stored today.
+        tx.exec("INSERT INTO objects (provider, bucket, key, size, sha256, api_key, tier, prefix_class, created_at) "
+                "VALUES ('alpha', 'b', 'videos/v/old', 100, '" + sha + "', 'k1', 'hot', 'permanent', now() - interval '5 days')");
+        tx.exec("INSERT INTO objects (provider, bucket, key, size, sha256, api_key, tier, prefix_class, created_at, deleted_at) "
+                "VALUES ('alpha', 'b', 'videos/v/gone', 200, '" + sha + "', 'k1', 'warm', 'permanent', "
+                "now() - interval '2 days', now() - interval '1 day')");
+        tx.exec("INSERT INTO objects (provider, bucket, key, size, sha256, tier, prefix_class) "
+                "VALUES ('beta', 'b', 'temp/j/new', 50, '" + sha + "', 'hot', 'temp')");
+        tx.exec("INSERT INTO api_keys (api_key, quota_bytes, used_bytes, file_count) VALUES ('k1', 1000, 100, 1)");
+        tx.commit();
+    }
+    const auto r = wharf::test::run({wharfctl(), "storage", "analytics", "--json", "--days", "3", "--database-url", url});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto doc = nlohmann::json::parse(r.output);
+    EXPECT_EQ(doc["totals"], (nlohmann::json{{"objects", 2}, {"bytes", 150}}));
+    const auto groups = nlohmann::json::parse(R"([
+        {"provider": "alpha", "tier": "hot", "prefix_class": "permanent", "objects": 1, "bytes": 100},
+        {"provider": "beta", "tier": "hot", "prefix_class": "temp", "objects": 1, "bytes": 50}])");
+    EXPECT_EQ(doc["by_provider"], groups);
+    const auto tenants = nlohmann::json::parse(R"([
+        {"api_key": "k1", "objects": 1, "bytes": 100, "quota_bytes": 1000},
+        {"api_key": null, "objects": 1, "bytes": 50, "quota_bytes": null}])");
+    EXPECT_EQ(doc["by_api_key"], tenants);
+    ASSERT_EQ(doc["daily"].size(), 3u);
+    const auto day = [&](int i, int objects, int bytes, int added, int added_bytes, int removed, int removed_bytes) {
+        const auto& d = doc["daily"][static_cast<std::size_t>(i)];
+        EXPECT_EQ(d["objects"], objects) << d;
+        EXPECT_EQ(d["bytes"], bytes) << d;
+        EXPECT_EQ(d["added_objects"], added) << d;
+        EXPECT_EQ(d["added_bytes"], added_bytes) << d;
+        EXPECT_EQ(d["removed_objects"], removed) << d;
+        EXPECT_EQ(d["removed_bytes"], removed_bytes) << d;
+    };
+    day(0, 2, 300, 1, 200, 0, 0);  // two days ago: the one since deleted was stored
+    day(1, 1, 100, 0, 0, 1, 200);  // yesterday: it was deleted
+    day(2, 2, 150, 1, 50, 0, 0);   // today
+    EXPECT_LT(doc["daily"][0]["day"].get<std::string>(), doc["daily"][2]["day"].get<std::string>());
+
+    const auto text = wharf::test::run({wharfctl(), "storage", "analytics", "--database-url", url});
+    ASSERT_EQ(text.status, 0) << text.output;
+    EXPECT_NE(text.output.find("DAY (UTC)"), std::string::npos);
+    EXPECT_NE(text.output.find("(none)"), std::string::npos);
+    const auto bad = wharf::test::run({wharfctl(), "storage", "analytics", "--days", "0", "--database-url", url});
+    EXPECT_EQ(bad.status, 2) << bad.output;
+    EXPECT_NE(bad.output.find("--days"), std::string::npos);
+}
