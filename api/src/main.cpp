@@ -142,6 +142,8 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "wharf-api: %s\n", e.what());
             return 2;
         }
+        if (const auto swept = wharf::api::sweep_spool_files(storage->options().scratch_dir, std::chrono::hours(1)))
+            spdlog::info("removed {} spool file(s) of uploads cut short by an earlier wharf-api", swept);
         wharf::api::service service{db, redis, *storage, options,
                                     wharf::api::authenticator{db, std::chrono::duration_cast<std::chrono::seconds>(key_cache)}};
         std::unique_ptr<wharf::http::server> server;

@@ -7,6 +7,7 @@
 #include "wharf/core/duration.hpp"
 #include "wharf/core/json.hpp"
 #include "wharf/core/redact.hpp"
+#include "wharf/core/scratch.hpp"
 #include "wharf/http/multipart_form.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/queue/envelope.hpp"
@@ -624,6 +625,22 @@ awaitable<server_response> upload_complete(service& s, const principal& who, con
     const auto objects = co_await std::move(finding);
     if (objects.empty()) co_return json_error(404, "not_found", "no such upload");
     co_return ok(object_json(s, id, objects.front(), expiry), 201);
+}
+
+std::size_t sweep_spool_files(const std::filesystem::path& scratch_dir, std::chrono::seconds idle) {
+    namespace fs = std::filesystem;
+    const std::string prefix = scratch_name("upload", upload_queue, "up_");
+    std::size_t removed = 0;
+    std::error_code ec;
+    const auto now = fs::file_time_type::clock::now();
+    for (const auto& entry : fs::directory_iterator(scratch_dir, ec)) {
+        const auto name = entry.path().filename().string();
+        if (!name.starts_with(prefix) || !entry.is_regular_file(ec)) continue;
+        const auto written = entry.last_write_time(ec);
+        if (ec || now - written < idle) continue;
+        if (fs::remove(entry.path(), ec)) ++removed;
+    }
+    return removed;
 }
 
 server_response presign_cache_stats(service& s) {

@@ -12,7 +12,9 @@
 
 #include "service.hpp"
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -45,6 +47,11 @@ boost::asio::awaitable<http::server_response> upload_make_permanent(service& s, 
 boost::asio::awaitable<http::server_response> upload_delete(service& s, const principal& who, std::string id);
 boost::asio::awaitable<http::server_response> uploads_cleanup(service& s, const principal& who,
                                                               const http::server_request& req);
+// Removes the spool files of uploads that a killed wharf-api left in `scratch_dir` (named
+// upload-api-up_*, untouched for `idle`: another live process's upload keeps writing its own).
+// Returns how many.
+std::size_t sweep_spool_files(const std::filesystem::path& scratch_dir, std::chrono::seconds idle);
+
 http::server_response presign_cache_stats(service& s);
 http::server_response presign_cache_clear(service& s);
 

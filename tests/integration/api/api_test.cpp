@@ -448,6 +448,14 @@ TEST_F(api, uploads_over_quota_are_refused_before_storing_bad_forms_name_the_fie
 TEST_F(api, a_presigned_put_goes_straight_to_the_provider_and_counts_once_completed_and_read_back) {
     wharf::test::moto_server moto;
     moto.create_bucket("media");
+    // A spool file an API killed mid-upload left an hour ago goes when an API starts; a fresh
+    // one (another API's upload under way) stays.
+    const auto spool = dir.path() / ".data" / "tmp";
+    std::filesystem::create_directories(spool);
+    std::ofstream(spool / "upload-api-up_0123456789abcdef0123.part") << "left by a kill -9";
+    std::ofstream(spool / "upload-api-up_fedcba9876543210fedc.part") << "being written";
+    std::filesystem::last_write_time(spool / "upload-api-up_0123456789abcdef0123.part",
+                                     std::filesystem::file_time_type::clock::now() - 2h);
     const std::uint16_t port2 = wharf::test::free_port();
     wharf::test::process_options opts;
     opts.output = dir.path() / "api-s3.log";
@@ -460,6 +468,9 @@ TEST_F(api, a_presigned_put_goes_straight_to_the_provider_and_counts_once_comple
                                  "--key-cache", "0s", "--storage-providers", providers, "--admin-listen", "off"},
                                 opts};
     wharf::test::wait_for_port(port2, 30s);
+    EXPECT_FALSE(std::filesystem::exists(spool / "upload-api-up_0123456789abcdef0123.part"));
+    EXPECT_TRUE(std::filesystem::exists(spool / "upload-api-up_fedcba9876543210fedc.part"));
+    std::filesystem::remove(spool / "upload-api-up_fedcba9876543210fedc.part");
     const auto a = key_for("tenant-p", {"--quota", "1MiB"});
     const auto b = key_for("tenant-other");
     const auto call2 = [&](const std::string& method, const std::string& target, const std::string& key,
