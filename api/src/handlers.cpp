@@ -30,6 +30,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <variant>
 
 namespace wharf::api {
 
@@ -280,6 +281,89 @@ awaitable<server_response> job_retry(service& s, const principal& who, const ser
     co_return ok(json{{"id", id}, {"queue", found.row->queue}, {"requeued", n}}, 202);
 }
 
+// One of a finished job's files as {url, size, sha256} (the URL from the presign cache), or why
+// there is none.
+std::variant<json, std::string> artifact_url(service& s, const json& result, const std::string& file_type,
+                                             std::chrono::seconds expires) {
+    const json* artifact = nullptr;
+    if (result.is_object() && result.contains("artifacts") && result["artifacts"].is_object() &&
+        result["artifacts"].contains(file_type))
+        artifact = &result["artifacts"][file_type];
+    if (!artifact || !artifact->is_object() || !artifact->contains("provider") || !artifact->contains("key") ||
+        !(*artifact)["provider"].is_string() || !(*artifact)["key"].is_string())
+        return "the job has no " + file_type + " file";
+    auto* provider = s.storage.providers().find((*artifact)["provider"].get<std::string>());
+    if (!provider) return "the job's " + file_type + " file is on a provider this API does not reach";
+    const std::string key = (*artifact)["key"].get<std::string>();
+    return json{{"url", s.storage.presigns().get(*provider, storage::http_method::get, key, expires)},
+                {"size", artifact->value("size", json(nullptr))},
+                {"sha256", artifact->value("sha256", json(nullptr))}};
+}
+
+// Bulk download (the seed's): presigned URLs for every file (or the named file types) of up to
+// 100 of the tenant's jobs, as one manifest; a job that is missing, not completed or ambiguous
+// gets its error in the manifest instead of failing the others.
+awaitable<server_response> jobs_downloads(service& s, const principal& who, const server_request& req) {
+    auto body = body_object(req);
+    if (auto* bad = std::get_if<bad_input>(&body)) co_return json_error(400, "bad_input", bad->message, bad->field);
+    const auto& doc = std::get<json>(body);
+    if (!doc.contains("ids") || !doc["ids"].is_array() || doc["ids"].empty() || doc["ids"].size() > 100 ||
+        !std::all_of(doc["ids"].begin(), doc["ids"].end(), [](const json& v) { return v.is_string(); }))
+        co_return json_error(400, "bad_input", "1 to 100 job ids", "ids");
+    std::vector<std::string> wanted(std::begin(file_types), std::end(file_types));
+    if (doc.contains("file_types")) {
+        const auto& f = doc["file_types"];
+        if (!f.is_array() || f.empty() || !std::all_of(f.begin(), f.end(), [](const json& v) {
+                return v.is_string() &&
+                       std::find(std::begin(file_types), std::end(file_types), v.get<std::string>()) != std::end(file_types);
+            }))
+            co_return json_error(400, "bad_input",
+                                 "a list of 360p, 720p, audio, hls_360p, hls_720p, metadata, original, thumbnails",
+                                 "file_types");
+        wanted = f.get<std::vector<std::string>>();
+    }
+    std::chrono::seconds expires = s.options.default_url_expiry;
+    if (doc.contains("expires")) {
+        if (!doc["expires"].is_number_unsigned() || doc["expires"].get<std::uint64_t>() < 60 ||
+            doc["expires"].get<std::uint64_t>() > 604800)
+            co_return json_error(400, "bad_input", url_expiry_rule, "expires");
+        expires = std::chrono::seconds(doc["expires"].get<std::int64_t>());
+    }
+    std::optional<std::string> queue_name;
+    if (doc.contains("queue")) {
+        if (!doc["queue"].is_string()) co_return json_error(400, "bad_input", "a queue name", "queue");
+        queue_name = doc["queue"].get<std::string>();
+    }
+    json jobs = json::array();
+    for (const auto& id_value : doc["ids"]) {
+        const auto id = id_value.get<std::string>();
+        auto finding = tenant_job(s, who, id, queue_name);
+        const auto found = co_await std::move(finding);
+        json entry{{"id", id}};
+        if (found.ambiguous) {
+            entry["error"] = {{"code", "ambiguous"}, {"message", found.ambiguous->message}};
+        } else if (!found.row) {
+            entry["error"] = {{"code", "not_found"}, {"message", "no such job"}};
+        } else if (found.row->status != pg::job_status::succeeded) {
+            entry["queue"] = found.row->queue;
+            entry["error"] = {{"code", "not_completed"},
+                              {"message", "the job is " + std::string(pg::to_string(found.row->status)) + ", not completed"}};
+        } else {
+            entry["queue"] = found.row->queue;
+            entry["files"] = json::object();
+            const json result = pg::stored_json(found.row->result_json);
+            for (const auto& type : wanted) {
+                auto file = artifact_url(s, result, type, expires);
+                if (auto* url = std::get_if<json>(&file)) entry["files"][type] = std::move(*url);
+            }
+        }
+        jobs.push_back(std::move(entry));
+    }
+    co_return ok(json{{"expires_in", expires.count()},
+                      {"expires_at", queue::format_rfc3339(std::chrono::system_clock::now() + expires)},
+                      {"jobs", std::move(jobs)}});
+}
+
 awaitable<server_response> job_download(service& s, const principal& who, const server_request& req,
                                         const std::string& id, const std::string& file_type) {
     if (std::find(std::begin(file_types), std::end(file_types), file_type) == std::end(file_types))
@@ -299,24 +383,14 @@ awaitable<server_response> job_download(service& s, const principal& who, const 
         co_return r;
     }
     const json result = pg::stored_json(found.row->result_json);
-    const json* artifact = nullptr;
-    if (result.is_object() && result.contains("artifacts") && result["artifacts"].is_object() &&
-        result["artifacts"].contains(file_type))
-        artifact = &result["artifacts"][file_type];
-    if (!artifact || !artifact->is_object() || !artifact->contains("provider") || !artifact->contains("key"))
-        co_return json_error(404, "no_such_file", "the job has no " + file_type + " file");
-    auto* provider = s.storage.providers().find((*artifact)["provider"].get<std::string>());
-    if (!provider) co_return json_error(404, "no_such_file", "the job's " + file_type + " file is on a provider this API does not reach");
-    const std::string key = (*artifact)["key"].get<std::string>();
-    const auto url = s.storage.presigns().get(*provider, storage::http_method::get, key, expires);
+    auto file = artifact_url(s, result, file_type, expires);
+    if (auto* missing = std::get_if<std::string>(&file)) co_return json_error(404, "no_such_file", *missing);
+    json out = std::get<json>(std::move(file));
     const auto expires_at = std::chrono::system_clock::now() + expires;
-    json out{{"id", id},
-             {"file_type", file_type},
-             {"url", url},
-             {"expires_in", expires.count()},
-             {"expires_at", queue::format_rfc3339(expires_at)},
-             {"size", artifact->value("size", json(nullptr))},
-             {"sha256", artifact->value("sha256", json(nullptr))}};
+    out.update(json{{"id", id},
+                    {"file_type", file_type},
+                    {"expires_in", expires.count()},
+                    {"expires_at", queue::format_rfc3339(expires_at)}});
     co_return ok(std::move(out));
 }
 
@@ -351,6 +425,7 @@ const char* scope_of(route_id id) {
     case route_id::job_cancel:
     case route_id::job_retry: return "jobs:write";
     case route_id::job_download:
+    case route_id::jobs_downloads:
     case route_id::storage_stats:
     case route_id::usage:
     case route_id::upload_get:
@@ -446,6 +521,11 @@ awaitable<server_response> dispatch(service& s, server_request& req) {
     }
     case route_id::job_download: {
         auto a = job_download(s, *who, req, id, file_type);
+        res = co_await std::move(a);
+        break;
+    }
+    case route_id::jobs_downloads: {
+        auto a = jobs_downloads(s, *who, req);
         res = co_await std::move(a);
         break;
     }

@@ -20,6 +20,7 @@ constexpr route_def routes[] = {
     {"GET", "/health", route_id::health, "health"},
     {"GET", "/api/v1/jobs", route_id::job_list, "jobs.list"},
     {"POST", "/api/v1/jobs", route_id::job_enqueue, "jobs.enqueue"},
+    {"POST", "/api/v1/jobs/downloads", route_id::jobs_downloads, "jobs.downloads"},
     {"GET", "/api/v1/jobs/{id}", route_id::job_get, "jobs.get"},
     {"POST", "/api/v1/jobs/{id}/cancel", route_id::job_cancel, "jobs.cancel"},
     {"POST", "/api/v1/jobs/{id}/retry", route_id::job_retry, "jobs.retry"},

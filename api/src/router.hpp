@@ -18,6 +18,7 @@ enum class route_id {
     job_cancel,
     job_retry,
     job_download,
+    jobs_downloads,
     storage_stats,
     usage,
     upload_create,

@@ -248,6 +248,28 @@ TEST_F(api, lists_page_by_cursor_and_download_urls_storage_stats_and_usage_have_
     EXPECT_EQ(r.status, 400);  // not completed
     EXPECT_EQ(json::parse(r.body)["error"]["code"], "not_completed");
 
+    // Bulk download: one manifest for many jobs; each job's own error in it.
+    r = call("POST", "/api/v1/jobs/downloads", a,
+             json{{"ids", {"clip-1", *ids.begin(), "nope"}}, {"expires", 900}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    doc = json::parse(r.body);
+    EXPECT_EQ(doc["expires_in"], 900);
+    ASSERT_EQ(doc["jobs"].size(), 3u);
+    EXPECT_EQ(doc["jobs"][0]["queue"], "pipeline");
+    EXPECT_EQ(doc["jobs"][0]["files"].size(), 1u);  // only its 720p exists
+    EXPECT_NE(doc["jobs"][0]["files"]["720p"]["url"].get<std::string>().find("processed/clip-1/720p.mp4"), std::string::npos);
+    EXPECT_EQ(doc["jobs"][0]["files"]["720p"]["size"], 10);
+    EXPECT_EQ(doc["jobs"][1]["error"]["code"], "not_completed");
+    EXPECT_EQ(doc["jobs"][2]["error"]["code"], "not_found");
+    const auto other = key_for("tenant-z");
+    r = call("POST", "/api/v1/jobs/downloads", other, R"({"ids": ["clip-1"]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["jobs"][0]["error"]["code"], "not_found");
+    r = call("POST", "/api/v1/jobs/downloads", a, R"({"ids": ["clip-1"], "file_types": ["1080p"]})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(json::parse(r.body)["error"]["field"], "file_types");
+    EXPECT_EQ(json::parse(call("POST", "/api/v1/jobs/downloads", a, R"({"ids": []})").body)["error"]["field"], "ids");
+
     // Seed 000's shape.
     r = call("GET", "/api/storage/stats", a);
     ASSERT_EQ(r.status, 200) << r.body;
