@@ -13,6 +13,8 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 namespace s = wharf::storage;
 
@@ -229,4 +231,59 @@ TEST(wharfctl_storage, analytics_groups_what_is_stored_and_rolls_up_each_day_fro
     const auto bad = wharf::test::run({wharfctl(), "storage", "analytics", "--days", "0", "--database-url", url});
     EXPECT_EQ(bad.status, 2) << bad.output;
     EXPECT_NE(bad.output.find("--days"), std::string::npos);
+}
+
+TEST(wharfctl_storage, promote_makes_a_temp_object_permanent_with_usage_unchanged_and_again_is_a_no_op) {
+    const auto url = wharf::test::migrated_database();
+    wharf::test::temp_dir dir("wharf-promote");
+    const auto root = std::filesystem::canonical(dir.path()) / "disk";
+    std::filesystem::create_directories(root / "temp" / "j1");
+    const std::string bytes(1234, 'p');
+    std::ofstream(root / "temp" / "j1" / "clip.mp4", std::ios::binary) << bytes;
+    {
+        pqxx::connection c(url);
+        s::object_record r;
+        r.provider = "disk";
+        r.bucket = root.string();
+        r.key = "temp/j1/clip.mp4";
+        r.size = bytes.size();
+        r.sha256 = std::string(64, 'c');
+        r.api_key = "k1";
+        r.job_id = "j1";
+        r.job_queue = "pipeline";
+        r.prefix_class = s::prefix_class::temp;
+        s::record_object(c, r);
+    }
+    const std::string providers = R"([{"name":"disk","kind":"local","root":")" + root.string() + R"("}])";
+    auto r = wharf::test::run({wharfctl(), "storage", "promote", "disk", "temp/j1/clip.mp4", "--json", "--database-url",
+                               url, "--storage-providers", providers});
+    ASSERT_EQ(r.status, 0) << r.output;
+    auto doc = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+    EXPECT_EQ(doc["to"], "videos/j1/clip.mp4");
+    EXPECT_EQ(doc["already"], false);
+    EXPECT_FALSE(std::filesystem::exists(root / "temp" / "j1" / "clip.mp4"));
+    ASSERT_TRUE(std::filesystem::exists(root / "videos" / "j1" / "clip.mp4"));
+    EXPECT_EQ(std::filesystem::file_size(root / "videos" / "j1" / "clip.mp4"), bytes.size());
+    {
+        pqxx::connection c(url);
+        const auto moved = s::find_object(c, "disk", root.string(), "videos/j1/clip.mp4");
+        ASSERT_TRUE(moved);
+        EXPECT_EQ(moved->record.prefix_class, s::prefix_class::permanent);
+        EXPECT_EQ(moved->record.job_id, "j1");  // still the job that stored it
+        EXPECT_FALSE(s::find_object(c, "disk", root.string(), "temp/j1/clip.mp4"));
+        const auto usage = s::load_api_key(c, "k1");
+        ASSERT_TRUE(usage);
+        EXPECT_EQ(usage->used_bytes, bytes.size());
+        EXPECT_EQ(usage->file_count, 1u);
+    }
+    r = wharf::test::run({wharfctl(), "storage", "promote", "disk", "temp/j1/clip.mp4", "--database-url", url,
+                          "--storage-providers", providers});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("already promoted"), std::string::npos) << r.output;
+    r = wharf::test::run({wharfctl(), "storage", "promote", "disk", "temp/j9/none.mp4", "--database-url", url,
+                          "--storage-providers", providers});
+    EXPECT_EQ(r.status, 1) << r.output;
+    r = wharf::test::run({wharfctl(), "storage", "promote", "disk", "videos/j1/clip.mp4", "--database-url", url,
+                          "--storage-providers", providers});
+    EXPECT_EQ(r.status, 2) << r.output;
 }
