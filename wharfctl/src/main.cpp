@@ -26,6 +26,7 @@ constexpr std::array commands{
     command{"status", "show a job's state (a pipeline's: with its steps)", run_status},
     command{"pipeline", "submit a pipeline: download -> transcode -> publish (pipeline submit)", run_pipeline},
     command{"cancel", "cancel a job or a whole pipeline", run_cancel},
+    command{"jobs", "delete finished jobs with their stored objects (jobs delete)", run_jobs},
     command{"queues", "depth, in-flight, delayed and dead counts of every queue", run_queues},
     command{"dead", "list, retry or purge a queue's dead letters", run_dead},
     command{"storage", "storage usage (storage stats, analytics), move-to-permanent (storage promote), orphaned uploads (storage orphans)",

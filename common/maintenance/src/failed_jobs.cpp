@@ -20,14 +20,11 @@
 namespace wharf::maintenance::detail {
 namespace {
 
-struct failed_job {
-    std::string queue, id;
-};
 
-std::vector<failed_job> scan_jobs(pqxx::connection& c, const failed_job& after, std::chrono::seconds older_than,
+std::vector<job_ref> scan_jobs(pqxx::connection& c, const job_ref& after, std::chrono::seconds older_than,
                                   std::size_t limit) {
     pqxx::read_transaction tx(c);
-    std::vector<failed_job> out;
+    std::vector<job_ref> out;
     const auto rows = tx.exec_params(R"sql(
 SELECT j.queue, j.id FROM jobs j
 WHERE j.status IN ('failed', 'dead') AND j.finished_at < now() - $1 * interval '1 second'
@@ -42,42 +39,8 @@ ORDER BY j.queue, j.id LIMIT $4)sql",
     return out;
 }
 
-// The jobs as two text[] parameters: queues, ids.
-std::pair<std::string, std::string> as_arrays(const std::vector<failed_job>& jobs) {
-    pg::detail::array_literal queues, ids;
-    for (const auto& j : jobs) {
-        queues.push(std::string_view{j.queue});
-        ids.push(std::string_view{j.id});
-    }
-    return {std::move(queues).finish(), std::move(ids).finish()};
-}
-
-// The live objects of those jobs (and of their steps, for pipelines), each with its job's index.
-std::vector<std::pair<std::size_t, catalog_object>> objects_of(pqxx::connection& c, const std::vector<failed_job>& jobs) {
-    pqxx::read_transaction tx(c);
-    auto [queues, ids] = as_arrays(jobs);
-    std::vector<std::pair<std::size_t, catalog_object>> out;
-    const auto rows = tx.exec_params(R"sql(
-WITH failed AS (
-    SELECT t.queue, t.id, t.n FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(queue, id, n)
-), owners AS (
-    SELECT f.n, f.queue, f.id FROM failed f
-    UNION ALL
-    SELECT f.n, s.queue, s.id FROM failed f JOIN jobs s ON f.queue = 'pipeline' AND s.parent_id = f.id
-)
-SELECT w.n, o.id, o.provider, o.bucket, o.key, o.size
-FROM owners w JOIN objects o ON o.job_id = w.id AND o.job_queue = w.queue AND o.deleted_at IS NULL
-ORDER BY o.id)sql",
-                                     queues, ids);
-    for (const auto& r : rows)
-        out.push_back({static_cast<std::size_t>(r[0].as<std::int64_t>() - 1),
-                       {r[1].as<std::int64_t>(), r[2].as<std::string>(), r[3].as<std::string>(),
-                        r[4].as<std::string>(), r[5].as<std::int64_t>()}});
-    return out;
-}
-
 // Marks the jobs cleaned_up, unless they changed meanwhile (a dead retry reopened one).
-std::int64_t mark_cleaned_up(pqxx::connection& c, const std::vector<failed_job>& jobs) {
+std::int64_t mark_cleaned_up(pqxx::connection& c, const std::vector<job_ref>& jobs) {
     pqxx::work tx(c, "failed_jobs_mark");
     auto [queues, ids] = as_arrays(jobs);
     const auto r = tx.exec_params(R"sql(
@@ -98,7 +61,7 @@ boost::asio::awaitable<nlohmann::json> failed_jobs(pg::pool& db, const storage::
     storage::catalog catalog{db};
     removal_tally tally;
     std::int64_t examined = 0, cleaned = 0, objects = 0;
-    failed_job after;
+    job_ref after;
     while (static_cast<std::size_t>(examined) < o.cap) {
         const auto want = std::min(o.batch, o.cap - static_cast<std::size_t>(examined));
         auto read = [after, older_than, want](pqxx::connection& c) { return scan_jobs(c, after, older_than, want); };
@@ -121,7 +84,7 @@ boost::asio::awaitable<nlohmann::json> failed_jobs(pg::pool& db, const storage::
         std::vector<bool> keep(jobs.size(), false);
         for (const auto& [n, object] : owned)
             if (left.contains(object.id)) keep[n] = true;
-        std::vector<failed_job> done;
+        std::vector<job_ref> done;
         for (std::size_t i = 0; i < jobs.size(); ++i)
             if (!keep[i]) done.push_back(jobs[i]);
         if (done.empty()) continue;

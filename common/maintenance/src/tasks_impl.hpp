@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <utility>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,6 +50,11 @@ boost::asio::awaitable<std::set<std::int64_t>> remove_objects(const storage::reg
                                                               storage::catalog& catalog,
                                                               const std::vector<catalog_object>& objects,
                                                               removal_tally& tally);
+
+// The jobs as two text[] parameters: queues, ids.
+std::pair<std::string, std::string> as_arrays(const std::vector<job_ref>& jobs);
+// The live objects of those jobs (and of their steps, for pipelines), each with its job's index.
+std::vector<std::pair<std::size_t, catalog_object>> objects_of(pqxx::connection& c, const std::vector<job_ref>& jobs);
 
 boost::asio::awaitable<nlohmann::json> stuck_jobs(pg::pool& db, redis::connection& redis, const task_options& o);
 boost::asio::awaitable<nlohmann::json> job_retention(pg::pool& db, const task_options& o);

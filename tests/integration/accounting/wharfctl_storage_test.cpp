@@ -22,6 +22,12 @@ namespace {
 
 std::string wharfctl() { return (wharf::test::binary_dir() / "wharfctl" / "wharfctl").string(); }
 
+std::int64_t count(const std::string& url, const std::string& sql) {
+    pqxx::connection c(url);
+    pqxx::read_transaction tx{c};
+    return tx.exec1(sql)[0].as<std::int64_t>();
+}
+
 }  // namespace
 
 TEST(wharfctl_storage, stats_json_has_the_documented_shape_and_numbers) {
@@ -286,4 +292,97 @@ TEST(wharfctl_storage, promote_makes_a_temp_object_permanent_with_usage_unchange
     r = wharf::test::run({wharfctl(), "storage", "promote", "disk", "videos/j1/clip.mp4", "--database-url", url,
                           "--storage-providers", providers});
     EXPECT_EQ(r.status, 2) << r.output;
+}
+
+TEST(wharfctl_jobs, delete_removes_finished_jobs_with_their_objects_and_usage_after_confirmation_and_skips_the_rest) {
+    const auto url = wharf::test::migrated_database();
+    wharf::test::temp_dir dir("wharf-jobs-delete");
+    const auto root = std::filesystem::canonical(dir.path()) / "disk";
+    const std::string providers = R"([{"name":"disk","kind":"local","root":")" + root.string() + R"("}])";
+    // An object of a job: its file at the local provider and its catalog row (usage counted).
+    const auto object = [&](const std::string& key, const std::string& job, const std::string& queue, std::size_t size) {
+        std::filesystem::create_directories((root / key).parent_path());
+        std::ofstream(root / key, std::ios::binary) << std::string(size, 'o');
+        pqxx::connection c(url);
+        s::object_record r;
+        r.provider = "disk";
+        r.bucket = root.string();
+        r.key = key;
+        r.size = size;
+        r.sha256 = std::string(64, 'd');
+        r.api_key = "k1";
+        r.job_id = job;
+        r.job_queue = queue;
+        s::record_object(c, r);
+    };
+    {
+        pqxx::connection c(url);
+        pqxx::work tx{c};
+        tx.exec("INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, api_key, finished_at) VALUES "
+                "('j-done', 'upload', 'succeeded', 1, 1, 1, 'k1', now() - interval '2 days'), "
+                "('j-run', 'upload', 'running', 1, 3, 1, 'k1', NULL), "
+                "('p1', 'pipeline', 'succeeded', 1, 1, 1, 'k1', now() - interval '1 day')");
+        tx.exec("INSERT INTO jobs (id, queue, status, attempts, max_attempts, epoch, api_key, parent_id, finished_at) VALUES "
+                "('p1-transcode', 'transcode', 'succeeded', 1, 1, 1, 'k1', 'p1', now() - interval '1 day')");
+        tx.exec("INSERT INTO pipelines (id, api_key, video_id, status, spec, finished_at) "
+                "VALUES ('p1', 'k1', 'v1', 'succeeded', '{}', now() - interval '1 day')");
+        tx.commit();
+    }
+    object("videos/j-done/a.bin", "j-done", "upload", 100);
+    object("videos/j-run/b.bin", "j-run", "upload", 200);
+    object("processed/v1/720p.mp4", "p1-transcode", "transcode", 300);
+    const auto used = [&] {
+        pqxx::connection c(url);
+        return s::load_api_key(c, "k1")->used_bytes;
+    };
+    ASSERT_EQ(used(), 600u);
+    const std::vector<std::string> base{wharfctl(), "jobs", "delete", "--database-url", url, "--storage-providers", providers};
+    const auto run = [&](std::vector<std::string> extra) {
+        auto argv = base;
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return wharf::test::run(argv);
+    };
+
+    // Without --yes and without a terminal: refused, nothing deleted; a dry run deletes nothing either.
+    auto r = run({"j-done", "j-run"});
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--yes"), std::string::npos) << r.output;
+    r = run({"j-done", "--dry-run", "--json"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(nlohmann::json::parse(r.output.substr(r.output.find('{')))["deleted_objects"], 1);
+    EXPECT_EQ(used(), 600u);
+    EXPECT_TRUE(std::filesystem::exists(root / "videos/j-done/a.bin"));
+
+    // By id: the finished job and its object go, the running one is skipped (exit 1).
+    r = run({"j-done", "j-run", "--yes", "--json"});
+    EXPECT_EQ(r.status, 1) << r.output;
+    auto doc = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+    EXPECT_EQ(doc["deleted_jobs"], 1);
+    EXPECT_EQ(doc["freed_bytes"], 100);
+    ASSERT_EQ(doc["skipped"].size(), 1u);
+    EXPECT_EQ(doc["skipped"][0]["id"], "j-run");
+    EXPECT_FALSE(std::filesystem::exists(root / "videos/j-done/a.bin"));
+    EXPECT_TRUE(std::filesystem::exists(root / "videos/j-run/b.bin"));
+    EXPECT_EQ(used(), 500u);
+    EXPECT_EQ(count(url, "SELECT count(*) FROM jobs WHERE id = 'j-done'"), 0);
+    EXPECT_EQ(count(url, "SELECT count(*) FROM jobs WHERE id = 'j-run'"), 1);
+
+    // A pipeline step cannot go alone; by filter, the whole pipeline goes with its step's object.
+    r = run({"p1-transcode", "--yes", "--json"});
+    EXPECT_EQ(r.status, 1) << r.output;
+    r = run({"--status", "succeeded", "--queue", "pipeline", "--yes", "--json"});
+    ASSERT_EQ(r.status, 0) << r.output;
+    doc = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+    EXPECT_EQ(doc["deleted_jobs"], 2);
+    EXPECT_EQ(doc["deleted_pipelines"], 1);
+    EXPECT_EQ(doc["freed_bytes"], 300);
+    EXPECT_FALSE(std::filesystem::exists(root / "processed/v1/720p.mp4"));
+    EXPECT_EQ(count(url, "SELECT count(*) FROM jobs WHERE id LIKE 'p1%'"), 0);
+    EXPECT_EQ(count(url, "SELECT count(*) FROM pipelines"), 0);
+    EXPECT_EQ(used(), 200u);
+    // Again: nothing left to do.
+    r = run({"--status", "succeeded", "--yes"});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(run({"--status", "running", "--yes"}).status, 2);
+    EXPECT_EQ(run({}).status, 2);
 }

@@ -51,6 +51,12 @@ struct task_options {
     std::optional<std::filesystem::path> scratch_dir;
 };
 
+// A job by its key.
+struct job_ref {
+    std::string queue, id;
+    bool operator==(const job_ref&) const = default;
+};
+
 // The tasks this build has, in the order `wharfctl cleanup --help` lists them.
 const std::vector<std::string_view>& task_names();
 
@@ -68,5 +74,28 @@ task_request parse_request(const nlohmann::json& payload);
 // temp_objects); null where none are configured (such a task then fails, saying so).
 boost::asio::awaitable<nlohmann::json> run_task(pg::pool& db, redis::connection& redis, const storage::registry* providers,
                                                 const task_request& request, std::optional<std::string> job_id);
+
+// Batch deletion (`wharfctl jobs delete`): finished jobs with their stored objects. Per batch:
+// the jobs' objects (a pipeline's: its steps' too) deleted at their providers and in the catalog
+// with usage (as failed_jobs does), then the rows of the jobs none of whose objects is left -- a
+// pipeline's job row, its steps' rows and its pipelines row together -- in one transaction. Not
+// deleted, and listed in `skipped` with the reason: a job that is not finished (queued, running,
+// waiting), a step of a pipeline (delete the pipeline), a job with no row, and a job one of whose
+// objects could not be deleted (kept for another run). A run killed anywhere is finished by a
+// rerun: objects already gone are not counted again, rows go once. A dry run changes nothing
+// and counts what would go. Result: {examined_jobs, deleted_jobs, deleted_pipelines,
+// deleted_objects, freed_bytes, freed_gb, skipped_unconfigured, skipped: [{queue, id, reason}]}.
+boost::asio::awaitable<nlohmann::json> delete_jobs(pg::pool& db, const storage::registry& providers,
+                                                   std::vector<job_ref> jobs, bool dry_run, std::size_t batch = 500);
+
+// The finished jobs (no pipeline steps) matching a filter, oldest finish first, at most `limit`:
+// statuses among succeeded, failed, dead, cancelled, cleaned_up (empty: all of them); queue (empty:
+// any); finished before `older_than` ago.
+struct job_filter {
+    std::vector<std::string> statuses;
+    std::optional<std::string> queue;
+    std::chrono::seconds older_than{0};
+};
+boost::asio::awaitable<std::vector<job_ref>> select_finished_jobs(pg::pool& db, job_filter filter, std::size_t limit);
 
 }  // namespace wharf::maintenance
