@@ -328,6 +328,18 @@ std::uint64_t peak_rss(pid_t pid) {
 
 }  // namespace
 
+// The 1 GiB proof runs in the plain build (the README's test command). Under a sanitizer the API's
+// allocator is the sanitizer's (its quarantine and shadow are in the RSS) and an unoptimised read
+// costs ~500x more, so the same path runs with 64 MiB there, for memory safety, without the RSS bound.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr std::int64_t upload_mib = 64;
+constexpr bool measure_rss = false;
+#else
+constexpr std::int64_t upload_mib = 1024;
+constexpr bool measure_rss = true;
+#endif
+constexpr std::int64_t upload_bytes = upload_mib << 20;
+
 TEST_F(api, a_1_gib_form_upload_is_streamed_in_bounded_memory_then_moved_to_permanent_and_deleted) {
     const auto a = key_for("tenant-a", {"--quota", "2GiB"});
     const auto b = key_for("tenant-b");
@@ -335,7 +347,7 @@ TEST_F(api, a_1_gib_form_upload_is_streamed_in_bounded_memory_then_moved_to_perm
     {
         std::ofstream out(big, std::ios::binary);
         std::string block(1 << 20, '\0');
-        for (int i = 0; i < 1024; ++i) {  // 1 GiB, not all alike (no compression anywhere helps)
+        for (int i = 0; i < upload_mib; ++i) {  // not all alike (no compression anywhere helps)
             block[static_cast<std::size_t>(i) * 7 % block.size()] = static_cast<char>(i);
             out.write(block.data(), static_cast<std::streamsize>(block.size()));
         }
@@ -346,20 +358,24 @@ TEST_F(api, a_1_gib_form_upload_is_streamed_in_bounded_memory_then_moved_to_perm
     const auto up = curl_form(port, a, {"is_temp=true", "file=@" + big.string() + ";type=video/mp4;filename=../../My Clip.mp4"});
     ASSERT_EQ(up.status, 201) << up.raw;
     const auto peak = peak_rss(server->pid());
-    std::cerr << "wharf-api peak RSS: " << before / 1024 << " KiB before, " << peak / 1024 << " KiB after a 1 GiB upload\n";
-    EXPECT_LT(peak, 64ull << 20);
+    std::cerr << "wharf-api peak RSS: " << before / 1024 << " KiB before, " << peak / 1024 << " KiB after a " << upload_mib
+              << " MiB upload\n";
+    if (measure_rss) {
+        EXPECT_LT(peak, 64ull << 20);
+    }
     const auto id = up.body["id"].get<std::string>();
-    EXPECT_EQ(up.body["size"], 1ll << 30);
+    EXPECT_EQ(up.body["size"], upload_bytes);
     EXPECT_EQ(up.body["sha256"], sha);
     EXPECT_EQ(up.body["is_temp"], true);
     EXPECT_EQ(up.body["content_type"], "video/mp4");
     EXPECT_EQ(up.body["key"], "temp/" + id + "/My_Clip.mp4");  // no traversal, no spaces
     EXPECT_FALSE(up.body["url"].get<std::string>().empty());
-    EXPECT_EQ(f.count("SELECT count(*) FROM objects WHERE deleted_at IS NULL AND api_key = 'tenant-a' AND size = 1073741824 "
+    EXPECT_EQ(f.count("SELECT count(*) FROM objects WHERE deleted_at IS NULL AND api_key = 'tenant-a' AND size = " +
+                          std::to_string(upload_bytes) + " "
                       "AND sha256 = '" + sha + "' AND prefix_class = 'temp'"),
               1);
     auto usage = json::parse(call("GET", "/api/v1/usage", a).body);
-    EXPECT_EQ(usage["used_bytes"], 1ll << 30);
+    EXPECT_EQ(usage["used_bytes"], upload_bytes);
 
     // Its presigned URL, for its owner only: another tenant gets the 404 of an upload that does not exist.
     auto r = call("GET", "/api/v1/uploads/" + id, a);
@@ -380,12 +396,12 @@ TEST_F(api, a_1_gib_form_upload_is_streamed_in_bounded_memory_then_moved_to_perm
     EXPECT_EQ(doc["is_temp"], false);
     EXPECT_EQ(json::parse(call("POST", "/api/v1/uploads/" + id + "/permanent", a).body)["key"], doc["key"]);
     usage = json::parse(call("GET", "/api/v1/usage", a).body);
-    EXPECT_EQ(usage["used_bytes"], 1ll << 30);
+    EXPECT_EQ(usage["used_bytes"], upload_bytes);
     EXPECT_EQ(usage["file_count"], 1);
 
     r = call("DELETE", "/api/v1/uploads/" + id, a);
     ASSERT_EQ(r.status, 200) << r.body;
-    EXPECT_EQ(json::parse(r.body)["freed_bytes"], 1ll << 30);
+    EXPECT_EQ(json::parse(r.body)["freed_bytes"], upload_bytes);
     usage = json::parse(call("GET", "/api/v1/usage", a).body);
     EXPECT_EQ(usage["used_bytes"], 0);
     EXPECT_EQ(call("GET", "/api/v1/uploads/" + id, a).status, 404);
