@@ -174,6 +174,17 @@ std::optional<bool> form_bool(std::string_view text) {
     return std::nullopt;
 }
 
+bool valid_media_type(std::string_view type) {
+    // type "/" subtype, RFC 6838's restricted names, no parameters.
+    const auto slash = type.find('/');
+    if (type.size() > 127 || slash == std::string_view::npos || slash == 0 || slash + 1 == type.size()) return false;
+    const auto name_char = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$&-^_.+").find(c) != std::string_view::npos;
+    };
+    return std::all_of(type.begin(), type.begin() + static_cast<std::ptrdiff_t>(slash), name_char) &&
+           std::all_of(type.begin() + static_cast<std::ptrdiff_t>(slash) + 1, type.end(), name_char);
+}
+
 bool valid_upload_id(std::string_view id) {
     return id.size() == 23 && id.starts_with("up_") &&
            std::all_of(id.begin() + 3, id.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
@@ -216,6 +227,12 @@ awaitable<server_response> upload_create(service& s, const principal& who, serve
             const auto& head = form.head();
             if (head.name == "file" && head.filename) {
                 if (have_file) co_return json_error(400, "bad_input", "one file an upload", "file");
+                // A browser sends an empty filename (and no bytes) when no file was chosen.
+                if (head.filename->empty()) co_return json_error(400, "bad_input", "no file was chosen", "file");
+                // The type is stored with the object and served with its presigned URL: a plain media type only.
+                if (!valid_media_type(head.content_type))
+                    co_return json_error(400, "bad_input", "the file's Content-Type must be a media type such as video/mp4",
+                                         "file");
                 in_file = have_file = true;
                 file_name = sanitize_file_name(*head.filename);
                 if (head.content_type != "text/plain") content_type = head.content_type;
@@ -496,7 +513,7 @@ awaitable<server_response> upload_presign(service& s, const principal& who, cons
     }
     std::string content_type = "application/octet-stream";
     if (doc.contains("content_type")) {
-        if (!doc["content_type"].is_string() || doc["content_type"].get<std::string>().size() > 200)
+        if (!doc["content_type"].is_string() || !valid_media_type(doc["content_type"].get<std::string>()))
             co_return json_error(400, "bad_input", "a media type such as video/mp4", "content_type");
         content_type = doc["content_type"].get<std::string>();
     }

@@ -30,6 +30,8 @@ std::string sanitize_file_name(std::string_view name);
 // "true"/"false"/"1"/"0"/"yes"/"no"/"on"/"off"; nullopt otherwise.
 std::optional<bool> form_bool(std::string_view text);
 bool valid_upload_id(std::string_view id);
+// "video/mp4": a type and subtype of RFC 6838's restricted names, without parameters, at most 127.
+bool valid_media_type(std::string_view type);
 
 boost::asio::awaitable<http::server_response> upload_create(service& s, const principal& who,
                                                             http::server_request& req);

@@ -447,6 +447,18 @@ TEST_F(api, uploads_over_quota_are_refused_before_storing_bad_forms_name_the_fie
     auto plain = call("POST", "/api/v1/uploads", a, R"({"file": "x"})");
     EXPECT_EQ(plain.status, 415) << plain.body;
     EXPECT_EQ(json::parse(plain.body)["error"]["field"], "Content-Type");
+    // No file chosen (a browser's empty filename), and a Content-Type that is not a plain media type.
+    plain = http_call(port, "POST", "/api/v1/uploads",
+                      {{"Authorization", "Bearer " + a}, {"Content-Type", "multipart/form-data; boundary=zz"}},
+                      "--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n\r\n\r\n--zz--\r\n");
+    EXPECT_EQ(plain.status, 400) << plain.body;
+    EXPECT_EQ(json::parse(plain.body)["error"]["message"], "no file was chosen");
+    plain = http_call(port, "POST", "/api/v1/uploads",
+                      {{"Authorization", "Bearer " + a}, {"Content-Type", "multipart/form-data; boundary=zz"}},
+                      "--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.html\"\r\n"
+                      "Content-Type: text/html; charset=utf-8\r\n\r\n<script>\r\n--zz--\r\n");
+    EXPECT_EQ(plain.status, 400) << plain.body;
+    EXPECT_EQ(json::parse(plain.body)["error"]["field"], "file");
     // A body that stops before its closing boundary stores nothing.
     plain = http_call(port, "POST", "/api/v1/uploads",
                       {{"Authorization", "Bearer " + a}, {"Content-Type", "multipart/form-data; boundary=zz"}},
