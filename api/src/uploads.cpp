@@ -382,7 +382,7 @@ awaitable<server_response> upload_delete(service& s, const principal& who, std::
     const auto ctx = upload_context(id, who, ex);
     worker::removed_objects removed;
     for (const char* prefix : {"temp/", "videos/"}) {
-        auto removing = worker::remove_stored_prefix(s.storage, ctx, prefix + id + "/");
+        auto removing = worker::remove_stored_prefix(s.storage, ctx, prefix + id + "/", who.tenant);
         const auto r = co_await std::move(removing);
         removed.objects += r.objects;
         removed.bytes += r.bytes;
@@ -453,7 +453,7 @@ awaitable<server_response> uploads_cleanup(service& s, const principal& who, con
     for (const auto& id : ids) {
         if (!valid_upload_id(id)) continue;
         const auto ctx = upload_context(id, who, ex);
-        auto removing = worker::remove_stored_prefix(s.storage, ctx, "temp/" + id + "/");
+        auto removing = worker::remove_stored_prefix(s.storage, ctx, "temp/" + id + "/", who.tenant);
         const auto r = co_await std::move(removing);
         removed.objects += r.objects;
         removed.bytes += r.bytes;

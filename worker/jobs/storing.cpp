@@ -645,11 +645,14 @@ asio::awaitable<stored_file> copy_stored(storage_services& s, const job_context&
     co_return stored_file{std::move(record), url, presign_expires, false};
 }
 
-asio::awaitable<removed_objects> remove_stored_prefix(storage_services& s, const job_context& ctx, std::string prefix) {
+asio::awaitable<removed_objects> remove_stored_prefix(storage_services& s, const job_context& ctx, std::string prefix,
+                                                      std::optional<std::string> only_api_key) {
     removed_objects out;
     for (;;) {
         auto find = s.catalog().find_by_prefix(prefix);
-        const auto objects = co_await std::move(find);
+        auto objects = co_await std::move(find);
+        if (only_api_key)
+            std::erase_if(objects, [&](const storage::stored_object& o) { return o.record.api_key != only_api_key; });
         if (objects.empty()) break;
         for (const auto& o : objects) {
             auto* p = s.providers().find(o.record.provider);

@@ -248,12 +248,14 @@ boost::asio::awaitable<stored_file> copy_stored(storage_services& s, const job_c
                                                 const storage::object_record& from, std::string to_key,
                                                 std::optional<std::string> api_key,
                                                 std::chrono::seconds presign_expires);
-// Removes every stored object under `prefix` (bytes and catalog rows). Returns how many and
-// their bytes.
+// Removes every stored object under `prefix` (bytes and catalog rows) -- only those charged to
+// `only_api_key` when it is given (a tenant's request must not reach another tenant's object that
+// happens to share the prefix). Returns how many and their bytes.
 struct removed_objects {
     std::uint64_t objects = 0, bytes = 0;
 };
 boost::asio::awaitable<removed_objects> remove_stored_prefix(storage_services& s, const job_context& ctx,
-                                                             std::string prefix);
+                                                             std::string prefix,
+                                                             std::optional<std::string> only_api_key = std::nullopt);
 
 }  // namespace wharf::worker

@@ -483,6 +483,10 @@ TEST_F(api, uploads_over_quota_are_refused_before_storing_bad_forms_name_the_fie
     EXPECT_EQ(json::parse(call("GET", "/api/v1/presign-cache", a).body)["entries"], 0);
 
     EXPECT_EQ(json::parse(call("GET", "/api/v1/usage", a).body)["used_bytes"], 13);
+    // Another tenant's object under the same prefix (a job given such a key): never this tenant's to remove.
+    f.count("WITH i AS (INSERT INTO objects (provider, bucket, key, size, sha256, api_key, prefix_class) "
+            "SELECT provider, bucket, 'temp/" + id + "/intruder.bin', 5, sha256, 'someone-else', 'temp' FROM objects "
+            "WHERE key = 'temp/" + id + "/small.txt' AND deleted_at IS NULL RETURNING 1) SELECT count(*) FROM i");
     auto cleanup = call("POST", "/api/v1/uploads/cleanup?older_than=1h", a);
     ASSERT_EQ(cleanup.status, 200) << cleanup.body;
     EXPECT_EQ(json::parse(cleanup.body)["removed_uploads"], 0);  // too young
@@ -492,6 +496,7 @@ TEST_F(api, uploads_over_quota_are_refused_before_storing_bad_forms_name_the_fie
     EXPECT_EQ(json::parse(cleanup.body)["freed_bytes"], 13);
     EXPECT_EQ(json::parse(call("GET", "/api/v1/usage", a).body)["used_bytes"], 0);
     EXPECT_EQ(call("GET", "/api/v1/uploads/" + id, a).status, 404);
+    EXPECT_EQ(f.count("SELECT count(*) FROM objects WHERE key = 'temp/" + id + "/intruder.bin' AND deleted_at IS NULL"), 1);
     EXPECT_EQ(call("POST", "/api/v1/uploads/cleanup?older_than=soon", a).status, 400);
 }
 
