@@ -29,7 +29,7 @@ constexpr std::array commands{
     command{"jobs", "delete finished jobs with their stored objects (jobs delete)", run_jobs},
     command{"queues", "depth, in-flight, delayed and dead counts of every queue", run_queues},
     command{"dead", "list, retry or purge a queue's dead letters", run_dead},
-    command{"storage", "storage usage (storage stats, analytics), move-to-permanent (storage promote), orphaned uploads (storage orphans)",
+    command{"storage", "storage usage (storage stats, analytics), move-to-permanent (storage promote), migration between providers (storage migrate), orphaned uploads (storage orphans)",
             run_storage},
     command{"presign", "a presigned URL for a stored object", run_presign},
     command{"schedules", "list, inspect, pause, resume, trigger or apply periodic schedules", run_schedules},

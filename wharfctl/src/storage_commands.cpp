@@ -121,10 +121,11 @@ wharf::config load_storage_config(const std::vector<std::string>& args, std::spa
 boost::asio::awaitable<int> run_storage(invocation inv) {
     if (inv.args.empty() || inv.args[0] == "--help" || inv.args[0] == "-h") {
         const bool asked = !inv.args.empty();
-        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|analytics|promote|orphans [flags] (--help on each)\n\nsubcommands:\n"
+        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|analytics|promote|migrate|orphans [flags] (--help on each)\n\nsubcommands:\n"
                                         << "  stats     per-provider and total usage from the catalog\n"
                                         << "  analytics usage by provider, tier, class and api_key, and by day\n"
                                         << "  promote   make a temp/ object permanent (move-to-permanent)\n"
+                                        << "  migrate   move objects from one provider to another (resumable)\n"
                                         << "  orphans   multipart uploads left open by crashed jobs (--abort to abort them)\n";
         co_return asked ? exit_ok : exit_usage;
     }
@@ -133,6 +134,10 @@ boost::asio::awaitable<int> run_storage(invocation inv) {
     if (sub == "promote") {
         auto promote = run_storage_promote(invocation{std::move(rest), inv.executor});
         co_return co_await std::move(promote);
+    }
+    if (sub == "migrate") {
+        auto migrate = run_storage_migrate(invocation{std::move(rest), inv.executor});
+        co_return co_await std::move(migrate);
     }
     if (sub == "orphans") {
         auto orphans = run_storage_orphans(invocation{std::move(rest), inv.executor});
@@ -154,7 +159,7 @@ boost::asio::awaitable<int> run_storage(invocation inv) {
         co_return co_await std::move(analytics);
     }
     if (sub != "stats")
-        throw usage_error("unknown storage subcommand '" + sub + "' (stats, analytics, promote, orphans); usage: " +
+        throw usage_error("unknown storage subcommand '" + sub + "' (stats, analytics, promote, migrate, orphans); usage: " +
                           std::string(stats_usage));
     const auto cfg = load_storage_config(rest, stats_specs);
     if (cfg.enabled("help")) {

@@ -428,6 +428,70 @@ asio::awaitable<stored_file> record_stored(storage_services& s, const job_contex
     co_return co_await std::move(recording);
 }
 
+std::string content_type_for_key(std::string_view key) {
+    static constexpr std::pair<std::string_view, std::string_view> types[] = {
+        {".mp4", "video/mp4"},   {".m4s", "video/iso.segment"},  {".ts", "video/mp2t"},
+        {".m3u8", "application/vnd.apple.mpegurl"},             {".mp3", "audio/mpeg"},
+        {".jpg", "image/jpeg"},  {".vtt", "text/vtt"},           {".json", "application/json"},
+        {".srt", "application/x-subrip"}, {".png", "image/png"}, {".webp", "image/webp"},
+        {".mov", "video/quicktime"}, {".mkv", "video/x-matroska"}, {".webm", "video/webm"},
+        {".txt", "text/plain"},  {".gz", "application/gzip"},    {".zst", "application/zstd"},
+    };
+    for (auto [ext, type] : types)
+        if (key.ends_with(ext)) return std::string(type);
+    return "application/octet-stream";
+}
+
+asio::awaitable<storage::put_result> put_journaled(storage_services& s, const job_context& ctx,
+                                                   storage::provider& target, std::string key,
+                                                   std::filesystem::path source, storage::put_options options) {
+    // A multipart upload is recorded before its first part and forgotten once it is gone, so
+    // one left open by a kill -9 is aborted by the next attempt (abort_uploads_left_open).
+    storage::open_upload opened{target.name(), target.bucket(), key, {}, ctx.id, ctx.attempt, {}, ctx.queue};
+    bool recorded_open = false;
+    // The intent covers the gap between the provider creating the upload and the row above
+    // being written: a kill there leaves an upload only the intent can lead back to. (The
+    // local provider writes a temp file, not an upload a later attempt could abort.)
+    storage::open_upload intent = opened;
+    intent.upload_id = std::string{storage::creating_upload_id};
+    const bool with_intent = target.kind() != "local";
+    if (with_intent) {
+        auto write = s.journal().record(intent);
+        co_await std::move(write);
+    }
+    options.on_upload_created = [&s, &opened, &recorded_open](std::string upload_id) {
+        opened.upload_id = std::move(upload_id);
+        recorded_open = true;
+        return s.journal().record(opened);
+    };
+    options.on_upload_aborted = [&s, &opened, &recorded_open](std::string) {
+        recorded_open = false;
+        return s.journal().forget(opened);
+    };
+    std::optional<storage::put_result> put;
+    std::exception_ptr failed;
+    try {
+        auto upload = target.put_file(key, source, std::move(options));
+        put = co_await std::move(upload);
+    } catch (const storage::error&) {
+        failed = std::current_exception();
+    }
+    // After a complete its row has nothing left to say; after a failure the engine aborted
+    // the upload and removed the row (a failed abort keeps it, for the next attempt). Either
+    // way the intent is done. A removal that fails is harmless: aborting a completed or
+    // aborted upload is a no-op, so whoever finds the row later just removes it.
+    if (put && recorded_open) {
+        auto forget = forget_row(s, opened, ctx.id);
+        co_await std::move(forget);
+    }
+    if (with_intent) {
+        auto forget = forget_row(s, intent, ctx.id);
+        co_await std::move(forget);
+    }
+    if (failed) std::rethrow_exception(failed);
+    co_return std::move(*put);
+}
+
 asio::awaitable<stored_file> store_file(storage_services& s, const job_context& ctx, store_request req) {
     if (auto why = key_layout_violation(req.key)) throw permanent_error("key " + req.key + ": " + *why);
     auto prepare = s.prepare();
@@ -508,55 +572,12 @@ asio::awaitable<stored_file> store_file(storage_services& s, const job_context& 
         options.content_type = req.content_type;
         options.sha256 = sha256;
         options.progress = [&progress](std::uint64_t done, std::uint64_t total) { progress("upload", done, total); };
-        // A multipart upload is recorded before its first part and forgotten once it is gone, so
-        // one left open by a kill -9 is aborted by the next attempt (abort_uploads_left_open).
-        storage::open_upload opened{record.provider, record.bucket, req.key, {}, ctx.id, ctx.attempt, {}, ctx.queue};
-        bool recorded_open = false;
-        // The intent covers the gap between the provider creating the upload and the row above
-        // being written: a kill there leaves an upload only the intent can lead back to. (The
-        // local provider writes a temp file, not an upload a later attempt could abort.)
-        storage::open_upload intent = opened;
-        intent.upload_id = std::string{storage::creating_upload_id};
-        const bool with_intent = target->kind() != "local";
-        if (with_intent) {
-            auto write = s.journal().record(intent);
-            co_await std::move(write);
-        }
-        options.on_upload_created = [&s, &opened, &recorded_open](std::string upload_id) {
-            opened.upload_id = std::move(upload_id);
-            recorded_open = true;
-            return s.journal().record(opened);
-        };
-        options.on_upload_aborted = [&s, &opened, &recorded_open](std::string) {
-            recorded_open = false;
-            return s.journal().forget(opened);
-        };
         std::optional<storage::put_result> put;
-        std::exception_ptr failed;
         try {
-            auto upload = target->put_file(req.key, source, std::move(options));
+            auto upload = put_journaled(s, ctx, *target, req.key, source, std::move(options));
             put = co_await std::move(upload);
-        } catch (const storage::error&) {
-            failed = std::current_exception();
-        }
-        // After a complete its row has nothing left to say; after a failure the engine aborted
-        // the upload and removed the row (a failed abort keeps it, for the next attempt). Either
-        // way the intent is done. A removal that fails is harmless: aborting a completed or
-        // aborted upload is a no-op, so whoever finds the row later just removes it.
-        if (put && recorded_open) {
-            auto forget = forget_row(s, opened, ctx.id);
-            co_await std::move(forget);
-        }
-        if (with_intent) {
-            auto forget = forget_row(s, intent, ctx.id);
-            co_await std::move(forget);
-        }
-        if (failed) {
-            try {
-                std::rethrow_exception(failed);
-            } catch (const storage::error& e) {
-                rethrow_storage(e, "uploading to " + record.provider + ":" + req.key);
-            }
+        } catch (const storage::error& e) {
+            rethrow_storage(e, "uploading to " + record.provider + ":" + req.key);
         }
         if (put->size != size || (!put->sha256.empty() && put->sha256 != sha256))
             throw std::runtime_error(fmt::format("{}:{} stored {} bytes (sha256 {}), expected {} ({})", record.provider,

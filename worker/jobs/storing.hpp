@@ -214,6 +214,19 @@ struct stored_file {
 // {provider, bucket, key, size, sha256, etag, presigned_url, expires_in, duplicate}
 nlohmann::json to_json(const stored_file& f);
 
+// Puts a local file under `key` at `target` with the multipart upload journaled for ctx's job
+// (recorded before its first part, forgotten once complete or aborted), so a kill -9 mid-upload
+// leaves a row that abort_uploads_left_open or `wharfctl storage orphans` acts on. store_file's
+// upload step; storage::error passes through as it is. options.on_upload_created/aborted are the
+// journal's.
+boost::asio::awaitable<storage::put_result> put_journaled(storage_services& s, const job_context& ctx,
+                                                          storage::provider& target, std::string key,
+                                                          std::filesystem::path source, storage::put_options options);
+
+// The Content-Type stored objects get from their key's extension (renditions, segments,
+// playlists, thumbnails, captions, metadata); application/octet-stream for the rest.
+std::string content_type_for_key(std::string_view key);
+
 // Stores `r.file` under `r.key` (see the top of this file). Throws permanent_error for what no
 // retry fixes (quota, every provider full, a bad key) and std::runtime_error for transient
 // failures. Many may run at once for one job (a transcode's renditions).

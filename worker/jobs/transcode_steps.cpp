@@ -41,17 +41,6 @@ media::tool_options probe_options(const transcode_settings& settings) {
 
 bool has_audio(const media::media_info& m) { return m.audio && !m.audio->codec.empty(); }
 
-std::string content_type_of(std::string_view path) {
-    static constexpr std::pair<std::string_view, std::string_view> types[] = {
-        {".mp4", "video/mp4"},   {".m4s", "video/iso.segment"},  {".ts", "video/mp2t"},
-        {".m3u8", "application/vnd.apple.mpegurl"},             {".mp3", "audio/mpeg"},
-        {".jpg", "image/jpeg"},  {".vtt", "text/vtt"},           {".json", "application/json"},
-    };
-    for (auto [ext, type] : types)
-        if (path.ends_with(ext)) return std::string(type);
-    return "application/octet-stream";
-}
-
 // A media playlist ffmpeg wrote, read back with the sizes of its segments (blocking: offloaded).
 struct playlist_read {
     media::media_playlist playlist;
@@ -423,7 +412,7 @@ asio::awaitable<void> store_one(storage_services& s, const job_context& ctx, con
                     .key = req.output_prefix + f.path,
                     .provider = req.provider,
                     .api_key = req.api_key,
-                    .content_type = content_type_of(f.path),
+                    .content_type = content_type_for_key(f.path),
                     .presign_expires = req.presign_expires};
     auto put = store_file(s, ctx, std::move(r));
     f.stored = co_await std::move(put);

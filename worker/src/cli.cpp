@@ -11,6 +11,7 @@
 #include "wharf/worker/runtime.hpp"
 #include "jobs/cleanup.hpp"
 #include "jobs/download.hpp"
+#include "jobs/migrate_objects.hpp"
 #include "jobs/pipeline.hpp"
 #include "jobs/publish.hpp"
 #include "jobs/transcode.hpp"
@@ -116,6 +117,8 @@ constexpr std::pair<std::string_view, storage_job_registration> storage_job_type
          register_cleanup_job(r, s.pipelines->db(), s.pipelines->redis(), s.storage->providers(),
                               s.storage->options().scratch_dir);
      }},
+    {"migrate-objects",
+     [](job_registry& r, const job_services& s, const config&) { register_migrate_objects_job(r, s.storage); }},
 };
 
 bool is_storage_job_type(std::string_view name) {

@@ -85,6 +85,7 @@ object_info info_from(const std::string& key, const http::response& r) {
     o.etag = strip_quotes(r.header("etag").value_or(""));
     if (auto sha = r.header("x-ms-meta-sha256"); sha && is_sha256_hex(*sha)) o.sha256 = std::string(*sha);
     if (auto lm = r.header("last-modified")) o.last_modified = parse_http_date(*lm);
+    if (auto type = r.header("content-type"); type && !type->empty()) o.content_type = std::string(*type);
     return o;
 }
 
@@ -250,10 +251,11 @@ public:
             const auto r = co_await send(c, "Get Blob '" + key + "'");
             if (!r.ok()) throw_for(r, "azure Get Blob '" + key + "'");
             info = info_from(key, r);
-            if (r.status == 200 && info.sha256) {  // the whole blob, and it carries its digest
+            if (r.status == 200) {  // the whole blob: checked against its digest when it carries one, and carried
                 const auto actual = file.sha256_hex();
-                if (actual != *info.sha256)
+                if (info.sha256 && actual != *info.sha256)
                     throw error(errc::integrity, "object '" + key + "' is corrupt: SHA-256 " + actual + ", stored " + *info.sha256);
+                info.sha256 = actual;
             }
             co_await file.commit();
         } catch (...) {

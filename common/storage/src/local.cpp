@@ -351,16 +351,19 @@ boost::asio::awaitable<object_info> local_provider::get_to_file(std::string key,
         const unique_fd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!dir) fail(errno, "open " + dir_path.string());
         temp_file tmp(dir.get(), destination.filename().string());
+        // A whole read is hashed as it is copied, checked against the stored digest when there is
+        // one, and carried (as S3's get does): the caller has the file's SHA-256 without a re-read.
         std::optional<sha256> h;
-        if (stored && whole) h.emplace();
+        if (whole) h.emplace();
         copy_range(obj->fd.get(), tmp.fd(), first, len, h ? &*h : nullptr);
+        std::optional<std::string> digest = stored;
         if (h) {
-            const auto actual = h->finish_hex();
-            if (actual != *stored)
-                throw error(errc::integrity, "object '" + key + "' is corrupt: SHA-256 " + actual + ", stored " + *stored);
+            digest = h->finish_hex();
+            if (stored && *digest != *stored)
+                throw error(errc::integrity, "object '" + key + "' is corrupt: SHA-256 " + *digest + ", stored " + *stored);
         }
         tmp.commit(destination.filename().string(), st->options.fsync);
-        return object_info{key, size, stored ? *stored : etag_of(obj->st), stored, mtime_of(obj->st)};
+        return object_info{key, size, stored ? *stored : etag_of(obj->st), digest, mtime_of(obj->st)};
     });
 }
 

@@ -10,6 +10,7 @@
 
 #include <limits>
 #include <map>
+#include <stdexcept>
 
 namespace wharf::storage {
 namespace {
@@ -348,6 +349,71 @@ rename_outcome rename_object(pqxx::connection& c, std::string_view provider, std
     if (freed != 0) write_stats(tx, provider, stats, -freed, -1);
     tx.commit();
     return rename_outcome::renamed;
+}
+
+std::string_view to_string(relocate_outcome o) noexcept {
+    switch (o) {
+    case relocate_outcome::moved: return "moved";
+    case relocate_outcome::already_moved: return "already moved";
+    case relocate_outcome::gone: return "deleted meanwhile";
+    case relocate_outcome::changed: return "replaced meanwhile";
+    case relocate_outcome::destination_taken: return "the destination has an object at the key";
+    case relocate_outcome::destination_full: return "the destination would pass its limit";
+    }
+    return "?";
+}
+
+std::optional<stored_object> find_object_by_id(pqxx::connection& c, std::int64_t object_id) {
+    pqxx::read_transaction tx(c, "find_object_by_id");
+    const auto rows =
+        tx.exec_params("SELECT " + object_columns + " FROM objects WHERE id = $1 AND deleted_at IS NULL", object_id);
+    if (rows.empty()) return std::nullopt;
+    return object_from(rows[0]);
+}
+
+relocate_result relocate_object(pqxx::connection& c, std::int64_t object_id, std::string_view from_provider,
+                                std::string_view to_provider, std::string_view to_bucket, std::string_view sha256,
+                                std::string_view etag, const std::function<void(pqxx::dbtransaction&)>& with_move) {
+    if (from_provider == to_provider) throw std::invalid_argument("relocate_object: the same provider at both ends");
+    pqxx::work tx(c, "relocate_object");
+    // Both stats rows first, in name order: the lock order every accounting transaction keeps.
+    const bool from_first = from_provider < to_provider;
+    stats_row first = lock_stats(tx, from_first ? from_provider : to_provider);
+    stats_row second = lock_stats(tx, from_first ? to_provider : from_provider);
+    const stats_row& from_stats = from_first ? first : second;
+    const stats_row& to_stats = from_first ? second : first;
+
+    const auto row = tx.exec_params(
+        "SELECT provider, bucket, key, size, sha256, deleted_at IS NOT NULL FROM objects WHERE id = $1 FOR UPDATE",
+        object_id);
+    const auto done = [&](relocate_outcome o) {
+        tx.commit();
+        return relocate_result{o, std::nullopt};
+    };
+    if (row.empty() || row[0][5].as<bool>()) return done(relocate_outcome::gone);
+    const auto provider = row[0][0].as<std::string>();
+    const auto key = row[0][2].as<std::string>();
+    const auto size = row[0][3].as<std::int64_t>();
+    if (row[0][4].as<std::string>() != sha256) return done(relocate_outcome::changed);
+    if (provider == to_provider && row[0][1].as<std::string>() == to_bucket) {
+        if (with_move) with_move(tx);
+        return done(relocate_outcome::already_moved);
+    }
+    if (provider != from_provider) return done(relocate_outcome::changed);
+
+    const auto taken = tx.exec_params(
+        "SELECT 1 FROM objects WHERE provider = $1 AND bucket = $2 AND key = $3 AND deleted_at IS NULL",
+        std::string(to_provider), std::string(to_bucket), key);
+    if (!taken.empty()) return done(relocate_outcome::destination_taken);
+    if (to_stats.total + size > to_stats.limit) return done(relocate_outcome::destination_full);
+
+    tx.exec_params("UPDATE objects SET provider = $2, bucket = $3, etag = $4, updated_at = now() WHERE id = $1", object_id,
+                   std::string(to_provider), std::string(to_bucket), std::string(etag));
+    write_stats(tx, from_provider, from_stats, -size, -1);
+    auto crossing = write_stats(tx, to_provider, to_stats, size, 1);
+    if (with_move) with_move(tx);
+    tx.commit();
+    return relocate_result{relocate_outcome::moved, std::move(crossing)};
 }
 
 std::optional<full_crossing> ensure_provider(pqxx::connection& c, std::string_view provider,

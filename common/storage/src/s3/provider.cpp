@@ -193,6 +193,7 @@ object_info info_from_headers(const std::string& key, const http::response& r) {
     if (auto etag = r.header("etag")) info.etag = unquote(*etag);
     if (auto lm = r.header("last-modified")) info.last_modified = parse_http_date(*lm).value_or(info.last_modified);
     info.sha256 = meta_sha256(r);
+    if (auto type = r.header("content-type"); type && !type->empty()) info.content_type = std::string(*type);
     return info;
 }
 

@@ -25,6 +25,7 @@ struct object_info {
     std::string etag;
     std::optional<std::string> sha256;  // hex, when the object carries it (metadata)
     std::chrono::system_clock::time_point last_modified;
+    std::optional<std::string> content_type;  // as stored, where the provider keeps one (S3, Azure)
 };
 
 // Bytes done / total, called from the upload as parts finish.
@@ -92,7 +93,7 @@ public:
     virtual boost::asio::awaitable<put_result> put_bytes(std::string key, std::string data, put_options options) = 0;
     // Streams the object (or a range) into a file, atomically (temp + rename: see
     // is_download_temp_of); verifies the SHA-256 when the object carries one and the whole object
-    // was read.
+    // was read. A whole read returns the SHA-256 of the bytes written in object_info::sha256.
     virtual boost::asio::awaitable<object_info> get_to_file(std::string key, std::filesystem::path destination,
                                                             std::optional<byte_range> range = {}) = 0;
     virtual boost::asio::awaitable<std::optional<object_info>> head(std::string key) = 0;

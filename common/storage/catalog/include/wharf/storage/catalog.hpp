@@ -22,12 +22,17 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+
+namespace pqxx {
+class dbtransaction;  // libpqxx 6.4
+}  // namespace pqxx
 
 namespace wharf::storage {
 
@@ -134,6 +139,34 @@ enum class rename_outcome { renamed, gone };
 rename_outcome rename_object(pqxx::connection& c, std::string_view provider, std::string_view bucket,
                              std::string_view from_key, std::string_view to_key, prefix_class to_class,
                              const std::optional<std::string>& job_id, const std::optional<std::string>& job_queue);
+
+// A stored object moved to another provider (the caller put and verified the bytes there first
+// and removes the source afterwards): the live row `object_id` keeps its id, created_at (the
+// object's age), tenant, job, tier and class, and takes the destination's provider, bucket and
+// etag; both providers' usage change in the same transaction, the tenant's does not. Nothing
+// changes unless the row is still live on `from_provider` holding `sha256`. Idempotent: a row
+// already on the destination with those bytes reports already_moved.
+enum class relocate_outcome {
+    moved,
+    already_moved,
+    gone,               // deleted meanwhile
+    changed,            // replaced by other bytes meanwhile (or moved elsewhere)
+    destination_taken,  // the destination has a live row at the key
+    destination_full,   // the destination would pass its limit
+};
+struct relocate_result {
+    relocate_outcome outcome = relocate_outcome::gone;
+    std::optional<full_crossing> crossing;  // the move filled the destination to exactly its limit
+};
+// `with_move`, when given, runs in the same transaction after a move (moved or already_moved), so
+// the caller's own record of it (a migration's manifest) commits with it or not at all.
+relocate_result relocate_object(pqxx::connection& c, std::int64_t object_id, std::string_view from_provider,
+                                std::string_view to_provider, std::string_view to_bucket, std::string_view sha256,
+                                std::string_view etag,
+                                const std::function<void(pqxx::dbtransaction&)>& with_move = {});
+// A live row by id; nullopt when there is none (or it was deleted).
+std::optional<stored_object> find_object_by_id(pqxx::connection& c, std::int64_t object_id);
+std::string_view to_string(relocate_outcome o) noexcept;
 
 // Creates the provider's row or updates its limit (from configuration) and re-derives is_full.
 // A limit raised above usage resets the flags; lowered to or below usage marks it full and
