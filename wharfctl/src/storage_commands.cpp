@@ -111,7 +111,7 @@ boost::asio::awaitable<int> run_storage_analytics(invocation inv, const wharf::c
 
 wharf::config load_storage_config(const std::vector<std::string>& args, std::span<const wharf::option_spec> specs) {
     static constexpr const char* from_environment[] = {"WHARF_REDIS_URL", "WHARF_DATABASE_URL", "WHARF_CONFIG",
-                                                       "WHARF_STORAGE_PROVIDERS"};
+                                                       "WHARF_STORAGE_PROVIDERS", "WHARF_LIFECYCLE_RULES"};
     std::map<std::string, std::string> env;
     for (const char* name : from_environment)
         if (const char* v = std::getenv(name)) env.emplace(name, v);
@@ -121,11 +121,12 @@ wharf::config load_storage_config(const std::vector<std::string>& args, std::spa
 boost::asio::awaitable<int> run_storage(invocation inv) {
     if (inv.args.empty() || inv.args[0] == "--help" || inv.args[0] == "-h") {
         const bool asked = !inv.args.empty();
-        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|analytics|promote|migrate|orphans [flags] (--help on each)\n\nsubcommands:\n"
+        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|analytics|promote|migrate|lifecycle|orphans [flags] (--help on each)\n\nsubcommands:\n"
                                         << "  stats     per-provider and total usage from the catalog\n"
                                         << "  analytics usage by provider, tier, class and api_key, and by day\n"
                                         << "  promote   make a temp/ object permanent (move-to-permanent)\n"
                                         << "  migrate   move objects from one provider to another (resumable)\n"
+                                        << "  lifecycle what the lifecycle rules would tier or expire now (lifecycle plan)\n"
                                         << "  orphans   multipart uploads left open by crashed jobs (--abort to abort them)\n";
         co_return asked ? exit_ok : exit_usage;
     }
@@ -138,6 +139,10 @@ boost::asio::awaitable<int> run_storage(invocation inv) {
     if (sub == "migrate") {
         auto migrate = run_storage_migrate(invocation{std::move(rest), inv.executor});
         co_return co_await std::move(migrate);
+    }
+    if (sub == "lifecycle") {
+        auto lifecycle = run_storage_lifecycle(invocation{std::move(rest), inv.executor});
+        co_return co_await std::move(lifecycle);
     }
     if (sub == "orphans") {
         auto orphans = run_storage_orphans(invocation{std::move(rest), inv.executor});
@@ -159,7 +164,7 @@ boost::asio::awaitable<int> run_storage(invocation inv) {
         co_return co_await std::move(analytics);
     }
     if (sub != "stats")
-        throw usage_error("unknown storage subcommand '" + sub + "' (stats, analytics, promote, migrate, orphans); usage: " +
+        throw usage_error("unknown storage subcommand '" + sub + "' (stats, analytics, promote, migrate, lifecycle, orphans); usage: " +
                           std::string(stats_usage));
     const auto cfg = load_storage_config(rest, stats_specs);
     if (cfg.enabled("help")) {

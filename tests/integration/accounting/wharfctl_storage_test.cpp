@@ -386,3 +386,61 @@ TEST(wharfctl_jobs, delete_removes_finished_jobs_with_their_objects_and_usage_af
     EXPECT_EQ(run({"--status", "running", "--yes"}).status, 2);
     EXPECT_EQ(run({}).status, 2);
 }
+
+TEST(wharfctl_storage, lifecycle_plan_counts_what_the_rules_would_tier_or_expire_per_provider) {
+    const auto url = wharf::test::migrated_database();
+    {
+        pqxx::connection c(url);
+        pqxx::work tx{c};
+        const std::string sha(64, 'c');
+        const auto row = [&](const std::string& provider, const std::string& key, std::uint64_t size, const std::string& tier,
+                             int age_days, bool deleted = false) {
+            tx.exec("INSERT INTO objects (provider, bucket, key, size, sha256, tier, created_at, deleted_at) VALUES ('" +
+                    provider + "', 'b', '" + key + "', " + std::to_string(size) + ", '" + sha + "', '" + tier +
+                    "', now() - interval '" + std::to_string(age_days) + " days', " + (deleted ? "now()" : "NULL") + ")");
+        };
+        row("alpha", "processed/v/young.mp4", 1 << 20, "hot", 10);    // keep
+        row("alpha", "processed/v/month.mp4", 2 << 20, "hot", 40);    // to warm
+        row("alpha", "processed/v/old.mp4", 3 << 20, "warm", 100);    // to cold
+        row("alpha", "processed/v/small.json", 1000, "hot", 100);     // under min_size: keep
+        row("alpha", "processed/v/cold.mp4", 4 << 20, "cold", 500);   // keep
+        row("beta", "temp/p/scratch.bin", 500, "hot", 2);             // expire
+        row("beta", "videos/v/raw.mp4", 5 << 20, "hot", 1000);        // no rule: keep
+        row("beta", "processed/v/gone.mp4", 6 << 20, "hot", 100, true);  // deleted: not examined
+        tx.commit();
+    }
+    const auto r = wharf::test::run({wharfctl(), "storage", "lifecycle", "plan", "--json", "--database-url", url});
+    ASSERT_EQ(r.status, 0) << r.output;
+    const auto doc = nlohmann::json::parse(r.output);
+    EXPECT_EQ(doc["examined"], 7);
+    EXPECT_EQ(doc["below_min_size"], 1);
+    EXPECT_EQ(doc["min_size"], 128 * 1024);
+    ASSERT_EQ(doc["providers"].size(), 2u);
+    const auto& alpha = doc["providers"][0];
+    EXPECT_EQ(alpha["provider"], "alpha");
+    EXPECT_EQ(alpha["keep"], (nlohmann::json{{"objects", 3}, {"bytes", (1 << 20) + 1000 + (4 << 20)}}));
+    EXPECT_EQ(alpha["to_warm"], (nlohmann::json{{"objects", 1}, {"bytes", 2 << 20}}));
+    EXPECT_EQ(alpha["to_cold"], (nlohmann::json{{"objects", 1}, {"bytes", 3 << 20}}));
+    EXPECT_EQ(alpha["expire"]["objects"], 0);
+    const auto& beta = doc["providers"][1];
+    EXPECT_EQ(beta["expire"], (nlohmann::json{{"objects", 1}, {"bytes", 500}}));
+    EXPECT_EQ(beta["keep"]["objects"], 1);
+    EXPECT_EQ(doc["totals"]["keep"]["objects"], 4);
+
+    // Rules of one's own: videos/ cold after 30 days, small ones included.
+    const auto own = wharf::test::run({wharfctl(), "storage", "lifecycle", "plan", "--json", "--database-url", url,
+                                       "--lifecycle-rules", R"({"min_size": 0, "rules": [{"prefix": "videos/", "cold_after": "30d"}]})"});
+    ASSERT_EQ(own.status, 0) << own.output;
+    EXPECT_EQ(nlohmann::json::parse(own.output)["totals"]["to_cold"]["objects"], 1) << own.output;
+
+    const auto text = wharf::test::run({wharfctl(), "storage", "lifecycle", "plan", "--database-url", url});
+    ASSERT_EQ(text.status, 0) << text.output;
+    EXPECT_NE(text.output.find("7 objects examined; 1 old enough to tier but under min_size"), std::string::npos) << text.output;
+
+    const auto bad = wharf::test::run({wharfctl(), "storage", "lifecycle", "plan", "--database-url", url, "--lifecycle-rules",
+                                       R"({"rules": [{"prefix": "a/"}]})"});
+    EXPECT_EQ(bad.status, 2) << bad.output;
+    EXPECT_NE(bad.output.find("rule #1 (a/): needs warm_after"), std::string::npos) << bad.output;
+    const auto unknown = wharf::test::run({wharfctl(), "storage", "lifecycle", "apply", "--database-url", url});
+    EXPECT_EQ(unknown.status, 2) << unknown.output;
+}
