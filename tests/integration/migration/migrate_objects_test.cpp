@@ -162,11 +162,15 @@ TEST_F(migration, killed_at_random_points_and_rerun_every_object_is_moved_exactl
     EXPECT_TRUE(plan["resumes"].is_null());
     EXPECT_TRUE(moto.list_objects("media").empty()) << "a dry run moves nothing";
 
-    // kill -9 at random points, then a run that finishes.
+    // kill -9 at random points once a run is under way (its first switch seen; a sanitizer build
+    // starts slowly), then a run that finishes.
     int killed_mid_run = 0;
+    const auto switched_count = [&] { return f.count("SELECT count(*) FROM objects WHERE provider = 'moto'"); };
     for (int round = 0; round < 6; ++round) {
+        const auto before = switched_count();
         wharf::test::process p(migrate_argv({"--concurrency", "4"}));
-        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(150, 900)(rng)));
+        fleet::eventually([&] { return switched_count() > before || !p.running(); }, 60s);
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 400)(rng)));
         if (p.running()) ++killed_mid_run;
         p.kill_hard();
     }
