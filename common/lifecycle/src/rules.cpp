@@ -2,7 +2,7 @@
 #include "wharf/lifecycle/rules.hpp"
 
 #include "wharf/core/duration.hpp"
-#include "wharf/core/json.hpp"
+#include "wharf/core/json_setting.hpp"
 #include "wharf/storage/registry.hpp"  // parse_byte_size
 
 #include <fmt/format.h>
@@ -112,16 +112,8 @@ rule_set rules_from(const wharf::config& cfg) {
     const auto value = cfg.get("lifecycle_rules");
     if (!value || value->empty()) return default_rules();
     constexpr json_limits limits{.max_bytes = 1024 * 1024, .max_depth = 8};
-    const auto first = value->find_first_not_of(" \t\r\n");
-    if (first != std::string::npos && (*value)[first] == '{') {
-        auto parsed = parse_json(*value, limits);
-        if (!parsed) throw config_error("lifecycle_rules: not valid JSON: " + parsed.error);
-        return parse_rules(parsed.value, "lifecycle_rules");
-    }
-    auto parsed = parse_json_file(*value, limits);
-    if (parsed.why == parsed_json::failure::unreadable) throw config_error("lifecycle_rules: " + parsed.error);
-    if (!parsed) throw config_error(*value + ": not valid JSON: " + parsed.error);
-    return parse_rules(parsed.value, *value);
+    const auto setting = load_json_setting("lifecycle_rules", *value, limits);
+    return parse_rules(setting.value, setting.origin);
 }
 
 const rule* governing_rule(const rule_set& rules, std::string_view key, const std::optional<std::string>& api_key) {

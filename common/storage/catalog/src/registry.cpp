@@ -3,6 +3,7 @@
 
 #include "wharf/core/config.hpp"
 #include "wharf/core/json.hpp"
+#include "wharf/core/json_setting.hpp"
 
 #include <fmt/format.h>
 
@@ -101,16 +102,8 @@ std::vector<provider_config> provider_configs_from(const wharf::config& cfg) {
     if (!value || value->empty()) return parse_provider_configs(default_config(), "default storage configuration");
     // Provider lists are small: a few providers of a dozen settings each.
     constexpr json_limits limits{.max_bytes = 1024 * 1024, .max_depth = 16};
-    const auto first = value->find_first_not_of(" \t\r\n");
-    if (first != std::string::npos && ((*value)[first] == '{' || (*value)[first] == '[')) {
-        auto parsed = parse_json(*value, limits);
-        if (!parsed) throw config_error("storage_providers: not valid JSON: " + parsed.error);
-        return parse_provider_configs(parsed.value, "storage_providers");
-    }
-    auto parsed = parse_json_file(*value, limits);
-    if (parsed.why == parsed_json::failure::unreadable) throw config_error("storage_providers: " + parsed.error);
-    if (!parsed) throw config_error(*value + ": not valid JSON: " + parsed.error);
-    return parse_provider_configs(parsed.value, *value);
+    const auto setting = load_json_setting("storage_providers", *value, limits);
+    return parse_provider_configs(setting.value, setting.origin);
 }
 
 wharf::option_spec storage_providers_option() {
