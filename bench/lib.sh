@@ -31,3 +31,19 @@ wharf_servers() {
       "$here/deploy/local-servers.sh" stop >/dev/null 2>&1 || true
   fi
 }
+
+# timed <label> <rep> <command...>: runs the command (output to $out/logs/<label>-<rep>.out), appends
+# "label rep wall_s cpu_s" to $out/runs.tsv and prints a line. CPU is user+sys of the command and
+# its children (/usr/bin/time). Needs $out set by the script.
+timed() {
+  local label=$1 rep=$2; shift 2
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -f '%U %S' -o "$out/logs/$label-$rep.cpu" "$@" >"$out/logs/$label-$rep.out" 2>&1
+  t1=$(date +%s.%N)
+  local wall cpu
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$out/logs/$label-$rep.cpu")
+  printf '%s\t%s\t%s\t%s\n' "$label" "$rep" "$wall" "$cpu" >>"$out/runs.tsv"
+  printf '  %-14s rep %s: %7.2f s wall, %6.2f s CPU\n' "$label" "$rep" "$wall" "$cpu"
+}

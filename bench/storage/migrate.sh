@@ -91,18 +91,6 @@ INSERT INTO api_keys (api_key, used_bytes, file_count) SELECT 'bench', sum(size)
 SQL
 }
 
-timed() {  # <label> <rep> <command...>: wall and CPU seconds into runs.tsv
-  local label=$1 rep=$2; shift 2
-  local t0 t1
-  t0=$(date +%s.%N)
-  /usr/bin/time -f '%U %S' -o "$out/logs/$label-$rep.cpu" "$@" >"$out/logs/$label-$rep.out" 2>&1
-  t1=$(date +%s.%N)
-  local wall cpu
-  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-  cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$out/logs/$label-$rep.cpu")
-  printf '%s\t%s\t%s\t%s\n' "$label" "$rep" "$wall" "$cpu" >>"$out/runs.tsv"
-  printf '  %-8s rep %s: %7.2f s wall, %6.2f s CPU\n' "$label" "$rep" "$wall" "$cpu"
-}
 
 printf 'method\trep\twall_s\tcpu_s\n' >"$out/runs.tsv"
 echo "migration benchmark: $n objects local -> moto, concurrency $c, $reps reps, results in $out"

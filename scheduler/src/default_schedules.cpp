@@ -2,8 +2,9 @@
 
 namespace wharf::scheduler {
 
-// Parsed like an operator's file, so the built-ins obey the same rules. They go to the `cleanup`
-// queue (a worker with `--queues cleanup=1` runs them); overlap `skip` keeps them from piling up
+// Parsed like an operator's file, so the built-ins obey the same rules. The maintenance tasks go to
+// the `cleanup` queue (a worker with `--queues cleanup=1` runs them), the nightly database backup
+// and its restore drill to `backup` and `restore-drill`; overlap `skip` keeps them from piling up
 // while no worker does.
 const std::vector<schedule::definition>& default_schedules() {
     static const std::vector<schedule::definition> defaults = schedule::parse_definitions(R"([
@@ -18,7 +19,11 @@ const std::vector<schedule::definition>& default_schedules() {
       {"name": "cleanup-reconcile", "cron": "* * * * *", "queue": "cleanup",
        "payload": {"task": "reconcile"}, "timeout": "10m"},
       {"name": "cleanup-stale-multipart", "cron": "15 4 * * *", "queue": "cleanup",
-       "payload": {"task": "stale_multipart"}, "timeout": "1h", "jitter": "10m"}
+       "payload": {"task": "stale_multipart"}, "timeout": "1h", "jitter": "10m"},
+      {"name": "backup-database", "cron": "0 1 * * *", "queue": "backup",
+       "payload": {}, "timeout": "6h", "jitter": "10m"},
+      {"name": "restore-drill", "cron": "0 5 * * *", "queue": "restore-drill",
+       "payload": {}, "timeout": "6h", "jitter": "10m"}
     ])");
     return defaults;
 }

@@ -70,13 +70,14 @@ boost::asio::awaitable<int> run_presign(invocation);  // storage_commands.cpp
 boost::asio::awaitable<int> run_storage_orphans(invocation);  // storage_orphans.cpp (storage orphans)
 boost::asio::awaitable<int> run_storage_promote(invocation);  // storage_promote.cpp (storage promote)
 boost::asio::awaitable<int> run_storage_migrate(invocation);  // storage_migrate.cpp (storage migrate)
-boost::asio::awaitable<int> run_storage_lifecycle(invocation);  // storage_lifecycle.cpp (storage lifecycle plan)
+boost::asio::awaitable<int> run_storage_lifecycle(invocation);  // storage_lifecycle.cpp (storage lifecycle plan|apply|backstop)
 boost::asio::awaitable<int> run_jobs(invocation);  // jobs_delete_command.cpp (jobs delete)
 boost::asio::awaitable<int> run_schedules(invocation);  // schedule_commands.cpp
 boost::asio::awaitable<int> run_cleanup(invocation);    // cleanup_commands.cpp
 boost::asio::awaitable<int> run_health(invocation);     // health_command.cpp
 boost::asio::awaitable<int> run_drain(invocation);      // health_command.cpp
 boost::asio::awaitable<int> run_apikeys(invocation);    // apikeys_command.cpp
+boost::asio::awaitable<int> run_backup(invocation);     // backup_commands.cpp
 
 // --- Shared helpers (common.cpp). ---
 inline constexpr wharf::option_spec redis_url_option{"redis_url", "Redis URL (redis://, rediss://, unix://)",

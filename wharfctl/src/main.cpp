@@ -34,6 +34,7 @@ constexpr std::array commands{
     command{"presign", "a presigned URL for a stored object", run_presign},
     command{"schedules", "list, inspect, pause, resume, trigger or apply periodic schedules", run_schedules},
     command{"cleanup", "run a maintenance task now (stuck-jobs, job-retention, stale-multipart, temp-objects)", run_cleanup},
+    command{"backup", "database backups: list, run, restore, verify, drill (tested restore), prune", run_backup},
     command{"apikeys", "create, list or revoke the HTTP API's keys", run_apikeys},
     command{"health", "ask a process's admin endpoint whether it is ready (for healthchecks)", run_health},
     command{"drain", "ask a process to stop gracefully, as SIGTERM does (for preStop hooks)", run_drain},

@@ -126,7 +126,7 @@ boost::asio::awaitable<int> run_storage(invocation inv) {
                                         << "  analytics usage by provider, tier, class and api_key, and by day\n"
                                         << "  promote   make a temp/ object permanent (move-to-permanent)\n"
                                         << "  migrate   move objects from one provider to another (resumable)\n"
-                                        << "  lifecycle what the lifecycle rules would tier or expire now (lifecycle plan)\n"
+                                        << "  lifecycle the lifecycle rules: plan, apply (tier and expire now), backstop (S3)\n"
                                         << "  orphans   multipart uploads left open by crashed jobs (--abort to abort them)\n";
         co_return asked ? exit_ok : exit_usage;
     }

@@ -1,6 +1,8 @@
 // See migrate_objects.hpp.
 #include "migrate_objects.hpp"
 
+#include "wharf/process/owner.hpp"
+
 #include "wharf/asio/offload.hpp"
 #include "wharf/core/backoff.hpp"
 #include "wharf/core/log.hpp"
@@ -40,23 +42,8 @@ constexpr std::size_t done_batch_size = 200;
 // left failed is tried again by the next run of the migration.
 constexpr backoff_policy object_retry{std::chrono::milliseconds(500), std::chrono::seconds(10), 4};
 
-std::string this_process() {
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "unknown");
-    return fmt::format("{}:{}", host, ::getpid());
-}
-
-// An owner "host:pid" that is a process of this host that no longer exists.
-bool owner_is_dead_here(const std::string& owner) {
-    const auto colon = owner.rfind(':');
-    if (colon == std::string::npos) return false;
-    const std::string me = this_process();
-    if (owner.substr(0, colon) != me.substr(0, me.rfind(':'))) return false;
-    char* end = nullptr;
-    const long pid = std::strtol(owner.c_str() + colon + 1, &end, 10);
-    if (pid <= 0 || *end != '\0') return false;
-    return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
-}
+using process::owner_is_dead_here;
+using process::this_process;
 
 struct manifest_item {
     std::int64_t object_id = 0;

@@ -442,12 +442,14 @@ std::string content_type_for_key(std::string_view key) {
     return "application/octet-stream";
 }
 
-asio::awaitable<storage::put_result> put_journaled(storage_services& s, const job_context& ctx,
-                                                   storage::provider& target, std::string key,
-                                                   std::filesystem::path source, storage::put_options options) {
+asio::awaitable<storage::put_result> journal_upload(storage_services& s, storage::open_upload opened,
+                                                    storage::provider& target, storage::put_options options,
+                                                    journaled_put put) {
     // A multipart upload is recorded before its first part and forgotten once it is gone, so
     // one left open by a kill -9 is aborted by the next attempt (abort_uploads_left_open).
-    storage::open_upload opened{target.name(), target.bucket(), key, {}, ctx.id, ctx.attempt, {}, ctx.queue};
+    opened.provider = target.name();
+    opened.bucket = target.bucket();
+    opened.upload_id.clear();
     bool recorded_open = false;
     // The intent covers the gap between the provider creating the upload and the row above
     // being written: a kill there leaves an upload only the intent can lead back to. (The
@@ -468,28 +470,37 @@ asio::awaitable<storage::put_result> put_journaled(storage_services& s, const jo
         recorded_open = false;
         return s.journal().forget(opened);
     };
-    std::optional<storage::put_result> put;
+    std::optional<storage::put_result> done;
     std::exception_ptr failed;
     try {
-        auto upload = target.put_file(key, source, std::move(options));
-        put = co_await std::move(upload);
-    } catch (const storage::error&) {
+        auto upload = put(std::move(options));
+        done = co_await std::move(upload);
+    } catch (...) {
         failed = std::current_exception();
     }
     // After a complete its row has nothing left to say; after a failure the engine aborted
     // the upload and removed the row (a failed abort keeps it, for the next attempt). Either
     // way the intent is done. A removal that fails is harmless: aborting a completed or
     // aborted upload is a no-op, so whoever finds the row later just removes it.
-    if (put && recorded_open) {
-        auto forget = forget_row(s, opened, ctx.id);
+    if (done && recorded_open) {
+        auto forget = forget_row(s, opened, opened.job_id);
         co_await std::move(forget);
     }
     if (with_intent) {
-        auto forget = forget_row(s, intent, ctx.id);
+        auto forget = forget_row(s, intent, opened.job_id);
         co_await std::move(forget);
     }
     if (failed) std::rethrow_exception(failed);
-    co_return std::move(*put);
+    co_return std::move(*done);
+}
+
+asio::awaitable<storage::put_result> put_journaled(storage_services& s, const job_context& ctx,
+                                                   storage::provider& target, std::string key,
+                                                   std::filesystem::path source, storage::put_options options) {
+    journaled_put put = [&target, &key, &source](storage::put_options o) { return target.put_file(key, source, std::move(o)); };
+    storage::open_upload opened{{}, {}, key, {}, ctx.id, ctx.attempt, {}, ctx.queue};
+    auto upload = journal_upload(s, std::move(opened), target, std::move(options), std::move(put));
+    co_return co_await std::move(upload);
 }
 
 asio::awaitable<stored_file> store_file(storage_services& s, const job_context& ctx, store_request req) {

@@ -214,6 +214,16 @@ struct stored_file {
 // {provider, bucket, key, size, sha256, etag, presigned_url, expires_in, duplicate}
 nlohmann::json to_json(const stored_file& f);
 
+// Runs `put` (an upload to `target` under opened.key: a file, a stream) with its multipart upload
+// journaled under opened's job_queue, job_id and attempt: an intent before the provider creates
+// the upload, the upload's row once it exists (put_options::on_upload_created/aborted are set to
+// the journal's), both forgotten once it completed or was aborted. What `put` throws passes
+// through.
+using journaled_put = std::function<boost::asio::awaitable<storage::put_result>(storage::put_options)>;
+boost::asio::awaitable<storage::put_result> journal_upload(storage_services& s, storage::open_upload opened,
+                                                           storage::provider& target, storage::put_options options,
+                                                           journaled_put put);
+
 // Puts a local file under `key` at `target` with the multipart upload journaled for ctx's job
 // (recorded before its first part, forgotten once complete or aborted), so a kill -9 mid-upload
 // leaves a row that abort_uploads_left_open or `wharfctl storage orphans` acts on. store_file's

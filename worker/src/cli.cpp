@@ -11,6 +11,8 @@
 #include "wharf/worker/runtime.hpp"
 #include "jobs/cleanup.hpp"
 #include "jobs/download.hpp"
+#include "jobs/backup.hpp"
+#include "jobs/lifecycle.hpp"
 #include "jobs/migrate_objects.hpp"
 #include "jobs/pipeline.hpp"
 #include "jobs/publish.hpp"
@@ -69,6 +71,8 @@ const std::vector<option_spec>& specs() {
         for (const auto& s : storage_job_option_specs()) v.push_back(s);
         for (const auto& s : download_option_specs()) v.push_back(s);
         for (const auto& s : transcode_option_specs()) v.push_back(s);
+        for (const auto& s : backup_option_specs()) v.push_back(s);
+        v.push_back(lifecycle::lifecycle_rules_option());  // the `lifecycle` job type's rules
         return v;
     }();
     return all;
@@ -119,6 +123,18 @@ constexpr std::pair<std::string_view, storage_job_registration> storage_job_type
      }},
     {"migrate-objects",
      [](job_registry& r, const job_services& s, const config&) { register_migrate_objects_job(r, s.storage); }},
+    {"lifecycle",
+     [](job_registry& r, const job_services& s, const config& cfg) {
+         register_lifecycle_job(r, s.storage, lifecycle::rules_from(cfg));
+     }},
+    {"backup",
+     [](job_registry& r, const job_services& s, const config& cfg) {
+         register_backup_job(r, s.storage, backup_settings_from(cfg, s.storage->providers()));
+     }},
+    {"restore-drill",
+     [](job_registry& r, const job_services& s, const config& cfg) {
+         register_restore_drill_job(r, s.storage, backup_settings_from(cfg, s.storage->providers()));
+     }},
 };
 
 bool is_storage_job_type(std::string_view name) {

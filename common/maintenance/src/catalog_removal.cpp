@@ -1,5 +1,5 @@
 // remove_objects: a batch of catalog objects deleted at their providers, then in the catalog.
-#include "tasks_impl.hpp"
+#include "wharf/maintenance/catalog_removal.hpp"
 
 #include "wharf/storage/catalog.hpp"
 #include "wharf/storage/error.hpp"
@@ -11,7 +11,7 @@
 #include <map>
 #include <utility>
 
-namespace wharf::maintenance::detail {
+namespace wharf::maintenance {
 namespace {
 
 // The keys the provider could not delete: its batch delete (S3 DeleteObjects, 1,000 keys a
@@ -88,4 +88,4 @@ boost::asio::awaitable<std::set<std::int64_t>> remove_objects(const storage::reg
     co_return not_removed;
 }
 
-}  // namespace wharf::maintenance::detail
+}  // namespace wharf::maintenance

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -68,7 +69,7 @@ std::string resolve(const std::string& name) {
 
 // Only async-signal-safe calls from here to execve: the parent may have other threads, and one of
 // them may have held the allocator's lock when we forked.
-[[noreturn]] void exec_child(const char* exe, char* const* argv, const char* cwd, int nice, pid_t parent, int in_fd,
+[[noreturn]] void exec_child(const char* exe, char* const* argv, char* const* envp, const char* cwd, int nice, pid_t parent, int in_fd,
                              int out_fd, int err_fd, int report_fd) {
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -96,7 +97,7 @@ std::string resolve(const std::string& name) {
             for (int fd = 3; fd < 4096; ++fd)
                 if (fd != report_fd) ::close(fd);
         }
-        ::execve(exe, argv, environ);
+        ::execve(exe, argv, envp);
         err = errno;
     }
     ssize_t ignored = ::write(report_fd, &err, sizeof err);
@@ -115,13 +116,31 @@ std::string exit_status::describe() const {
 }
 
 child::child(asio::any_io_executor executor, spawn_options options)
-    : stdout_(executor), stderr_(executor), pidfd_(executor), tail_(options.stderr_lines, options.stderr_line_bytes) {
+    : stdout_(executor), stderr_(executor), stdin_(executor), pidfd_(executor), tail_(options.stderr_lines, options.stderr_line_bytes) {
     if (options.argv.empty()) throw std::invalid_argument("child: empty argv");
     const std::string exe = resolve(options.argv.front());
     std::vector<char*> argv;
     for (auto& a : options.argv) argv.push_back(a.data());
     argv.push_back(nullptr);
     const std::string cwd = options.cwd.string();
+    // The environment, built before fork (nothing may allocate in the child): ours, minus the
+    // names options.env sets, plus options.env.
+    std::vector<std::string> env_entries;
+    for (char** e = environ; *e; ++e) {
+        const std::string_view entry(*e);
+        const std::string_view name = entry.substr(0, entry.find('='));
+        const bool replaced = std::any_of(options.env.begin(), options.env.end(), [name](const std::string& o) {
+            return std::string_view(o).substr(0, o.find('=')) == name;
+        });
+        if (!replaced) env_entries.emplace_back(entry);
+    }
+    for (const auto& e : options.env) {
+        if (e.find('=') == std::string::npos) throw std::invalid_argument("child: env entry without '='");
+        env_entries.push_back(e);
+    }
+    std::vector<char*> envp;
+    for (auto& e : env_entries) envp.push_back(e.data());
+    envp.push_back(nullptr);
 
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) throw_errno(errno, "pipe2");
@@ -137,20 +156,28 @@ child::child(asio::any_io_executor executor, spawn_options options)
     }
     if (::pipe2(p, O_CLOEXEC) != 0) throw_errno(errno, "pipe2");
     fd_guard report_r{p[0]}, report_w{p[1]};
-    fd_guard in{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
-    if (in.fd < 0) throw_errno(errno, "/dev/null");
+    fd_guard in, in_w;
+    if (options.capture_stdin) {
+        if (::pipe2(p, O_CLOEXEC) != 0) throw_errno(errno, "pipe2");
+        in.fd = p[0];
+        in_w.fd = p[1];
+    } else {
+        in.fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in.fd < 0) throw_errno(errno, "/dev/null");
+    }
 
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) throw_errno(errno, "fork");
     if (pid == 0)
-        exec_child(exe.c_str(), argv.data(), cwd.empty() ? nullptr : cwd.c_str(), options.nice, parent, in.fd, out_w.fd,
+        exec_child(exe.c_str(), argv.data(), envp.data(), cwd.empty() ? nullptr : cwd.c_str(), options.nice, parent, in.fd, out_w.fd,
                    err_w.fd, report_w.fd);
     pid_ = pid;
     ::setpgid(pid, pid);  // also here, so no signal to the group can come before the child's own call
     ::close(report_w.release());
     ::close(out_w.release());
     ::close(err_w.release());
+    ::close(in.release());
     // From here on a failure must not leave the child behind: no destructor runs for an object
     // whose constructor threw.
     try {
@@ -173,6 +200,10 @@ child::child(asio::any_io_executor executor, spawn_options options)
         }
         stderr_.assign(err_r.fd);
         err_r.release();
+        if (options.capture_stdin) {
+            stdin_.assign(in_w.fd);
+            in_w.release();
+        }
     } catch (...) {
         signal_group(SIGKILL);
         reap();

@@ -50,4 +50,13 @@ std::optional<std::string> invalid_key_reason(std::string_view key) {
     return std::nullopt;
 }
 
+// The defaults of a provider that does not place objects by tier.
+std::optional<std::string> provider::tier_class(storage::tier) const { return std::nullopt; }
+
+boost::asio::awaitable<void> provider::set_tier(std::string key, storage::tier) {
+    throw error(errc::permanent, "provider '" + name() + "' (" + std::string(kind()) + ") has no storage tiers; cannot "
+                                 "change the tier of '" + key + "'");
+    co_return;
+}
+
 }  // namespace wharf::storage

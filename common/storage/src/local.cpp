@@ -1,5 +1,6 @@
 // The local filesystem backend (see local.hpp for the layout and guarantees).
 #include "wharf/storage/local.hpp"
+#include "wharf/storage/multipart.hpp"
 
 #include "blocking.hpp"
 #include "file_io.hpp"
@@ -14,6 +15,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <stdexcept>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -245,12 +248,24 @@ private:
     bool committed_ = false;
 };
 
+void remove_blocking(int root_fd, const std::string& key);  // below, with the other removals
+
 }  // namespace
 
 struct local_provider::state {
     std::filesystem::path root;
     unique_fd root_fd;
     local_options options;
+    std::filesystem::path cold_root;  // empty: no cold tier
+    unique_fd cold_fd;
+
+    // The object in the root, else in the cold root (a move cut short leaves both: the same bytes).
+    std::optional<std::pair<opened_object, bool>> locate(const std::vector<std::string>& segments) const {
+        if (auto o = open_object(root_fd.get(), segments)) return std::pair{std::move(*o), false};
+        if (cold_fd)
+            if (auto o = open_object(cold_fd.get(), segments)) return std::pair{std::move(*o), true};
+        return std::nullopt;
+    }
 
     // Writes an object atomically. `fill` writes the content into the temp file's fd and
     // returns (size, sha256 hex).
@@ -265,6 +280,7 @@ struct local_provider::state {
                 auto [size, sha] = fill(tmp.fd());
                 write_sha(tmp.fd(), sha);
                 tmp.commit(segments.back(), options.fsync);
+                if (cold_fd) remove_blocking(cold_fd.get(), key);  // a new object is hot
                 return put_result{key, size, sha, sha, 1};
             } catch (const error& e) {
                 if (e.code() != errc::not_found || attempt == 3) throw;
@@ -283,6 +299,21 @@ local_provider::local_provider(std::string name, std::filesystem::path root, loc
     if (!state_->root_fd) fail(errno, "open local storage root " + state_->root.string());
     state_->options = options;
     root_string_ = state_->root.string();
+    if (options.cold_root) {
+        std::filesystem::create_directories(*options.cold_root, ec);
+        if (ec)
+            throw error(errc::permanent, "cannot create the local cold_root " + options.cold_root->string() + ": " + ec.message());
+        state_->cold_root = std::filesystem::canonical(*options.cold_root);
+        const auto inside = [](const std::filesystem::path& a, const std::filesystem::path& b) {
+            const auto rel = a.lexically_relative(b);
+            return !rel.empty() && *rel.begin() != "..";
+        };
+        if (inside(state_->cold_root, state_->root) || inside(state_->root, state_->cold_root))
+            throw error(errc::permanent, "local provider '" + name_ + "': cold_root " + state_->cold_root.string() +
+                                             " and root " + state_->root.string() + " must not hold one another");
+        state_->cold_fd = unique_fd(::open(state_->cold_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!state_->cold_fd) fail(errno, "open local cold_root " + state_->cold_root.string());
+    }
 }
 
 local_provider::~local_provider() = default;
@@ -331,8 +362,9 @@ boost::asio::awaitable<object_info> local_provider::get_to_file(std::string key,
     const auto st = state_;
     co_return co_await detail::offload([&] {
         const auto segments = checked_segments(key);
-        auto obj = open_object(st->root_fd.get(), segments);
-        if (!obj) throw error(errc::not_found, "no object '" + key + "'");
+        auto located = st->locate(segments);
+        if (!located) throw error(errc::not_found, "no object '" + key + "'");
+        auto obj = std::optional<opened_object>(std::move(located->first));
         const auto size = static_cast<std::uint64_t>(obj->st.st_size);
         std::uint64_t first = 0, last = size == 0 ? 0 : size - 1;
         if (range) {
@@ -370,11 +402,14 @@ boost::asio::awaitable<object_info> local_provider::get_to_file(std::string key,
 boost::asio::awaitable<std::optional<object_info>> local_provider::head(std::string key) {
     const auto st = state_;
     co_return co_await detail::offload([&]() -> std::optional<object_info> {
-        auto obj = open_object(st->root_fd.get(), checked_segments(key));
-        if (!obj) return std::nullopt;
-        const auto sha = read_sha(obj->fd.get());
-        return object_info{key, static_cast<std::uint64_t>(obj->st.st_size), sha ? *sha : etag_of(obj->st), sha,
-                           mtime_of(obj->st)};
+        auto located = st->locate(checked_segments(key));
+        if (!located) return std::nullopt;
+        const auto& obj = located->first;
+        const auto sha = read_sha(obj.fd.get());
+        object_info info{key, static_cast<std::uint64_t>(obj.st.st_size), sha ? *sha : etag_of(obj.st), sha,
+                         mtime_of(obj.st)};
+        info.storage_class = located->second ? "cold_root" : "root";
+        return info;
     });
 }
 
@@ -414,16 +449,22 @@ struct walk_entry {
     struct stat st {};
 };
 
-// Visits regular files (and temp files when `temps`) under `dir` whose path could match `prefix`.
-void walk(int dir_fd, const std::string& rel, const std::string& prefix, bool temps, std::vector<walk_entry>& out) {
-    const int fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+// A directory stream over a duplicate of `dir`: closing the stream leaves `dir` open.
+std::unique_ptr<DIR, int (*)(DIR*)> open_dir_stream(int dir) {
+    const int fd = ::fcntl(dir, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) fail(errno, "dup");
     DIR* d = ::fdopendir(fd);
     if (!d) {
         ::close(fd);
         fail(errno, "opendir");
     }
-    std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+    return {d, ::closedir};
+}
+
+// Visits regular files (and temp files when `temps`) under `dir` whose path could match `prefix`.
+void walk(int dir_fd, const std::string& rel, const std::string& prefix, bool temps, std::vector<walk_entry>& out) {
+    const auto guard = open_dir_stream(dir_fd);
+    DIR* d = guard.get();
     while (const dirent* e = ::readdir(d)) {
         const std::string name = e->d_name;
         if (name == "." || name == "..") continue;
@@ -463,12 +504,16 @@ std::optional<std::pair<unique_fd, std::string>> walk_start(int root_fd, const s
 
 boost::asio::awaitable<void> local_provider::remove(std::string key) {
     const auto st = state_;
-    co_await detail::offload([&] { remove_blocking(st->root_fd.get(), key); });
+    co_await detail::offload([&] {
+        remove_blocking(st->root_fd.get(), key);
+        if (st->cold_fd) remove_blocking(st->cold_fd.get(), key);
+    });
 }
 
-boost::asio::awaitable<std::vector<std::string>> local_provider::remove_many(std::vector<std::string> keys) {
-    const auto st = state_;
-    co_return co_await detail::offload([&] {
+namespace {
+
+// remove_many under one root folder (the root, or the cold root); returns the keys that failed.
+std::vector<std::string> remove_many_under(int root_fd, const std::vector<std::string>& keys) {
         // A batch is mostly keys of a few folders (a pipeline's temp/<id>/...): in key order, one
         // open of each folder for its keys, and the empty folders pruned once per folder at the end.
         std::vector<std::string> failed;
@@ -485,7 +530,7 @@ boost::asio::awaitable<std::vector<std::string>> local_provider::remove_many(std
                     folder = unique_fd{};
                     open_folder = prefix;
                     try {
-                        folder = open_parent(st->root_fd.get(), segments, false);
+                        folder = open_parent(root_fd, segments, false);
                     } catch (const error& e) {
                         if (e.code() == errc::not_found) continue;  // the folder is gone: so is the key
                         throw;
@@ -500,10 +545,25 @@ boost::asio::awaitable<std::vector<std::string>> local_provider::remove_many(std
         folder = unique_fd{};
         for (auto it = touched.rbegin(); it != touched.rend(); ++it) {  // deeper folders sort after their parents
             try {
-                prune_empty_folders(st->root_fd.get(), it->second);
+                prune_empty_folders(root_fd, it->second);
             } catch (const error&) {
                 // A folder that cannot be pruned now is pruned by a later remove or left empty.
             }
+        }
+        return failed;
+}
+
+}  // namespace
+
+boost::asio::awaitable<std::vector<std::string>> local_provider::remove_many(std::vector<std::string> keys) {
+    const auto st = state_;
+    co_return co_await detail::offload([&] {
+        auto failed = remove_many_under(st->root_fd.get(), keys);
+        if (st->cold_fd) {
+            auto cold_failed = remove_many_under(st->cold_fd.get(), keys);
+            failed.insert(failed.end(), cold_failed.begin(), cold_failed.end());
+            std::sort(failed.begin(), failed.end());
+            failed.erase(std::unique(failed.begin(), failed.end()), failed.end());
         }
         return failed;
     });
@@ -514,15 +574,20 @@ boost::asio::awaitable<list_page> local_provider::list(std::string prefix, std::
     const auto st = state_;
     co_return co_await detail::offload([&] {
         list_page page;
-        auto start = walk_start(st->root_fd.get(), prefix);
-        if (!start) return page;
         std::vector<walk_entry> entries;
-        walk(start->first.get(), start->second, prefix, false, entries);
+        for (const int root : {st->root_fd.get(), st->cold_fd.get()}) {  // the root's entries first
+            if (root < 0) continue;
+            auto start = walk_start(root, prefix);
+            if (start) walk(start->first.get(), start->second, prefix, false, entries);
+        }
         std::erase_if(entries, [&](const walk_entry& e) {
             return !e.rel.starts_with(prefix) || (continuation && e.rel <= *continuation);
         });
         // Byte order of the whole key, like S3 (a folder walk alone would put "a/b" before "a-c").
-        std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.rel < b.rel; });
+        // A key in both folders (a move to or from the cold root cut short) is listed once, the root's.
+        std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.rel < b.rel; });
+        entries.erase(std::unique(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.rel == b.rel; }),
+                      entries.end());
         const std::size_t n = std::min(entries.size(), std::max<std::size_t>(max_keys, 1));
         for (std::size_t i = 0; i < n; ++i)
             page.objects.push_back(object_info{entries[i].rel, static_cast<std::uint64_t>(entries[i].st.st_size),
@@ -535,8 +600,9 @@ boost::asio::awaitable<list_page> local_provider::list(std::string prefix, std::
 boost::asio::awaitable<void> local_provider::copy(std::string source_key, std::string destination_key) {
     const auto st = state_;
     co_await detail::offload([&] {
-        auto src = open_object(st->root_fd.get(), checked_segments(source_key));
-        if (!src) throw error(errc::not_found, "no object '" + source_key + "'");
+        auto located = st->locate(checked_segments(source_key));
+        if (!located) throw error(errc::not_found, "no object '" + source_key + "'");
+        auto src = std::optional<opened_object>(std::move(located->first));
         const auto size = static_cast<std::uint64_t>(src->st.st_size);
         const auto sha = read_sha(src->fd.get());
         st->put(destination_key, [&](int out) {
@@ -552,10 +618,13 @@ boost::asio::awaitable<void> local_provider::copy(std::string source_key, std::s
 }
 
 std::string local_provider::presign(http_method method, const std::string& key, std::chrono::seconds) const {
-    checked_segments(key);
     if (method != http_method::get)
         throw error(errc::permanent, "the local provider cannot presign PUT: write through put_file/put_bytes");
-    const std::string path = (state_->root / key).string();
+    // The folder the object is in now (a stat: the local provider's presign reads the disk).
+    const auto segments = checked_segments(key);
+    const bool cold = state_->cold_fd && !open_object(state_->root_fd.get(), segments) &&
+                      open_object(state_->cold_fd.get(), segments);
+    const std::string path = ((cold ? state_->cold_root : state_->root) / key).string();
     std::string url = "file://";
     static constexpr char digits[] = "0123456789ABCDEF";
     for (const unsigned char c : path) {
@@ -613,6 +682,127 @@ boost::asio::awaitable<void> local_provider::abort_incomplete(std::string key, s
             throw;
         }
         if (::unlinkat(parent.get(), id_name.c_str(), 0) != 0 && errno != ENOENT) fail(errno, "remove " + upload_id);
+    });
+}
+
+namespace {
+
+// Parts appended in order to one temp file beside the key, committed (SHA-256 in its xattr, fsync,
+// rename) by complete(): what a stream upload to the local provider needs. The engine must send
+// parts one at a time, in order (parts_in_flight 1); a part out of order is a programming error.
+class local_part_sink final : public part_sink {
+public:
+    local_part_sink(std::shared_ptr<local_provider::state> st, std::string key) : st_(std::move(st)), key_(std::move(key)) {}
+
+    boost::asio::awaitable<void> begin(const std::string&, const put_options&) override {
+        co_await detail::offload([this] {
+            segments_ = checked_segments(key_);
+            parent_ = open_parent(st_->root_fd.get(), segments_, true);
+            tmp_.emplace(parent_.get(), segments_.back());
+        });
+    }
+    boost::asio::awaitable<uploaded_part> upload_part(std::uint32_t number, const part_body& body,
+                                                      const std::string&) override {
+        if (number != next_ || body.in_file()) throw std::logic_error("local_part_sink: parts must come in order, in memory");
+        co_await detail::offload([this, &body] { write_all(tmp_->fd(), body.bytes.data(), body.bytes.size()); });
+        ++next_;
+        co_return uploaded_part{number, body.size, {}, {}, true};
+    }
+    boost::asio::awaitable<std::string> complete(const std::vector<uploaded_part>&, const std::string& sha256_hex) override {
+        co_return co_await detail::offload([this, &sha256_hex] {
+            write_sha(tmp_->fd(), sha256_hex);
+            tmp_->commit(segments_.back(), st_->options.fsync);
+            tmp_.reset();
+            if (st_->cold_fd) remove_blocking(st_->cold_fd.get(), key_);  // a new object is hot, as put() has it
+            return sha256_hex;  // the etag local puts report
+        });
+    }
+    boost::asio::awaitable<void> abort() override {
+        co_await detail::offload([this] { tmp_.reset(); });  // unlinks the temp file
+    }
+    checksum_kind checksum() const override { return checksum_kind::none; }
+    std::uint64_t min_part_size() const override { return 0; }
+    bool sequential_parts() const override { return true; }
+
+private:
+    std::shared_ptr<local_provider::state> st_;
+    std::string key_;
+    std::vector<std::string> segments_;
+    unique_fd parent_;
+    std::optional<temp_file> tmp_;
+    std::uint32_t next_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<part_sink> local_provider::stream_sink(std::string key) {
+    return std::make_unique<local_part_sink>(state_, std::move(key));
+}
+
+std::optional<std::string> local_provider::tier_class(storage::tier t) const {
+    if (!state_->cold_fd) return std::nullopt;
+    return std::string(t == storage::tier::cold ? "cold_root" : "root");
+}
+
+namespace {
+
+// Removes what a move killed mid-copy left in `dir`: temp files of `leaf` (only moves write into
+// the cold root, so none of them belongs to a live writer there).
+void remove_temps_of(int dir, const std::string& leaf) {
+    const auto guard = open_dir_stream(dir);
+    DIR* d = guard.get();
+    std::vector<std::string> stale;
+    while (const dirent* e = ::readdir(d))
+        if (is_download_temp_of(e->d_name, leaf)) stale.emplace_back(e->d_name);
+    for (const auto& name : stale) ::unlinkat(dir, name.c_str(), 0);
+}
+
+// Moves the key's file from one root to the other: a rename within one filesystem; across two,
+// a copy (hashed, checked against the stored SHA-256) into a temp file, fsync, rename, and only
+// then the unlink of the source. Either way a crash leaves the object whole in one folder or both.
+void move_between(int from_root, int to_root, const std::vector<std::string>& segments, const std::string& key,
+                  bool into_cold, bool sync) {
+    const std::string& leaf = segments.back();
+    const unique_fd from_parent = open_parent(from_root, segments, false);
+    const unique_fd to_parent = open_parent(to_root, segments, true);
+    if (into_cold) remove_temps_of(to_parent.get(), leaf);
+    if (::renameat(from_parent.get(), leaf.c_str(), to_parent.get(), leaf.c_str()) == 0) {
+        if (sync && (::fsync(to_parent.get()) != 0 || ::fsync(from_parent.get()) != 0)) fail(errno, "fsync folder");
+        prune_empty_folders(from_root, segments);
+        return;
+    }
+    if (errno != EXDEV) fail(errno, "move '" + key + "'");
+    auto src = open_object(from_root, segments);
+    if (!src) throw error(errc::not_found, "no object '" + key + "'");
+    const auto size = static_cast<std::uint64_t>(src->st.st_size);
+    const auto stored = read_sha(src->fd.get());
+    temp_file tmp(to_parent.get(), leaf);
+    sha256 h;
+    copy_range(src->fd.get(), tmp.fd(), 0, size, &h);
+    const std::string digest = h.finish_hex();
+    if (stored && digest != *stored)
+        throw error(errc::integrity, "object '" + key + "' is corrupt: SHA-256 " + digest + ", stored " + *stored);
+    write_sha(tmp.fd(), digest);
+    tmp.commit(leaf, sync);
+    if (unlink_object(from_parent.get(), key, segments)) prune_empty_folders(from_root, segments);
+}
+
+}  // namespace
+
+boost::asio::awaitable<void> local_provider::set_tier(std::string key, storage::tier t) {
+    if (!tier_class(t))
+        throw error(errc::permanent, "local provider '" + name_ + "' has no cold_root: it does not place objects by tier");
+    const auto st = state_;
+    co_await detail::offload([&] {
+        const auto segments = checked_segments(key);
+        const bool into_cold = t == storage::tier::cold;
+        const int from = into_cold ? st->root_fd.get() : st->cold_fd.get();
+        const int to = into_cold ? st->cold_fd.get() : st->root_fd.get();
+        if (!open_object(from, segments)) {
+            if (open_object(to, segments)) return;  // already there (a rerun)
+            throw error(errc::not_found, "no object '" + key + "'");
+        }
+        move_between(from, to, segments, key, into_cold, st->options.fsync);
     });
 }
 

@@ -275,6 +275,29 @@ asio::awaitable<std::string> with_retries(const backoff_policy& retry, const std
     }
 }
 
+// After a failure: the server is owed an abort -- also by a cancelled caller (job timeout), or
+// the parts linger -- and the caller's journal learns of it once it succeeded.
+asio::awaitable<void> abort_upload(part_sink& sink, const std::string& key, const put_options& options,
+                                   const std::string& upload_id) {
+    co_await asio::this_coro::reset_cancellation_state();
+    std::string abort_failure;
+    try {
+        co_await sink.abort();
+    } catch (const std::exception& e) {
+        abort_failure = e.what();
+    }
+    if (!abort_failure.empty()) {
+        spdlog::error("storage: aborting the upload of '{}' failed too: {}", key, abort_failure);
+    } else if (options.on_upload_aborted && !upload_id.empty()) {
+        try {
+            auto aborted = options.on_upload_aborted(upload_id);
+            co_await std::move(aborted);
+        } catch (const std::exception& e) {
+            spdlog::warn("storage: upload of '{}' aborted, but on_upload_aborted failed: {}", key, redact(e.what()));
+        }
+    }
+}
+
 }  // namespace
 
 asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string key, std::filesystem::path source,
@@ -341,28 +364,156 @@ asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string ke
     }
 
     if (failure) {
-        // A cancelled caller (job timeout) still owes the server an abort, or the parts linger.
-        co_await asio::this_coro::reset_cancellation_state();
-        std::string abort_failure;
-        try {
-            co_await sink.abort();
-        } catch (const std::exception& e) {
-            abort_failure = e.what();
-        }
-        if (!abort_failure.empty()) {
-            spdlog::error("storage: aborting the upload of '{}' failed too: {}", key, abort_failure);
-        } else if (options.on_upload_aborted && !upload_id.empty()) {
-            try {
-                auto aborted = options.on_upload_aborted(upload_id);
-                co_await std::move(aborted);
-            } catch (const std::exception& e) {
-                spdlog::warn("storage: upload of '{}' aborted, but on_upload_aborted failed: {}", key, redact(e.what()));
-            }
-        }
+        co_await abort_upload(sink, key, options, upload_id);
         std::rethrow_exception(failure);
     }
 
     co_return put_result{std::move(key), stamp.size, std::move(etag), std::move(sha_hex), plan.part_count};
+}
+
+namespace {
+
+// The stream engine's state, touched only on its strand.
+struct stream_state {
+    part_sink& sink;
+    const std::string& key;
+    const backoff_policy& retry;
+    const progress_fn& progress;
+    std::vector<uploaded_part> parts;
+    std::uint64_t done = 0;
+    std::size_t running = 0;           // parts being sent
+    asio::steady_timer part_finished;  // never expires; cancel() wakes the filler
+    std::exception_ptr failure;        // the first part that failed for good
+};
+
+// Sends one part from its buffer; a failed attempt is resent from the same bytes (a refusal of
+// the bytes -- integrity -- means they were damaged on the way: memory still holds them whole).
+asio::awaitable<void> send_stream_part(stream_state& s, std::uint32_t number, std::shared_ptr<std::vector<char>> bytes,
+                                       std::string sum) {
+    for (std::uint32_t attempt = 1;; ++attempt) {
+        std::string reason;
+        try {
+            part_body body;
+            body.bytes = std::span<const char>(bytes->data(), bytes->size());
+            body.size = bytes->size();
+            uploaded_part part = co_await s.sink.upload_part(number, body, sum);
+            part.number = number;
+            part.size = bytes->size();
+            part.checksum = sum;
+            s.parts[number - 1] = std::move(part);
+            break;
+        } catch (const error& e) {
+            const bool resend = e.retryable() || e.code() == errc::integrity;
+            if (!resend || !s.retry.may_retry(attempt) || s.failure) throw;
+            reason = e.what();
+        }
+        const auto delay = s.retry.delay(attempt, jitter_rng());
+        spdlog::warn("storage: part {} of the stream '{}' failed (attempt {}): {}; retrying in {} ms", number, s.key,
+                     attempt, reason, delay.count());
+        co_await sleep_for(delay);
+        if (s.failure) co_return;
+    }
+    s.done += bytes->size();
+    if (s.progress) s.progress(s.done, 0);
+}
+
+asio::awaitable<put_result> run_stream_upload(part_sink& sink, std::string key, stream_reader read,
+                                              put_options options, engine_limits limits) {
+    const std::uint64_t part_size =
+        std::max<std::uint64_t>({options.part_size ? options.part_size : default_part_size, sink.min_part_size(), 1});
+    if (part_size > max_part_size) throw error(errc::permanent, "part size above 5 GiB");
+    const std::size_t in_flight = std::max<std::size_t>(options.parts_in_flight, 1);
+    auto ex = co_await asio::this_coro::executor;  // a strand: see upload_stream_in_parts
+
+    co_await sink.begin(key, options);
+    // From here on the upload exists on the server: any failure ends in abort().
+    stream_state s{sink, key, limits.retry, options.progress, {}, 0, 0,
+                   asio::steady_timer(ex, asio::steady_timer::time_point::max()), nullptr};
+    const std::string upload_id = sink.upload_id();
+    std::exception_ptr failure;
+    sha256 sha;
+    std::uint64_t total = 0;
+    std::uint32_t count = 0;
+    std::string etag, sha_hex;
+    try {
+        if (options.on_upload_created && !upload_id.empty()) {
+            auto created = options.on_upload_created(upload_id);  // before any part is sent
+            co_await std::move(created);
+        }
+        for (bool ended = false; !ended && !s.failure;) {
+            // Fill one part from the stream (the only copy of those bytes from here on).
+            auto bytes = std::make_shared<std::vector<char>>();
+            bytes->resize(part_size);
+            std::size_t filled = 0;
+            while (filled < part_size) {
+                const std::size_t n = co_await read(std::span<char>(bytes->data() + filled, part_size - filled));
+                if (n == 0) {
+                    ended = true;
+                    break;
+                }
+                filled += n;
+            }
+            bytes->resize(filled);
+            if (filled == 0 && count > 0) break;  // the stream ended on a part boundary
+            if (count == max_parts)
+                throw error(errc::permanent, "the stream is longer than 10,000 parts of " + std::to_string(part_size) +
+                                                 " bytes: raise the part size");
+            const checksum_kind kind = sink.checksum();
+            std::string sum = co_await detail::offload([&sha, &bytes, kind] {
+                const std::span<const char> view(bytes->data(), bytes->size());
+                sha.update(view);
+                part_checksum c(kind);
+                c.update(view);
+                return c.finish_base64();
+            });
+            total += filled;
+            const std::uint32_t number = ++count;
+            s.parts.resize(count);
+            // Hold at most in_flight parts in flight: wait for a slot.
+            while (s.running >= in_flight && !s.failure)
+                co_await s.part_finished.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (s.failure) break;
+            ++s.running;
+            auto send = send_stream_part(s, number, std::move(bytes), std::move(sum));
+            asio::co_spawn(ex, std::move(send), [&s](std::exception_ptr e) {
+                if (e && !s.failure) s.failure = e;
+                --s.running;
+                s.part_finished.cancel();
+            });
+        }
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    // In-flight parts drain before anything is decided (they reference `s`); a cancelled caller
+    // waits for them too.
+    if (failure) co_await asio::this_coro::reset_cancellation_state();
+    while (s.running > 0) co_await s.part_finished.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!failure && s.failure) failure = s.failure;
+    if (!failure) {
+        try {
+            sha_hex = sha.finish_hex();
+            etag = co_await with_retries(limits.retry, "completing '" + key + "'",
+                                         [&]() { return sink.complete(s.parts, sha_hex); });
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    }
+    if (failure) {
+        co_await abort_upload(sink, key, options, upload_id);
+        std::rethrow_exception(failure);
+    }
+    co_return put_result{std::move(key), total, std::move(etag), std::move(sha_hex), count};
+}
+
+}  // namespace
+
+asio::awaitable<put_result> upload_stream_in_parts(part_sink& sink, std::string key, stream_reader read,
+                                                   put_options options, engine_limits limits) {
+    // On a strand of its own: the parts' sends and the filler share stream_state, and the
+    // caller's executor may be a multi-threaded io_context.
+    auto strand = asio::make_strand(co_await asio::this_coro::executor);
+    auto run = run_stream_upload(sink, std::move(key), std::move(read), std::move(options), limits);
+    co_return co_await asio::co_spawn(strand, std::move(run), asio::use_awaitable);
 }
 
 }  // namespace wharf::storage

@@ -441,6 +441,7 @@ TEST(wharfctl_storage, lifecycle_plan_counts_what_the_rules_would_tier_or_expire
                                        R"({"rules": [{"prefix": "a/"}]})"});
     EXPECT_EQ(bad.status, 2) << bad.output;
     EXPECT_NE(bad.output.find("rule #1 (a/): needs warm_after"), std::string::npos) << bad.output;
-    const auto unknown = wharf::test::run({wharfctl(), "storage", "lifecycle", "apply", "--database-url", url});
+    const auto unknown = wharf::test::run({wharfctl(), "storage", "lifecycle", "enforce", "--database-url", url});
     EXPECT_EQ(unknown.status, 2) << unknown.output;
+    EXPECT_NE(unknown.output.find("(plan, apply, backstop)"), std::string::npos) << unknown.output;
 }

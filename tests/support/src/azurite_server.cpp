@@ -54,7 +54,9 @@ http::response azurite_server::signed_request(http::verb method, const std::stri
     req.headers.emplace_back("x-ms-version", std::string(az::api_version));
     az::shared_key_request sk{std::string(http::to_string(method)), path, std::move(query), req.headers};
     req.headers.emplace_back("Authorization", az::shared_key_authorization(account, *storage::base64_decode(key), sk));
-    auto fut = boost::asio::co_spawn(io, client.send(std::move(req)), boost::asio::use_future);
+    http::request_options options;
+    options.expect_no_body = method == http::verb::head;  // a HEAD's Content-Length has no body behind it
+    auto fut = boost::asio::co_spawn(io, client.send(std::move(req), std::move(options)), boost::asio::use_future);
     // Not io.run(): the client's pool may keep an idle connection (and its timer) alive.
     while (fut.wait_for(std::chrono::seconds(0)) != std::future_status::ready) io.run_one();
     return fut.get();
@@ -66,6 +68,15 @@ void azurite_server::acquire_lease(const std::string& container, const std::stri
     const auto r = signed_request(http::verb::put, std::string("/") + account + "/" + container + "/" + az::uri_encode(blob, true),
                                   {{"comp", "lease"}}, std::move(headers));
     if (!r.ok()) throw std::runtime_error("Lease Blob: HTTP " + std::to_string(r.status) + " " + r.body);
+}
+
+std::optional<std::string> azurite_server::access_tier(const std::string& container, const std::string& blob) const {
+    namespace az = wharf::storage::azure;
+    const auto r = signed_request(http::verb::head, std::string("/") + account + "/" + container + "/" + az::uri_encode(blob, true),
+                                  {}, {});
+    if (r.status == 404) return std::nullopt;
+    if (!r.ok()) throw std::runtime_error("Get Blob Properties: HTTP " + std::to_string(r.status));
+    return std::string(r.header("x-ms-access-tier").value_or(""));
 }
 
 azurite_server::block_list azurite_server::blocks(const std::string& container, const std::string& blob) const {

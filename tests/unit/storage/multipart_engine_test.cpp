@@ -486,3 +486,130 @@ TEST(multipart_engine, a_sink_without_an_upload_id_calls_no_callback) {
     EXPECT_TRUE(log.empty());
     EXPECT_TRUE(sink.completed);
 }
+
+// --- The stream engine (upload_stream_in_parts): a stream of unknown length, no file. ---
+
+namespace {
+
+// Serves `content` in reads of at most `chunk` bytes; throws at `fail_at` bytes when set.
+struct stream_source {
+    std::string content;
+    std::size_t chunk = 100'000, at = 0;
+    std::optional<std::size_t> fail_at;
+    int reads_after_end = 0;
+    stream_reader reader() {
+        return [this](std::span<char> into) -> asio::awaitable<std::size_t> {
+            if (fail_at && at >= *fail_at) throw std::runtime_error("the producer died");
+            if (at == content.size()) ++reads_after_end;
+            const std::size_t n = std::min({into.size(), chunk, content.size() - at});
+            std::memcpy(into.data(), content.data() + at, n);
+            at += n;
+            co_return n;
+        };
+    }
+};
+
+put_result run_stream(memory_sink& sink, stream_source& src, put_options opts, engine_limits limits = fast_retries()) {
+    asio::io_context io;
+    auto fut = asio::co_spawn(io, upload_stream_in_parts(sink, "obj", src.reader(), std::move(opts), limits), asio::use_future);
+    io.run();
+    return fut.get();
+}
+
+}  // namespace
+
+TEST(stream_engine, a_stream_is_cut_into_parts_sent_in_parallel_with_its_sha256) {
+    stream_source src{random_bytes(23 * MiB + 17, 7)};
+    memory_sink sink;
+    sink.wait_for_company = true;
+    std::uint64_t last_progress = 0;
+    auto opts = options(3);
+    opts.progress = [&](std::uint64_t done, std::uint64_t total) {
+        EXPECT_EQ(total, 0u) << "unknown";
+        last_progress = done;
+    };
+    const auto r = run_stream(sink, src, opts);
+    EXPECT_EQ(r.parts, 5u);
+    EXPECT_EQ(r.size, src.content.size());
+    EXPECT_EQ(r.sha256, sha256_hex(src.content));
+    EXPECT_EQ(sink.sha_seen, r.sha256);
+    EXPECT_TRUE(sink.object == src.content);
+    EXPECT_GT(sink.peak_in_flight, 1);
+    EXPECT_LE(sink.peak_in_flight, 3);
+    EXPECT_EQ(last_progress, src.content.size());
+    EXPECT_FALSE(sink.aborted);
+}
+
+TEST(stream_engine, an_empty_stream_is_one_empty_part_and_a_stream_ending_on_a_boundary_has_no_empty_tail) {
+    {
+        stream_source src{""};
+        memory_sink sink;
+        const auto r = run_stream(sink, src, options());
+        EXPECT_EQ(r.parts, 1u);
+        EXPECT_EQ(r.size, 0u);
+        EXPECT_TRUE(sink.completed);
+    }
+    {
+        stream_source src{random_bytes(10 * MiB, 8)};
+        memory_sink sink;
+        const auto r = run_stream(sink, src, options());
+        EXPECT_EQ(r.parts, 2u);
+        EXPECT_TRUE(sink.object == src.content);
+    }
+}
+
+TEST(stream_engine, a_failed_part_is_resent_from_memory_within_the_bound) {
+    stream_source src{random_bytes(12 * MiB, 9)};
+    memory_sink sink;
+    sink.fail_part = [](std::uint32_t number, int attempt) -> std::optional<errc> {
+        if (number == 2 && attempt <= 2) return errc::integrity;  // damaged on the way, twice
+        return std::nullopt;
+    };
+    const auto r = run_stream(sink, src, options());
+    EXPECT_EQ(sink.attempts[2], 3);
+    EXPECT_TRUE(sink.object == src.content);
+    EXPECT_EQ(r.sha256, sha256_hex(src.content));
+}
+
+TEST(stream_engine, a_part_failing_for_good_or_a_producer_failing_aborts_after_the_parts_drain) {
+    {
+        stream_source src{random_bytes(16 * MiB, 10)};
+        memory_sink sink;
+        sink.fail_part = [](std::uint32_t number, int) -> std::optional<errc> {
+            if (number == 2) return errc::transient;
+            return std::nullopt;
+        };
+        EXPECT_THROW(run_stream(sink, src, options()), error);
+        EXPECT_EQ(sink.attempts[2], 4) << "bounded";
+        EXPECT_TRUE(sink.aborted);
+        EXPECT_EQ(sink.in_flight_at_abort, 0);
+        EXPECT_FALSE(sink.completed);
+    }
+    {
+        stream_source src{random_bytes(16 * MiB, 11)};
+        src.fail_at = 12 * MiB;
+        memory_sink sink;
+        EXPECT_THROW(run_stream(sink, src, options()), std::runtime_error);
+        EXPECT_TRUE(sink.aborted);
+        EXPECT_EQ(sink.in_flight_at_abort, 0);
+        EXPECT_FALSE(sink.completed) << "a stream that failed is never completed";
+    }
+}
+
+TEST(stream_engine, a_stream_longer_than_ten_thousand_parts_is_refused_and_aborted) {
+    // 1-byte parts through a sink whose minimum is 1: the 10,001st part is refused.
+    class tiny_sink : public memory_sink {
+        std::uint64_t min_part_size() const override { return 1; }
+    } sink;
+    stream_source src{std::string(10'001, 'x')};
+    auto opts = options(8);
+    opts.part_size = 1;
+    try {
+        run_stream(sink, src, opts);
+        FAIL() << "no error";
+    } catch (const error& e) {
+        EXPECT_EQ(e.code(), errc::permanent);
+        EXPECT_NE(std::string(e.what()).find("raise the part size"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(sink.aborted);
+}

@@ -1,6 +1,8 @@
 // ffprobe and ffmpeg as owned child processes (see tools.hpp).
 #include "wharf/media/tools.hpp"
 
+#include "wharf/asio/first_failure.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/multiple_exceptions.hpp>
@@ -51,24 +53,7 @@ asio::awaitable<void> expire(std::chrono::milliseconds after) {
     co_await timer.async_wait(asio::use_awaitable);
 }
 
-// The race of the awaitable operators ends with multiple_exceptions when every side failed (as
-// both do when the caller is cancelled): what the caller gets is the first one, the cancellation.
-template <class T>
-asio::awaitable<T> first_failure_of(asio::awaitable<T> race) {
-    std::exception_ptr first;
-    try {
-        co_return co_await std::move(race);
-    } catch (const asio::multiple_exceptions& e) {
-        first = e.first_exception();
-    }
-    for (;;) {  // the && inside may have wrapped its own
-        try {
-            std::rethrow_exception(first);
-        } catch (const asio::multiple_exceptions& e) {
-            first = e.first_exception();
-        }
-    }
-}
+using wharf::first_failure_of;
 
 // ffprobe's run: true when it finished (exit observed), false on timeout or oversized output.
 asio::awaitable<bool> probe_run(process::child& c, std::string& out, std::size_t limit, bool& over,

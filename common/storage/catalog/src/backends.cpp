@@ -96,10 +96,11 @@ template <class Config>
 provider_factories default_provider_factories() {
     provider_factories f;
 #ifdef WHARF_HAVE_LOCAL
-    // {"kind":"local", "root": "./.data/storage", "fsync": true}
+    // {"kind":"local", "root": "./.data/storage", "fsync": true, "cold_root": "/srv/cold"}
     f.emplace("local", [](const provider_config& pc, boost::asio::any_io_executor) -> std::unique_ptr<provider> {
         local_options options;
         if (auto fsync = flag(pc, "fsync")) options.fsync = *fsync;
+        if (auto cold = text(pc, "cold_root"); cold && !cold->empty()) options.cold_root = std::filesystem::path(*cold);
         return std::make_unique<local_provider>(pc.name, text(pc, "root").value_or(std::string(default_local_root)),
                                                 options);
     });

@@ -363,6 +363,22 @@ std::string_view to_string(relocate_outcome o) noexcept {
     return "?";
 }
 
+tier_outcome set_object_tier(pqxx::connection& c, std::int64_t object_id, std::string_view sha256, tier from, tier to) {
+    pqxx::work tx(c, "set_object_tier");
+    const auto row = tx.exec_params(
+        "UPDATE objects SET tier = $4, updated_at = now() WHERE id = $1 AND deleted_at IS NULL AND sha256 = $2 "
+        "AND tier = $3 RETURNING id",
+        object_id, std::string(sha256), std::string(to_string(from)), std::string(to_string(to)));
+    tier_outcome out = tier_outcome::changed;
+    if (row.empty()) {
+        const auto now = tx.exec_params(
+            "SELECT tier FROM objects WHERE id = $1 AND deleted_at IS NULL AND sha256 = $2", object_id, std::string(sha256));
+        out = !now.empty() && now[0][0].as<std::string>() == to_string(to) ? tier_outcome::already : tier_outcome::gone;
+    }
+    tx.commit();
+    return out;
+}
+
 std::optional<stored_object> find_object_by_id(pqxx::connection& c, std::int64_t object_id) {
     pqxx::read_transaction tx(c, "find_object_by_id");
     const auto rows =

@@ -1,10 +1,12 @@
 #include "wharf/storage/provider_metrics.hpp"
 
 #include "wharf/metrics/registry.hpp"
+#include "wharf/storage/multipart.hpp"
 #include "wharf/pg/pool.hpp"
 
 #include <pqxx/pqxx>
 
+#include <array>
 #include <chrono>
 
 namespace wharf::storage {
@@ -117,6 +119,9 @@ public:
     std::string presign(http_method method, const std::string& key, std::chrono::seconds expires) const override {
         return inner_->presign(method, key, expires);  // pure: no request to measure
     }
+    std::unique_ptr<part_sink> stream_sink(std::string key) override {
+        return inner_->stream_sink(std::move(key));  // the parts' requests are the inner provider's
+    }
     boost::asio::awaitable<std::vector<incomplete_upload>> list_incomplete(std::string prefix) override {
         timed_call call{name(), "list_incomplete"};
         auto list = inner_->list_incomplete(std::move(prefix));
@@ -128,6 +133,14 @@ public:
         timed_call call{name(), "abort_incomplete"};
         auto abort = inner_->abort_incomplete(std::move(key), std::move(upload_id));
         co_await std::move(abort);
+        call.ok();
+    }
+
+    std::optional<std::string> tier_class(storage::tier t) const override { return inner_->tier_class(t); }
+    boost::asio::awaitable<void> set_tier(std::string key, storage::tier t) override {
+        timed_call call{name(), "set_tier"};
+        auto setting = inner_->set_tier(std::move(key), t);
+        co_await std::move(setting);
         call.ok();
     }
 
@@ -143,6 +156,11 @@ std::unique_ptr<provider> with_metrics(std::unique_ptr<provider> inner) {
     return std::make_unique<measured_provider>(std::move(inner));
 }
 
+provider& unwrapped(provider& p) noexcept {
+    auto* measured = dynamic_cast<measured_provider*>(&p);
+    return measured ? measured->inner() : p;
+}
+
 boost::asio::awaitable<void> refresh_storage_gauges(pg::pool& db) {
     struct usage {
         std::string provider;
@@ -156,10 +174,27 @@ boost::asio::awaitable<void> refresh_storage_gauges(pg::pool& db) {
                                      "ORDER BY provider LIMIT 1000"))
             rows.push_back({r[0].as<std::string>(), r[1].as<double>(), r[2].as<double>(), r[3].as<double>(),
                             r[4].as<bool>()});
-        return rows;
+        // Backups (migration 0014): how many are restorable-and-proven, and how fresh.
+        const auto b = tx.exec1(
+            "SELECT count(*) FILTER (WHERE status = 'succeeded' AND verified_at IS NOT NULL), "
+            "count(*) FILTER (WHERE status = 'succeeded' AND verified_at IS NULL), "
+            "COALESCE(EXTRACT(EPOCH FROM max(finished_at) FILTER (WHERE status = 'succeeded')), 0), "
+            "COALESCE(EXTRACT(EPOCH FROM max(verified_at)), 0) FROM backups");
+        return std::pair{rows, std::array<double, 4>{b[0].as<double>(), b[1].as<double>(), b[2].as<double>(),
+                                                     b[3].as<double>()}};
     };
-    const auto rows = co_await db.run(std::move(read));
+    const auto [rows, backups] = co_await db.run(std::move(read));
     auto& reg = metrics::default_registry();
+    auto& kept = reg.gauges("wharf_backups", "Database backups kept, by whether a restore drill has restored them.",
+                            {"state"});
+    kept.with({"verified"}).set(backups[0]);
+    kept.with({"unverified"}).set(backups[1]);
+    reg.gauges("wharf_backup_last_success_timestamp_seconds", "When the newest backup that succeeded finished (0: none).", {})
+        .with({})
+        .set(backups[2]);
+    reg.gauges("wharf_backup_last_verified_timestamp_seconds", "When a restore drill last passed (0: never).", {})
+        .with({})
+        .set(backups[3]);
     auto& used = reg.gauges("wharf_storage_used_bytes", "Bytes stored on the provider (the catalog's accounting).",
                             {"provider"});
     auto& limit = reg.gauges("wharf_storage_limit_bytes", "The provider's configured capacity limit.", {"provider"});

@@ -52,6 +52,22 @@ std::string_view to_string(profile p) noexcept {
     return "generic";
 }
 
+std::string_view storage_class_for(profile p, storage::tier t) noexcept {
+    switch (t) {
+    case storage::tier::hot: return "STANDARD";
+    case storage::tier::warm: return p == profile::gcs ? "NEARLINE" : "STANDARD_IA";
+    case storage::tier::cold:
+        if (p == profile::gcs) return "COLDLINE";
+        if (p == profile::r2) return "STANDARD_IA";
+        return "GLACIER_IR";
+    }
+    return "STANDARD";
+}
+
+std::string_view storage_class_header(profile p) noexcept {
+    return p == profile::gcs ? "x-goog-storage-class" : "x-amz-storage-class";
+}
+
 std::string addressing::object_path(std::string_view key) const {
     return bucket_path + "/" + sigv4::uri_encode(key, true);
 }
@@ -194,6 +210,10 @@ object_info info_from_headers(const std::string& key, const http::response& r) {
     if (auto lm = r.header("last-modified")) info.last_modified = parse_http_date(*lm).value_or(info.last_modified);
     info.sha256 = meta_sha256(r);
     if (auto type = r.header("content-type"); type && !type->empty()) info.content_type = std::string(*type);
+    // S3 names the class only when it is not STANDARD.
+    auto cls = r.header("x-amz-storage-class");
+    if (!cls) cls = r.header("x-goog-storage-class");
+    info.storage_class = cls && !cls->empty() ? std::string(*cls) : std::string("STANDARD");
     return info;
 }
 
@@ -581,7 +601,8 @@ public:
     }
 
     awaitable<void> copy_in_parts(const std::string& source, std::uint64_t size, const http::response& head,
-                                  const std::string& destination_key, const std::string& what) {
+                                  const std::string& destination_key, const std::string& what,
+                                  http::header_list extra = {}) {
         const part_plan plan = plan_parts(size, config_.copy_part_size);
         // The source's type and user metadata, as CopyObject would have kept them.
         http::header_list headers;
@@ -591,6 +612,7 @@ public:
             std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
             if (lower == "content-type" || lower.starts_with(prefix)) headers.emplace_back(lower, value);
         }
+        headers.insert(headers.end(), extra.begin(), extra.end());
         s3_part_sink sink(*this, destination_key);
         co_await sink.begin_with(destination_key, std::move(headers));
         std::vector<uploaded_part> parts(plan.part_count);
@@ -636,6 +658,73 @@ public:
         std::rethrow_exception(failure);
     }
 
+    std::optional<std::string> tier_class(storage::tier t) const override {
+        return std::string(storage_class_for(config_.profile, t));
+    }
+
+    // Copy in place to the same key with the class and the metadata directive COPY (CopyObject
+    // keeps the content type and user metadata, the stored SHA-256 among them); above
+    // copy_part_threshold a multipart copy onto itself with the class set at Create. A HEAD first:
+    // an object already in the class is left alone (S3 refuses a copy onto itself that changes
+    // nothing), which makes a rerun after a kill a no-op.
+    awaitable<void> set_tier(std::string key, storage::tier t) override {
+        check_key(key);
+        const std::string target(storage_class_for(config_.profile, t));
+        const std::string what = "set-tier " + key + " -> " + target;
+        auto head = co_await with_retry("set-tier", key, [&]() -> awaitable<http::response> {
+            auto r = co_await call(http::verb::head, where_.object_path(key), {}, {}, {},
+                                   std::string(sigv4::empty_payload_sha256), "set-tier", key);
+            if (r.status == 404) throw error(errc::not_found, what + ": no such object");
+            if (!r.ok()) throw reply_error("set-tier", key, r.status, r.body);
+            co_return r;
+        });
+        const object_info info = info_from_headers(key, head);
+        if (info.storage_class == target) co_return;
+        const std::string source = "/" + sigv4::uri_encode(config_.bucket, false) + "/" + sigv4::uri_encode(key, true);
+        http::header_list headers = kv(std::string(storage_class_header(config_.profile)), target);
+        if (info.size > config_.copy_part_threshold) {
+            co_await copy_in_parts(source, info.size, head, key, what, std::move(headers));
+            co_return;
+        }
+        headers.emplace_back("x-amz-copy-source", source);
+        headers.emplace_back(config_.profile == profile::gcs ? "x-goog-metadata-directive" : "x-amz-metadata-directive",
+                             "COPY");
+        const std::string path = where_.object_path(key);
+        co_await with_retry("set-tier", key, [&]() -> awaitable<void> {
+            auto r = co_await call(http::verb::put, path, {}, headers, {}, std::string(sigv4::empty_payload_sha256),
+                                   "set-tier", key);
+            if (!r.ok()) throw reply_error("set-tier", key, r.status, r.body);
+            auto result = parse_copy(r.body);  // CopyObject may answer 200 and fail in its body
+            if (result.error)
+                throw error(classify(200, result.error->code), what + ": " + result.error->code + " (" + result.error->message + ")");
+        });
+    }
+
+    awaitable<void> put_lifecycle(std::string xml) {
+        const std::span<const char> bytes(xml.data(), xml.size());
+        co_await with_retry("put-bucket-lifecycle", config_.bucket, [&]() -> awaitable<void> {
+            http::header_list h;
+            h.emplace_back("Content-MD5", md5_base64(bytes));
+            h.emplace_back("Content-Type", "application/xml");
+            auto r = co_await call(http::verb::put, bucket_root(), kv("lifecycle", ""), std::move(h), bytes,
+                                   sigv4::sha256_hex(bytes), "put-bucket-lifecycle", config_.bucket);
+            if (!r.ok()) throw reply_error("put-bucket-lifecycle", config_.bucket, r.status, r.body);
+        });
+    }
+
+    awaitable<std::optional<std::string>> get_lifecycle() {
+        co_return co_await with_retry("get-bucket-lifecycle", config_.bucket, [&]() -> awaitable<std::optional<std::string>> {
+            http::request_options o;
+            o.body_limit = 1 << 20;
+            auto r = co_await call(http::verb::get, bucket_root(), kv("lifecycle", ""), {}, {},
+                                   std::string(sigv4::empty_payload_sha256), "get-bucket-lifecycle", config_.bucket,
+                                   std::move(o));
+            if (r.status == 404) co_return std::nullopt;  // NoSuchLifecycleConfiguration
+            if (!r.ok()) throw reply_error("get-bucket-lifecycle", config_.bucket, r.status, r.body);
+            co_return std::string(r.body.begin(), r.body.end());
+        });
+    }
+
     std::string presign(http_method method, const std::string& key, std::chrono::seconds expires) const override {
         check_key(key);
         sigv4::request_to_sign r;
@@ -667,6 +756,8 @@ public:
         }
         co_return all;
     }
+
+    std::unique_ptr<part_sink> stream_sink(std::string key) override;
 
     awaitable<void> abort_incomplete(std::string key, std::string upload_id) override {
         const std::string path = where_.object_path(key);
@@ -906,8 +997,27 @@ awaitable<void> s3_part_sink::abort() {
 
 }  // namespace
 
+std::unique_ptr<part_sink> s3_provider::stream_sink(std::string key) {
+    check_key(key);
+    return std::make_unique<s3_part_sink>(*this, std::move(key));
+}
+
 std::unique_ptr<storage::provider> make_provider(net::any_io_executor executor, config c) {
     return std::make_unique<s3_provider>(std::move(executor), std::move(c));
+}
+
+awaitable<void> put_bucket_lifecycle(storage::provider& p, std::string xml) {
+    auto* s3 = dynamic_cast<s3_provider*>(&p);
+    if (!s3) throw std::invalid_argument("put_bucket_lifecycle: not an S3 provider");
+    auto putting = s3->put_lifecycle(std::move(xml));
+    co_await std::move(putting);
+}
+
+awaitable<std::optional<std::string>> get_bucket_lifecycle(storage::provider& p) {
+    auto* s3 = dynamic_cast<s3_provider*>(&p);
+    if (!s3) throw std::invalid_argument("get_bucket_lifecycle: not an S3 provider");
+    auto getting = s3->get_lifecycle();
+    co_return co_await std::move(getting);
 }
 
 std::unique_ptr<part_sink> make_part_sink(storage::provider& p, std::string key) {

@@ -40,6 +40,10 @@ struct spawn_options {
     std::filesystem::path cwd;      // empty: the caller's
     int nice = 0;                   // added to the child's niceness, 0..19
     bool capture_stdout = true;     // else stdout goes to /dev/null
+    bool capture_stdin = false;     // else stdin is /dev/null
+    // "NAME=value" entries set in the child's environment (over the caller's): how a secret such
+    // as PGPASSWORD reaches a child without showing in its argv (ps).
+    std::vector<std::string> env;
     std::size_t stderr_lines = 20;
     std::size_t stderr_line_bytes = 1000;
 };
@@ -66,6 +70,12 @@ public:
 
     // The child's stdout (capture_stdout); a read ends with boost::asio::error::eof.
     boost::asio::posix::stream_descriptor& stdout_pipe() noexcept { return stdout_; }
+    // The child's stdin (capture_stdin); close it (close_stdin) to give the child its EOF.
+    boost::asio::posix::stream_descriptor& stdin_pipe() noexcept { return stdin_; }
+    void close_stdin() noexcept {
+        boost::system::error_code ignored;
+        stdin_.close(ignored);
+    }
 
     // Reads stderr into the tail until the child closes it.
     boost::asio::awaitable<void> read_stderr();
@@ -98,7 +108,7 @@ private:
     exit_status reap() noexcept;
 
     pid_t pid_ = -1;
-    boost::asio::posix::stream_descriptor stdout_, stderr_, pidfd_;
+    boost::asio::posix::stream_descriptor stdout_, stderr_, stdin_, pidfd_;
     line_tail tail_;
     std::optional<exit_status> status_;
     bool signalled_ = false;

@@ -60,6 +60,11 @@ boost::asio::awaitable<void> create_container(storage::provider& p);
 // The block-upload part_sink for `key`, to drive the engine directly (tests, tools).
 std::unique_ptr<part_sink> make_part_sink(storage::provider& p, std::string key);
 
+// Tiers as access tiers: hot Hot, warm Cool, cold Cold (the Cold tier needs x-ms-version
+// 2021-12-02, which this client sends; Azurite 3.35 accepts it too). Archive is not used: an
+// archived blob cannot be read until it is rehydrated, which would break every read path. Pure.
+std::string_view access_tier_for(storage::tier t) noexcept;
+
 // The fixed-length block id of part `number`: base64 of "wharf-block-NNNNNN".
 std::string block_id(std::uint32_t number);
 

@@ -15,6 +15,14 @@
 //   cannot be enforced); PUT is refused (storage::error permanent): a writer must go through
 //   put_* to keep writes atomic.
 // - Incomplete uploads are temp files left by a crash, listed once older than stale_temp_after.
+// - Tiers: with a cold_root (a folder outside the root, typically on cheaper disks), a cold object's
+//   file lives at <cold_root>/<key> instead, with the same guarantees (O_NOFOLLOW walk, xattr).
+//   set_tier moves it (rename within one filesystem, else copy to a temp file, SHA-256 checked,
+//   fsync, rename, then unlink of the old file) and every read path -- get_to_file, head,
+//   remove, remove_many, list, copy, presign -- finds it in either folder (the root first: a move
+//   cut short by a crash leaves both files, which hold the same bytes). A put writes to the root
+//   and removes a cold copy of the key (a new object is hot). Hot and warm both live in the root:
+//   a local disk has no "infrequent access" class. Without a cold_root the provider has no tiers.
 // - All file I/O runs on the storage library's blocking pool, never on the caller's I/O thread.
 #pragma once
 
@@ -23,13 +31,18 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace wharf::storage {
 
+class part_sink;
+
 struct local_options {
     std::chrono::seconds stale_temp_after{3600};
     bool fsync = true;  // off only for tests and benchmarks that do not care about power loss
+    // Where cold objects live; created when missing. Must not be inside the root, nor hold it.
+    std::optional<std::filesystem::path> cold_root;
 };
 
 class local_provider final : public provider {
@@ -55,7 +68,11 @@ public:
     boost::asio::awaitable<void> copy(std::string source_key, std::string destination_key) override;
     std::string presign(http_method method, const std::string& key, std::chrono::seconds expires) const override;
     boost::asio::awaitable<std::vector<incomplete_upload>> list_incomplete(std::string prefix) override;
+    // Parts appended in order, one at a time, to a temp file committed by complete() like any put.
+    std::unique_ptr<part_sink> stream_sink(std::string key) override;
     boost::asio::awaitable<void> abort_incomplete(std::string key, std::string upload_id) override;
+    std::optional<std::string> tier_class(storage::tier t) const override;
+    boost::asio::awaitable<void> set_tier(std::string key, storage::tier t) override;
 
     struct state;  // detail, shared with the blocking tasks
 

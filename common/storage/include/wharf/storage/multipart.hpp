@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -87,6 +88,8 @@ public:
     virtual std::string upload_id() const { return {}; }
     // The smallest part the backend accepts (but the last). Azure blocks may be any size.
     virtual std::uint64_t min_part_size() const { return storage::min_part_size; }
+    // Whether parts must be sent one at a time, in order (the local provider appends them).
+    virtual bool sequential_parts() const { return false; }
 };
 
 struct engine_limits {
@@ -105,5 +108,21 @@ struct engine_limits {
 boost::asio::awaitable<put_result> upload_file_in_parts(part_sink& sink, std::string key,
                                                         std::filesystem::path source, put_options options,
                                                         engine_limits limits = {});
+
+// Fills `into` with the stream's next bytes and returns how many it wrote (fewer than asked is
+// fine); 0 when the stream has ended. Throws when the stream failed.
+using stream_reader = std::function<boost::asio::awaitable<std::size_t>(std::span<char> into)>;
+
+// Uploads a stream of unknown length (a pg_dump pipe) through `sink`, with no temp file: parts of
+// options.part_size (0: 16 MiB; at least the sink's minimum) are filled from `read` in order,
+// hashed (the object's SHA-256 and the part checksum) and sent with up to
+// options.parts_in_flight in flight. A part's buffer is held until the part is stored -- a
+// stream cannot be re-read -- so a failed part is resent from memory, within the retry bound:
+// memory is (parts_in_flight + 1) x part_size. A stream longer than 10,000 parts fails
+// (permanent, "raise the part size"); an empty stream is one empty part. On any failure
+// (`read` threw included) in-flight parts drain, the upload is aborted and the error rethrown.
+// Progress reports bytes done with total 0 (unknown). options.sha256 is ignored (computed).
+boost::asio::awaitable<put_result> upload_stream_in_parts(part_sink& sink, std::string key, stream_reader read,
+                                                          put_options options, engine_limits limits = {});
 
 }  // namespace wharf::storage

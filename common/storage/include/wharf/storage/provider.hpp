@@ -3,6 +3,7 @@
 #pragma once
 
 #include "wharf/storage/error.hpp"
+#include "wharf/storage/tier.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -19,6 +20,8 @@
 
 namespace wharf::storage {
 
+class part_sink;  // multipart.hpp
+
 struct object_info {
     std::string key;
     std::uint64_t size = 0;
@@ -26,6 +29,9 @@ struct object_info {
     std::optional<std::string> sha256;  // hex, when the object carries it (metadata)
     std::chrono::system_clock::time_point last_modified;
     std::optional<std::string> content_type;  // as stored, where the provider keeps one (S3, Azure)
+    // head() only: the provider's class of the object (S3 x-amz-storage-class, STANDARD when the
+    // server names none; Azure x-ms-access-tier; local "cold_root" or "root"); nullopt when unknown.
+    std::optional<std::string> storage_class;
 };
 
 // Bytes done / total, called from the upload as parts finish.
@@ -107,6 +113,22 @@ public:
     virtual std::string presign(http_method method, const std::string& key, std::chrono::seconds expires) const = 0;
     virtual boost::asio::awaitable<std::vector<incomplete_upload>> list_incomplete(std::string prefix) = 0;
     virtual boost::asio::awaitable<void> abort_incomplete(std::string key, std::string upload_id) = 0;
+
+    // The part sink through which a stream of unknown length goes to `key` (upload_stream in
+    // stream_upload.hpp): S3 multipart, Azure blocks, the local provider's temp file. Null (the
+    // default) when the provider takes no streams.
+    virtual std::unique_ptr<part_sink> stream_sink(std::string key);
+
+    // Tiers (lifecycle rules). The provider's class for objects of tier `t` (an S3 storage class,
+    // an Azure access tier, "root" or "cold_root" for the local provider), as head() reports it in
+    // object_info::storage_class; nullopt when this provider does not place objects by tier (the
+    // default; a local provider without a cold_root).
+    virtual std::optional<std::string> tier_class(storage::tier t) const;
+    // Puts the stored object in tier `t`'s class, keeping its bytes, metadata (the stored SHA-256
+    // included) and content type. Idempotent: an object already there is left alone, so a caller
+    // killed after this call may call it again. Throws storage::error: not_found when the object
+    // is absent, permanent when the provider has no class for `t` (tier_class is nullopt).
+    virtual boost::asio::awaitable<void> set_tier(std::string key, storage::tier t);
 };
 
 // Keys: 1-1024 bytes of UTF-8, no "..", "." or empty path segments, no leading "/", no NUL or

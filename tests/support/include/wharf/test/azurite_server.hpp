@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +41,10 @@ public:
     // Lease Blob (acquire, infinite), signed with the well-known key; blocking. A leased blob
     // refuses a Delete Blob that names no lease (412 LeaseIdMissing).
     void acquire_lease(const std::string& container, const std::string& blob) const;
+
+    // Get Blob Properties' x-ms-access-tier, signed with the well-known key; blocking. nullopt when
+    // the blob does not exist.
+    std::optional<std::string> access_tier(const std::string& container, const std::string& blob) const;
 
 private:
     // One request signed with the well-known key, on a private io_context; blocking.

@@ -17,6 +17,7 @@
 
 #include "wharf/pg/pool.hpp"  // pg::pool and the pqxx::connection declaration
 #include "wharf/storage/placement.hpp"
+#include "wharf/storage/tier.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -36,7 +37,6 @@ class dbtransaction;  // libpqxx 6.4
 
 namespace wharf::storage {
 
-enum class tier { hot, warm, cold };
 enum class prefix_class { temp, permanent };
 std::string_view to_string(tier t) noexcept;
 std::string_view to_string(prefix_class c) noexcept;
@@ -164,6 +164,13 @@ relocate_result relocate_object(pqxx::connection& c, std::int64_t object_id, std
                                 std::string_view to_provider, std::string_view to_bucket, std::string_view sha256,
                                 std::string_view etag,
                                 const std::function<void(pqxx::dbtransaction&)>& with_move = {});
+// A stored object's tier changed at its provider (the caller did that first): the live row
+// `object_id` takes `to` if it still holds `sha256` and is in tier `from`. Its created_at (the
+// object's age) stays; usage does not change (a tier is not a size). Idempotent: a row already in
+// `to` reports already; one deleted or replaced meanwhile, gone.
+enum class tier_outcome { changed, already, gone };
+tier_outcome set_object_tier(pqxx::connection& c, std::int64_t object_id, std::string_view sha256, tier from, tier to);
+
 // A live row by id; nullopt when there is none (or it was deleted).
 std::optional<stored_object> find_object_by_id(pqxx::connection& c, std::int64_t object_id);
 std::string_view to_string(relocate_outcome o) noexcept;

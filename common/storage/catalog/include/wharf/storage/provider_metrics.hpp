@@ -18,6 +18,9 @@ namespace wharf::storage {
 
 // The same provider, its calls measured. The registry wraps every provider it builds.
 std::unique_ptr<provider> with_metrics(std::unique_ptr<provider> inner);
+// The provider inside with_metrics' wrapper (`p` itself when it is not one), for the calls only a
+// backend's own type offers (s3::put_bucket_lifecycle, azure::create_container).
+provider& unwrapped(provider& p) noexcept;
 
 // Sets the usage gauges from storage_stats (the accounting, not a listing of the buckets).
 boost::asio::awaitable<void> refresh_storage_gauges(pg::pool& db);

@@ -85,8 +85,24 @@ addressing resolve_addressing(const config& c);
 bool is_ip_literal_or_localhost(std::string_view host);
 bool is_dns_compatible_bucket(std::string_view bucket);
 
+// Tiers as storage classes. aws, minio, generic: hot STANDARD, warm STANDARD_IA, cold GLACIER_IR
+// (Glacier Instant Retrieval: millisecond reads like the other two, so every read path keeps
+// working; GLACIER and DEEP_ARCHIVE would need a restore first). r2 has one colder class:
+// STANDARD_IA for warm and cold. gcs: STANDARD, NEARLINE, COLDLINE. Pure.
+std::string_view storage_class_for(profile p, storage::tier t) noexcept;
+// The header that carries the class: x-goog-storage-class for gcs, x-amz-storage-class otherwise.
+std::string_view storage_class_header(profile p) noexcept;
+
 // Builds the provider; the HTTP client (and its connection pool) is created on `executor`.
 std::unique_ptr<storage::provider> make_provider(boost::asio::any_io_executor executor, config c);
+
+// PutBucketLifecycleConfiguration of the provider's bucket with `xml` (sent with its Content-MD5,
+// which S3 requires on this request). `p` must come from make_provider (not wrapped);
+// std::invalid_argument otherwise. Throws storage::error when the server refuses it.
+boost::asio::awaitable<void> put_bucket_lifecycle(storage::provider& p, std::string xml);
+// GetBucketLifecycleConfiguration: the configuration as the server holds it (a reply above 1 MiB
+// is refused), or nullopt when the bucket has none.
+boost::asio::awaitable<std::optional<std::string>> get_bucket_lifecycle(storage::provider& p);
 
 // The provider's multipart part_sink for `key`, to drive the engine directly (tests, tools).
 // `p` must come from make_provider and outlive the sink; throws std::invalid_argument otherwise.

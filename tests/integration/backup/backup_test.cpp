@@ -1,0 +1,338 @@
+// Database backups against real PostgreSQL, moto and the local provider: a backup streamed into a
+// multipart upload and restored into a fresh database reproduces every table (rows and checksums);
+// the restore drill marks it verified; a flipped byte fails verify and restore before the target is
+// touched; pg_dump killed, a part refused by the server, an implausibly small dump, a failing
+// pg_dump and a killed wharfctl never record success nor run retention, and leave no upload open;
+// retention keeps the newest backup and two drilled ones; the job types on a real worker.
+#include "fleet.hpp"
+
+#include "wharf/backup/census.hpp"
+#include "wharf/test/fault_proxy.hpp"
+#include "wharf/test/moto_server.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using wharf::test::fleet;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string wharfctl() { return (wharf::test::binary_dir() / "wharfctl" / "wharfctl").string(); }
+
+// The URL of another database on the same server.
+std::string with_database(const std::string& url, const std::string& db) {
+    const auto slash = url.rfind('/');
+    const auto query = url.find('?', slash);
+    return url.substr(0, slash + 1) + db + (query == std::string::npos ? "" : url.substr(query));
+}
+
+class backups : public ::testing::Test {
+protected:
+    void SetUp() override {
+        moto.create_bucket("backups");
+        root = dir.path() / "store";
+        scratch = dir.path() / "scratch";
+        fs::create_directories(root);
+    }
+
+    std::string providers(std::uint16_t moto_port = 0) const {
+        const std::string endpoint = "http://127.0.0.1:" + std::to_string(moto_port ? moto_port : moto.port());
+        return R"({"providers":[{"name":"disk","kind":"local","root":")" + root.string() +
+               R"("},{"name":"moto","kind":"s3","profile":"generic","endpoint":")" + endpoint +
+               R"(","region":"us-east-1","bucket":"backups","access_key_id":"testing","secret_access_key":"testing"}]})";
+    }
+
+    std::vector<std::string> argv(std::vector<std::string> args, const std::string& provider = "moto",
+                                  std::uint16_t moto_port = 0) {
+        std::vector<std::string> out{wharfctl(), "backup"};
+        out.insert(out.end(), args.begin(), args.end());
+        for (std::string a : std::vector<std::string>{"--database-url", f.postgres().url(), "--scratch-dir", scratch.string(), "--storage-providers",
+                              providers(moto_port), "--backup-provider", provider, "--backup-part-size", "5MiB"})
+            out.push_back(std::move(a));
+        return out;
+    }
+
+    // Rows enough for a dump of several 5 MiB parts once compressed (md5 text compresses ~2x).
+    void seed_jobs(int n) {
+        pqxx::connection c(f.postgres().url());
+        pqxx::work tx(c);
+        tx.exec("INSERT INTO jobs (queue, id, status, payload) SELECT 'upload', 'seed-' || g, 'succeeded', "
+                "jsonb_build_object('n', g, 'a', md5(g::text), 'b', md5((g * 7)::text), 'c', md5((g * 13)::text), "
+                "'d', md5((g * 31)::text)) FROM generate_series(1, " +
+                std::to_string(n) + ") g");
+        tx.commit();
+    }
+
+    wharf::backup::census census_of(const std::string& url) {
+        pqxx::connection c(url);
+        pqxx::work tx(c);
+        return wharf::backup::take_census(tx);
+    }
+
+    json run_json(const std::vector<std::string>& a, int expect = 0) {
+        const auto r = wharf::test::run(a, {}, 300s);
+        EXPECT_EQ(r.status, expect) << r.output;
+        const auto at = r.output.find_first_of("{[");
+        if (at == std::string::npos) return json();
+        return json::parse(r.output.substr(at), nullptr, false);
+    }
+
+    std::int64_t count(const std::string& sql) { return f.count(sql); }
+
+    void create_database(const std::string& name) {
+        pqxx::connection c(f.postgres().url());
+        pqxx::nontransaction tx(c);
+        tx.exec0("CREATE DATABASE " + name);
+    }
+
+    // Old succeeded backups for retention to judge: objects at the local provider, 60 days old.
+    void seed_old_backups() {
+        pqxx::connection c(f.postgres().url());
+        pqxx::work tx(c);
+        for (int i = 1; i <= 3; ++i) {
+            const std::string key = "backups/db/old-" + std::to_string(i) + ".dump.zst";
+            fs::create_directories((root / key).parent_path());
+            std::ofstream(root / key) << "old backup " << i;
+            tx.exec_params0("INSERT INTO backups (status, provider, bucket, key, format, size, sha256, started_at, "
+                            "finished_at, verified_at) VALUES ('succeeded', 'disk', $1, $2, 'pg_dump-custom+zstd', 12, "
+                            "'x', now() - make_interval(days => 70 - $3), now() - make_interval(days => 70 - $3), "
+                            "CASE WHEN $3 > 1 THEN now() - interval '50 days' END)",
+                            root.string(), key, i);
+        }
+        tx.commit();
+    }
+    std::int64_t old_backups_left() {
+        return count("SELECT count(*) FROM backups WHERE key LIKE 'backups/db/old-%' AND status = 'succeeded'");
+    }
+
+    fleet f;
+    wharf::test::logs_on_failure logs{f};
+    wharf::test::moto_server moto;
+    wharf::test::temp_dir dir{"wharf-backup"};
+    fs::path root, scratch;
+};
+
+}  // namespace
+
+TEST_F(backups, a_backup_streamed_to_moto_restores_into_a_fresh_database_with_every_table_and_passes_the_drill) {
+    seed_jobs(120'000);
+    const auto before = census_of(f.postgres().url());
+    ASSERT_GT(before.at("jobs").rows, 100'000u);
+
+    const auto b = run_json(argv({"run", "--json"}));
+    ASSERT_EQ(b["status"], "succeeded") << b.dump();
+    const auto id = b["id"].get<std::int64_t>();
+    EXPECT_EQ(census_of(f.postgres().url()).at("backups").rows, 1u) << "its own row, which the dump's snapshot predates";
+    EXPECT_GT(b["dump_bytes"].get<std::uint64_t>(), b["size"].get<std::uint64_t>()) << "compressed";
+    EXPECT_FALSE(b["verified"].get<bool>());
+    EXPECT_FALSE(b["server_version"].get<std::string>().empty());
+    EXPECT_GE(b["schema_version"].get<int>(), 14);
+    // Stored at moto whole: the size and SHA-256 the row records, read back by the server's listing.
+    const auto listed = moto.list_objects("backups");
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].key, b["key"]);
+    EXPECT_EQ(listed[0].size, b["size"].get<std::uint64_t>());
+    EXPECT_GT(listed[0].size, 5u << 20) << "several parts of 5 MiB";
+    EXPECT_TRUE(moto.open_uploads("backups").empty());
+    EXPECT_EQ(count("SELECT count(*) FROM multipart_uploads"), 0);
+
+    // Listed as unverified until a drill restored it.
+    const auto list = wharf::test::run(argv({"list"}));
+    EXPECT_NE(list.output.find("UNVERIFIED"), std::string::npos) << list.output;
+
+    // Restore into a fresh database: every table as in the source (rows and checksums).
+    create_database("restored");
+    const std::string target = with_database(f.postgres().url(), "restored");
+    const auto restored = run_json(argv({"restore", std::to_string(id), "--target", target, "--json"}));
+    EXPECT_EQ(restored["id"], id);
+    const auto after = census_of(target);
+    EXPECT_EQ(after, before);
+    EXPECT_TRUE(wharf::backup::census_differences(before, after).empty());
+
+    // A target that has tables is refused without --yes, and left as it was; with --yes replaced.
+    {
+        pqxx::connection c(target);
+        pqxx::work tx(c);
+        tx.exec0("DELETE FROM jobs WHERE id LIKE 'seed-1%'");
+        tx.commit();
+    }
+    const auto refused = wharf::test::run(argv({"restore", std::to_string(id), "--target", target}), {}, 120s);
+    EXPECT_EQ(refused.status, 1) << refused.output;
+    EXPECT_NE(refused.output.find("not empty"), std::string::npos) << refused.output;
+    EXPECT_NE(census_of(target).at("jobs").rows, before.at("jobs").rows);
+    run_json(argv({"restore", std::to_string(id), "--target", target, "--yes", "--json"}));
+    EXPECT_EQ(census_of(target), before);
+
+    // The drill: restored into a scratch database, compared with the manifest, marked verified.
+    const auto drill = run_json(argv({"drill", "--json"}));
+    EXPECT_EQ(drill["passed"], true) << drill.dump();
+    EXPECT_EQ(drill["id"], id);
+    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE id = " + std::to_string(id) +
+                    " AND verified_at IS NOT NULL AND restore_seconds > 0 AND drill_error IS NULL"),
+              1);
+    EXPECT_EQ(count("SELECT count(*) FROM pg_database WHERE datname LIKE 'wharf_drill_%'"), 0) << "scratch dropped";
+    const auto listed_after = run_json(argv({"list", "--json"}));
+    ASSERT_EQ(listed_after.size(), 1u);
+    EXPECT_EQ(listed_after[0]["verified"], true);
+
+    // verify: intact.
+    const auto verified = run_json(argv({"verify", std::to_string(id), "--json"}));
+    EXPECT_EQ(verified["ok"], true) << verified.dump();
+    EXPECT_EQ(verified["dump_bytes"], b["dump_bytes"]);
+
+    // The job types on a real worker: a backup, then its drill.
+    f.start_worker({"--queues", "backup=1,restore-drill=1", "--storage-providers", providers(), "--scratch-dir",
+                    scratch.string(), "--backup-provider", "moto"});
+    f.enqueue("backup", json{{"v", 1}, {"id", "bk-1"}, {"payload", json::object()}});
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "bk-1") == "succeeded"; }, 120s))
+        << wharf::test::status_of(f, "bk-1");
+    const auto job_result = json::parse(f.job("bk-1")->result.value_or("{}"));
+    const auto second = job_result["id"].get<std::int64_t>();
+    EXPECT_EQ(job_result["status"], "succeeded");
+    f.enqueue("restore-drill", json{{"v", 1}, {"id", "drill-1"}, {"payload", {{"backup_id", second}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "drill-1") == "succeeded"; }, 120s))
+        << wharf::test::status_of(f, "drill-1");
+    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE id = " + std::to_string(second) + " AND verified_at IS NOT NULL"), 1);
+    // A drill of a backup that does not exist is dead-lettered with the reason.
+    f.enqueue("restore-drill", json{{"v", 1}, {"id", "drill-2"}, {"payload", {{"backup_id", 9999}}}});
+    ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "drill-2") == "dead"; }, 60s));
+    EXPECT_NE(f.job("drill-2")->error.value_or("").find("no backup 9999"), std::string::npos);
+}
+
+TEST_F(backups, a_flipped_byte_in_the_stored_dump_fails_verify_and_restore_before_the_target_is_touched) {
+    seed_jobs(2'000);
+    for (const std::string provider : {"disk", "moto"}) {
+        const auto b = run_json(argv({"run", "--json"}, provider));
+        ASSERT_EQ(b["status"], "succeeded") << b.dump();
+        const auto id = std::to_string(b["id"].get<std::int64_t>());
+        const std::string key = b["key"];
+        if (provider == "disk") {
+            std::fstream file(root / key, std::ios::in | std::ios::out | std::ios::binary);
+            file.seekg(1000);
+            char c = 0;
+            file.get(c);
+            file.seekp(1000);
+            file.put(static_cast<char>(c ^ 0x20));
+        } else {
+            // Replaced at moto by boto3 with one byte flipped (and without wharf's metadata).
+            const std::string script = R"(
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+body = bytearray(s3.get_object(Bucket="backups", Key=sys.argv[2])["Body"].read())
+body[1000] ^= 0x20
+s3.put_object(Bucket="backups", Key=sys.argv[2], Body=bytes(body))
+)";
+            const auto r = wharf::test::run({"python3", "-c", script, moto.endpoint(), key});
+            ASSERT_EQ(r.status, 0) << r.output;
+        }
+        const auto verify = wharf::test::run(argv({"verify", id}, provider));
+        EXPECT_EQ(verify.status, 1) << verify.output;
+        EXPECT_NE(verify.output.find("DAMAGED"), std::string::npos) << verify.output;
+
+        const std::string db = "target_" + provider;
+        create_database(db);
+        const auto restore = wharf::test::run(argv({"restore", id, "--target", with_database(f.postgres().url(), db)}, provider));
+        EXPECT_EQ(restore.status, 1) << restore.output;
+        EXPECT_NE(restore.output.find("damaged"), std::string::npos) << restore.output;
+        EXPECT_TRUE(census_of(with_database(f.postgres().url(), db)).empty()) << "the target was not touched";
+        const auto drill = wharf::test::run(argv({"drill", id}, provider));
+        EXPECT_EQ(drill.status, 1) << drill.output;
+        EXPECT_EQ(count("SELECT count(*) FROM backups WHERE id = " + id + " AND drill_error IS NOT NULL AND verified_at IS NULL"), 1);
+    }
+    EXPECT_TRUE(fs::is_empty(scratch)) << "the downloads were removed";
+}
+
+TEST_F(backups, a_failed_or_killed_backup_never_records_success_never_runs_retention_and_leaves_no_upload) {
+    seed_jobs(150'000);
+    seed_old_backups();
+    ASSERT_EQ(old_backups_left(), 3);
+
+    // pg_dump killed mid-run.
+    {
+        wharf::test::process p(argv({"run"}));
+        std::string dump_pid;
+        ASSERT_TRUE(fleet::eventually(
+            [&] {
+                const auto r = wharf::test::run({"pgrep", "-P", std::to_string(p.pid()), "pg_dump"});
+                dump_pid = r.output.substr(0, r.output.find('\n'));
+                return !dump_pid.empty() && count("SELECT count(*) FROM multipart_uploads WHERE upload_id <> '(creating)'") > 0;
+            },
+            60s));
+        ::kill(std::stoi(dump_pid), SIGKILL);
+        EXPECT_EQ(p.wait(120s), 1);
+        EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'failed' AND error LIKE '%pg_dump killed by SIGKILL%'"), 1);
+    }
+    // A part the server refuses, every time (through the fault proxy).
+    {
+        wharf::test::fault_proxy proxy(moto.port());
+        proxy.set_rule([](const wharf::test::request_info& r) {
+            if (r.method == "PUT" && r.target.find("partNumber=2&") != std::string::npos)
+                return wharf::test::fault{wharf::test::fault::kind::status, 500,
+                                          "<Error><Code>InternalError</Code><Message>no</Message></Error>", {}};
+            return wharf::test::fault{};
+        });
+        const auto r = wharf::test::run(argv({"run"}, "moto", proxy.port()), {}, 300s);
+        EXPECT_EQ(r.status, 1) << r.output;
+        EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'failed' AND error LIKE '%InternalError%'"), 1)
+            << r.output;
+    }
+    // A pg_dump that writes almost nothing, and one that fails after writing a little.
+    {
+        const fs::path bin = dir.path() / "fake-bin";
+        fs::create_directories(bin);
+        std::ofstream(bin / "pg_dump") << "#!/bin/sh\nprintf PGDMP12345\n";
+        fs::permissions(bin / "pg_dump", fs::perms::owner_all);
+        const std::string path = bin.string() + ":" + std::getenv("PATH");
+        auto r = wharf::test::run(argv({"run"}), {.env = {{"PATH", path}}});
+        EXPECT_EQ(r.status, 1) << r.output;
+        EXPECT_NE(r.output.find("only 10 bytes"), std::string::npos) << r.output;
+        std::ofstream(bin / "pg_dump", std::ios::trunc)
+            << "#!/bin/sh\nprintf PGDMP\nhead -c 200000 /dev/urandom\necho 'pg_dump: error: lost the server' >&2\nexit 1\n";
+        r = wharf::test::run(argv({"run"}), {.env = {{"PATH", path}}});
+        EXPECT_EQ(r.status, 1) << r.output;
+        EXPECT_NE(r.output.find("pg_dump exit code 1: pg_dump: error: lost the server"), std::string::npos) << r.output;
+    }
+    // wharfctl itself killed mid-upload: the row stays running until the next run finds its owner
+    // dead, aborts its upload and marks it failed.
+    {
+        wharf::test::process p(argv({"run"}));
+        ASSERT_TRUE(fleet::eventually(
+            [&] { return count("SELECT count(*) FROM multipart_uploads WHERE upload_id <> '(creating)'") > 0; }, 60s));
+        p.kill_hard();
+        EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'running'"), 1);
+    }
+    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'succeeded' AND key NOT LIKE 'backups/db/old-%'"), 0);
+    EXPECT_EQ(old_backups_left(), 3) << "no retention after a failed backup";
+
+    // The dry run lists what retention would delete: the unverified old backup only (the two
+    // drilled ones are kept, however old).
+    const auto dry = run_json(argv({"prune", "--dry-run", "--json"}));
+    ASSERT_EQ(dry["would_delete"].size(), 1u) << dry.dump();
+    EXPECT_EQ(old_backups_left(), 3);
+
+    const auto ok = run_json(argv({"run", "--json"}));
+    ASSERT_EQ(ok["status"], "succeeded") << ok.dump();
+    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'running'"), 0);
+    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'failed' AND error LIKE 'abandoned%'"), 1);
+    EXPECT_TRUE(moto.open_uploads("backups").empty()) << "every failed or killed run's upload was aborted";
+    EXPECT_EQ(count("SELECT count(*) FROM multipart_uploads"), 0);
+    const auto objects = moto.list_objects("backups");
+    ASSERT_EQ(objects.size(), 1u) << "only the backup that succeeded is stored";
+    EXPECT_EQ(objects[0].key, ok["key"]);
+    // Retention ran after it: the unverified old backup went, object and row; the drilled ones stay.
+    ASSERT_EQ(ok["retention"]["deleted"].size(), 1u) << ok.dump();
+    EXPECT_EQ(old_backups_left(), 2);
+    EXPECT_FALSE(fs::exists(root / "backups/db/old-1.dump.zst"));
+    EXPECT_TRUE(fs::exists(root / "backups/db/old-2.dump.zst"));
+    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'deleted' AND deleted_at IS NOT NULL"), 1);
+}
