@@ -7,6 +7,7 @@
 #           the provider (no temp file), SHA-256 and size recorded, plus the census of every table
 #           taken in the same snapshot (its queries run in the server meanwhile)
 #   seed    the seed's way: `pg_dump "$db" | gzip > file` (plain SQL, gzip -6)
+#   floor   `pg_dump --format=custom --compress=0 > /dev/null`: what both wait for at least
 # and the restore of each: `wharfctl backup restore` (download, SHA-256 check, zstd -d into
 # pg_restore --single-transaction) into a fresh database vs `gunzip -c file | psql` into another.
 # Wall time, client CPU (user+sys of the command and its children: pg_dump, gzip, psql, pg_restore;
@@ -41,7 +42,7 @@ SELECT (ARRAY['upload', 'download', 'transcode'])[1 + g % 3], 'job-' || g, 'succ
        jsonb_build_object('source', 'https://cdn.example.com/videos/' || md5(g::text) || '.mp4',
                           'key', 'videos/' || g || '/video_original.mp4', 'provider', 's3-main'),
        jsonb_build_object('sha256', md5(g::text) || md5((g + 1)::text), 'etag', md5((g * 7)::text),
-                          'size', (g * 7919) % 100000000, 'url', 'https://s3.example.com/media/videos/' || g),
+                          'size', (g::bigint * 7919) % 100000000, 'url', 'https://s3.example.com/media/videos/' || g),
        'tenant-' || (g % 50), now() - (g % 1000) * interval '1 minute', now() - (g % 1000) * interval '1 minute',
        now() - (g % 1000) * interval '1 minute' + interval '40 seconds'
 FROM generate_series(1, $rows) g;
@@ -75,6 +76,8 @@ for ((rep = 1; rep <= reps; rep++)); do
     timed seed-restore "$rep" sh -c "gunzip -c '$out/seed/dump-$rep.sql.gz' | psql -q -v ON_ERROR_STOP=1 '$(with_db restore_seed)' >/dev/null"
     rm -f "$out/seed/dump-$rep.sql.gz"
   }
+  # The floor both share: pg_dump alone, its output thrown away (the server's COPY of every row).
+  timed pg_dump-only "$rep" sh -c "pg_dump --format=custom --compress=0 '$db' > /dev/null"
   if ((rep % 2)); then run_seed; run_wharf; else run_wharf; run_seed; fi
 done
 psql -At "$(with_db restore_wharf)" -c "SELECT 'restored by wharf: ' || count(*) || ' jobs rows' FROM jobs" | tee "$out/check.txt"
@@ -101,6 +104,10 @@ ss = statistics.median(int(s["bytes"]) for s in sizes if s["method"] == "seed")
 print(f"backup: wharf {sw / ww:.2f}x faster than pg_dump | gzip (target 2x, and under 120 s: "
       f"{'met' if sw / ww >= 2 and ww < 120 else 'MISSED'}), output {ws / ss:.2f}x the size "
       f"({'smaller' if ws < ss else 'NOT smaller'}), {wc / sc:.2f}x the client CPU")
+if "pg_dump-only" in med:
+    fw = med["pg_dump-only"][0]
+    print(f"floor: pg_dump alone {fw:.2f} s, so no pipeline after it can be more than {sw / fw:.2f}x faster than "
+          f"pg_dump | gzip here; wharf takes {ww / fw:.2f}x the floor")
 (rw, rc), (qw, qc) = med["wharf-restore"], med["seed-restore"]
 print(f"restore: wharf {rw:.2f} s vs gunzip | psql {qw:.2f} s ({qw / rw:.2f}x)")
 EOF_PY

@@ -1,7 +1,9 @@
 // The census of a database that a backup's manifest records and a restore drill checks: every
 // table of the schema `public` (wharf's tables), its row count and an order-independent checksum
-// of its rows -- the sum of hashtextextended(row::text, 0) -- taken in the same snapshot as the
-// dump, so the restored copy must match it exactly.
+// of its rows -- the sum of hash_record_extended(row, 0), PostgreSQL's own per-type hashes (stable
+// across versions: hash partitioning relies on them), or of hashtextextended(row::text, 0) for a
+// table with a column type that has no hash -- taken in the same snapshot as the dump, so the
+// restored copy must match it exactly.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -13,7 +15,7 @@
 #include <vector>
 
 namespace pqxx {
-class transaction_base;
+class dbtransaction;
 }
 
 namespace wharf::backup {
@@ -27,7 +29,7 @@ using census = std::map<std::string, table_count>;  // table name -> count
 
 // Blocking. Sets TimeZone UTC and DateStyle ISO for the transaction first (a row's text depends on
 // them), so call it at the start of the transaction whose snapshot is meant.
-census take_census(pqxx::transaction_base& tx);
+census take_census(pqxx::dbtransaction& tx);
 
 nlohmann::json to_json(const census& c);
 // Throws std::invalid_argument for a manifest that is not a census.
