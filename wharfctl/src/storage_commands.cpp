@@ -28,7 +28,9 @@ namespace {
 namespace s = wharf::storage;
 
 constexpr std::string_view stats_usage = "wharfctl storage stats [--json]";
-constexpr std::string_view presign_usage = "wharfctl presign <provider> <key> [--expires 3600] [--method get|put] [--json]";
+constexpr std::string_view presign_usage =
+    "wharfctl presign <provider> <key> [--expires 3600] [--method get|put] [--json]\n"
+    "       wharfctl presign --jobs <id>[,<id>...] [--expires 3600] [--json]";
 
 const wharf::option_spec stats_specs[] = {database_url_option, s::storage_providers_option(), json_option, help_option};
 constexpr std::string_view analytics_usage = "wharfctl storage analytics [--days 30] [--json]";
@@ -39,10 +41,128 @@ const wharf::option_spec analytics_specs[] = {
     help_option};
 const wharf::option_spec presign_specs[] = {
     s::storage_providers_option(),
+    database_url_option,
+    {"jobs", "bulk: comma-separated job ids; a manifest of every live artifact of them (and of their pipeline steps)"},
     {"expires", "lifetime of the URL in seconds, 1 to 604800 (7 days)", false, "3600"},
     {"method", "get or put", false, "get"},
     json_option,
     help_option};
+
+// --expires, checked (1 s .. 7 days). Throws usage_error.
+std::chrono::seconds presign_expiry(const wharf::config& cfg) {
+    const auto expires_text = cfg.get_or("expires", "3600");
+    std::int64_t seconds = 0;
+    try {
+        std::size_t used = 0;
+        seconds = std::stoll(expires_text, &used);
+        if (used != expires_text.size()) throw std::invalid_argument("trailing characters");
+    } catch (const std::exception&) {
+        throw usage_error("--expires must be a number of seconds, got '" + expires_text + "'");
+    }
+    const auto expires = s::checked_presign_expiry(seconds);
+    if (!expires) throw usage_error("--expires: " + expires.error().message);
+    return *expires;
+}
+
+// The seed's "bulk download": every live artifact of the jobs (a pipeline's: of its steps too),
+// each with a presigned GET URL, as one JSON manifest.
+boost::asio::awaitable<int> run_presign_jobs(invocation inv, const wharf::config& cfg) {
+    expect_positionals(cfg, 0, presign_usage);
+    const auto expires = presign_expiry(cfg);
+    std::vector<std::string> ids;
+    const std::string list = cfg.get_or("jobs", "");
+    for (std::size_t at = 0; at <= list.size();) {
+        auto comma = list.find(',', at);
+        if (comma == std::string::npos) comma = list.size();
+        std::string id = list.substr(at, comma - at);
+        if (!id.empty()) ids.push_back(std::move(id));
+        at = comma + 1;
+    }
+    if (ids.empty() || ids.size() > 10'000) throw usage_error("--jobs takes 1 to 10,000 comma-separated job ids");
+    const s::registry providers(s::provider_configs_from(cfg), inv.executor);
+    auto db = open_database(inv.executor, cfg);
+    struct artifact {
+        std::string job, provider, key, sha256;
+        std::uint64_t size = 0;
+    };
+    auto read = [ids](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        std::string array = "{";
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            if (i) array += ',';
+            array += '"';
+            for (char ch : ids[i]) {
+                if (ch == '"' || ch == '\\') array += '\\';
+                array += ch;
+            }
+            array += '"';
+        }
+        array += '}';
+        std::vector<artifact> out;
+        std::vector<std::string> found;
+        for (const auto& r : tx.exec_params(
+                 "WITH wanted AS (SELECT unnest($1::text[]) AS id), "
+                 "owners AS (SELECT id AS job, id AS owner FROM wanted UNION "
+                 "           SELECT j.id, j.parent_id FROM jobs j JOIN wanted w ON j.parent_id = w.id) "
+                 "SELECT o.owner, b.provider, b.key, b.size, COALESCE(b.sha256, '') FROM owners o "
+                 "JOIN objects b ON b.job_id = o.job AND b.deleted_at IS NULL ORDER BY o.owner, b.key LIMIT 1000000",
+                 array))
+            out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(), r[4].as<std::string>(),
+                           r[3].as<std::uint64_t>()});
+        for (const auto& r : tx.exec_params("SELECT DISTINCT w.id FROM unnest($1::text[]) AS w(id) JOIN jobs j ON j.id = w.id",
+                                            array))
+            found.push_back(r[0].as<std::string>());
+        return std::pair{out, found};
+    };
+    std::exception_ptr failed;
+    std::vector<artifact> artifacts;
+    std::vector<std::string> known;
+    try {
+        auto [a, k] = co_await db->run(std::move(read));
+        artifacts = std::move(a);
+        known = std::move(k);
+    } catch (...) {
+        failed = std::current_exception();
+    }
+    db->shutdown();
+    if (failed) std::rethrow_exception(failed);
+    nlohmann::json jobs = nlohmann::json::object();
+    for (const auto& id : ids) jobs[id] = nlohmann::json::array();
+    std::vector<std::string> unconfigured;
+    for (const auto& a : artifacts) {
+        const auto* p = providers.find(a.provider);
+        if (!p) {
+            unconfigured.push_back(a.provider + ":" + a.key);
+            continue;
+        }
+        std::string url;
+        try {
+            url = p->presign(s::http_method::get, a.key, expires);
+        } catch (const s::error& e) {
+            url.clear();
+            unconfigured.push_back(a.provider + ":" + a.key + " (" + e.what() + ")");
+            continue;
+        }
+        jobs[a.job].push_back({{"provider", a.provider}, {"key", a.key}, {"size", a.size}, {"sha256", a.sha256}, {"url", url}});
+    }
+    std::vector<std::string> missing;
+    for (const auto& id : ids)
+        if (std::find(known.begin(), known.end(), id) == known.end() && jobs[id].empty()) missing.push_back(id);
+    if (cfg.enabled("json")) {
+        std::cout << wharf::dump_json({{"expires_in", expires.count()},
+                                       {"jobs", jobs},
+                                       {"unknown_jobs", missing},
+                                       {"not_presigned", unconfigured}},
+                                      2)
+                  << "\n";
+    } else {
+        for (const auto& [id, list_of] : jobs.items())
+            for (const auto& a : list_of) std::cout << id << "\t" << a["key"].get<std::string>() << "\t" << a["url"].get<std::string>() << "\n";
+        for (const auto& id : missing) std::cerr << "no job " << id << "\n";
+        for (const auto& u : unconfigured) std::cerr << "not presigned: " << u << "\n";
+    }
+    co_return missing.empty() && unconfigured.empty() ? exit_ok : exit_failed;
+}
 
 boost::asio::awaitable<int> run_storage_stats(invocation inv, const wharf::config& cfg) {
     auto db = open_database(inv.executor, cfg);
@@ -189,22 +309,16 @@ boost::asio::awaitable<int> run_presign(invocation inv) {
                    presign_specs);
         co_return exit_ok;
     }
+    if (cfg.get("jobs")) {
+        auto bulk = run_presign_jobs(std::move(inv), cfg);
+        co_return co_await std::move(bulk);
+    }
     expect_positionals(cfg, 2, presign_usage);
     const auto& provider_name = cfg.positional()[0];
     const auto& key = cfg.positional()[1];
     if (auto why = s::invalid_key_reason(key)) throw usage_error("bad key: " + *why);
 
-    const auto expires_text = cfg.get_or("expires", "3600");
-    std::int64_t seconds = 0;
-    try {
-        std::size_t used = 0;
-        seconds = std::stoll(expires_text, &used);
-        if (used != expires_text.size()) throw std::invalid_argument("trailing characters");
-    } catch (const std::exception&) {
-        throw usage_error("--expires must be a number of seconds, got '" + expires_text + "'");
-    }
-    const auto expires = s::checked_presign_expiry(seconds);
-    if (!expires) throw usage_error("--expires: " + expires.error().message);
+    const auto expires = presign_expiry(cfg);
     const auto method_text = cfg.get_or("method", "get");
     if (method_text != "get" && method_text != "put") throw usage_error("--method must be get or put");
     const auto method = method_text == "get" ? s::http_method::get : s::http_method::put;
@@ -218,13 +332,13 @@ boost::asio::awaitable<int> run_presign(invocation inv) {
     }
     std::string url;
     try {
-        url = p->presign(method, key, *expires);
+        url = p->presign(method, key, expires);
     } catch (const s::error& e) {
         throw failure(e.what());
     }
     if (cfg.enabled("json")) {
         std::cout << wharf::dump_json(nlohmann::json{{"provider", provider_name}, {"key", key}, {"method", method_text},
-                                    {"expires_in", expires->count()}, {"url", url}}
+                                    {"expires_in", expires.count()}, {"url", url}}
                          , 2)
                   << "\n";
     } else {

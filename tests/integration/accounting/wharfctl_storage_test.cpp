@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace s = wharf::storage;
 
@@ -444,4 +445,52 @@ TEST(wharfctl_storage, lifecycle_plan_counts_what_the_rules_would_tier_or_expire
     const auto unknown = wharf::test::run({wharfctl(), "storage", "lifecycle", "enforce", "--database-url", url});
     EXPECT_EQ(unknown.status, 2) << unknown.output;
     EXPECT_NE(unknown.output.find("(plan, apply, backstop)"), std::string::npos) << unknown.output;
+}
+
+TEST(wharfctl_storage, presign_jobs_is_a_manifest_of_every_live_artifact_of_the_jobs_and_their_pipeline_steps) {
+    wharf::test::moto_server moto;
+    moto.create_bucket("media");
+    const auto url = wharf::test::migrated_database();
+    moto.put_object("media", "videos/v1/video_original.mp4", 1000);
+    moto.put_object("media", "processed/v1/360p/video_360p.mp4", 2000);
+    moto.put_object("media", "processed/v1/old.mp4", 10);
+    {
+        pqxx::connection c(url);
+        pqxx::work tx(c);
+        tx.exec("INSERT INTO jobs (id, queue, status, parent_id) VALUES ('pipe-1', 'pipeline', 'succeeded', NULL), "
+                "('step-1', 'transcode', 'succeeded', 'pipe-1'), ('lonely', 'upload', 'succeeded', NULL)");
+        const std::string sha(64, 'a');
+        tx.exec("INSERT INTO objects (provider, bucket, key, size, sha256, etag, job_id, deleted_at) VALUES "
+                "('moto', 'media', 'videos/v1/video_original.mp4', 1000, '" + sha + "', 'e', 'pipe-1', NULL), "
+                "('moto', 'media', 'processed/v1/360p/video_360p.mp4', 2000, '" + sha + "', 'e', 'step-1', NULL), "
+                "('moto', 'media', 'processed/v1/old.mp4', 10, '" + sha + "', 'e', 'step-1', now()), "
+                "('elsewhere', 'b', 'videos/x.mp4', 5, '" + sha + "', 'e', 'lonely', NULL)");
+        tx.commit();
+    }
+    const std::string providers =
+        R"([{"name":"moto","kind":"s3","profile":"generic","endpoint":")" + moto.endpoint() +
+        R"(","region":"us-east-1","bucket":"media","access_key_id":"testing","secret_access_key":"testing"}])";
+    const auto r = wharf::test::run({wharfctl(), "presign", "--jobs", "pipe-1,nope,lonely", "--expires", "120", "--json",
+                                     "--database-url", url, "--storage-providers", providers});
+    EXPECT_EQ(r.status, 1) << "an unknown job and an artifact on an unconfigured provider: " << r.output;
+    const auto doc = nlohmann::json::parse(r.output);
+    EXPECT_EQ(doc["expires_in"], 120);
+    EXPECT_EQ(doc["unknown_jobs"], nlohmann::json::array({"nope"}));
+    EXPECT_EQ(doc["not_presigned"], nlohmann::json::array({"elsewhere:videos/x.mp4"}));
+    const auto& pipe = doc["jobs"]["pipe-1"];
+    ASSERT_EQ(pipe.size(), 2u) << "its own object and its step's live one, not the deleted one";
+    std::map<std::string, std::uint64_t> sizes;
+    for (const auto& a : pipe) {
+        // Each URL works with an ordinary HTTP client and gives the object's bytes.
+        const auto got = wharf::test::run({"curl", "-sf", "-o", "/dev/null", "-w", "%{size_download}", a["url"]});
+        ASSERT_EQ(got.status, 0) << a.dump();
+        sizes[a["key"]] = std::stoull(got.output);
+        EXPECT_EQ(a["size"].get<std::uint64_t>(), sizes[a["key"]]);
+    }
+    EXPECT_EQ(sizes.at("videos/v1/video_original.mp4"), 1000u);
+    EXPECT_EQ(sizes.at("processed/v1/360p/video_360p.mp4"), 2000u);
+    EXPECT_TRUE(doc["jobs"]["lonely"].empty());
+
+    const auto bad = wharf::test::run({wharfctl(), "presign", "--jobs", ",", "--database-url", url, "--storage-providers", providers});
+    EXPECT_EQ(bad.status, 2) << bad.output;
 }
