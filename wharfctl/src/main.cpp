@@ -7,6 +7,7 @@
 #include "wharf/pg/pool.hpp"
 #include "wharf/redis/reply.hpp"
 
+#include <csignal>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -103,6 +104,9 @@ std::string one_line(std::string text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A child that stops reading its stdin (pg_restore ending early in `backup restore`) must be
+    // an EPIPE for the writer, not the end of wharfctl. Children get SIG_DFL back (child.cpp).
+    std::signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
         print_usage(std::cerr);

@@ -434,9 +434,9 @@ asio::awaitable<std::uint64_t> user_relations(storage_services& s, std::string u
 }
 
 // pg_restore of the checked file into `target`.
+// (The program ignores SIGPIPE: pg_restore ending early is an EPIPE here; see worker_main.)
 asio::awaitable<std::uint64_t> pg_restore_into(storage_services& s, const std::filesystem::path& file, const std::string& target,
-                                               bool clean, const backup_settings& settings) {
-    std::signal(SIGPIPE, SIG_IGN);  // pg_restore ending early must be an error code, not our death
+                                               bool clean) {
     const backup::child_conninfo conn = backup::split_conninfo(target);
     process::spawn_options spawn;
     spawn.argv = {"pg_restore", "--no-password", "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
@@ -473,7 +473,6 @@ asio::awaitable<std::uint64_t> pg_restore_into(storage_services& s, const std::f
     process::exit_status status;
     auto owned = process::run_owned(child, std::move(work), std::chrono::seconds(10), &status);
     co_await std::move(owned);
-    (void)settings;
     if (!status.success()) fail(stderr_reason(child, status, "pg_restore"));
     if (failure) std::rethrow_exception(failure);
     co_return total;
@@ -720,7 +719,7 @@ asio::awaitable<restore_report> restore_backup(storage_services& s, const backup
         fail(fmt::format("the target database is not empty ({} tables, views or sequences): restoring would replace "
                          "them; pass --yes to do so",
                          relations));
-    auto restoring = pg_restore_into(s, file.path, target_url, relations > 0, settings);
+    auto restoring = pg_restore_into(s, file.path, target_url, relations > 0);
     restore_report report;
     report.id = id;
     report.dump_bytes = co_await std::move(restoring);

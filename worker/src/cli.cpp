@@ -202,6 +202,9 @@ settings load(int argc, const char* const* argv) {
 }  // namespace
 
 int worker_main(int argc, const char* const* argv) {
+    // A child that stops reading its stdin (pg_restore ending early in a restore drill) must be
+    // an EPIPE for the writer, not the end of the worker. Children get SIG_DFL back (child.cpp).
+    std::signal(SIGPIPE, SIG_IGN);
     settings s;
     try {
         for (int i = 1; i < argc; ++i) {
