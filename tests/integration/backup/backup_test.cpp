@@ -257,7 +257,11 @@ TEST_F(backups, a_failed_or_killed_backup_never_records_success_never_runs_reten
     seed_old_backups();
     ASSERT_EQ(old_backups_left(), 3);
 
-    // pg_dump killed mid-run.
+    const fs::path bin = dir.path() / "fake-bin";
+    fs::create_directories(bin);
+    const std::string path = bin.string() + ":" + std::getenv("PATH");
+    const auto real_pg_dump = wharf::test::run({"sh", "-c", "command -v pg_dump"}).output;
+    // pg_dump killed mid-run (as soon as it runs: a dump of these rows takes about a second).
     {
         wharf::test::process p(argv({"run"}));
         std::string dump_pid;
@@ -265,7 +269,7 @@ TEST_F(backups, a_failed_or_killed_backup_never_records_success_never_runs_reten
             [&] {
                 const auto r = wharf::test::run({"pgrep", "-P", std::to_string(p.pid()), "pg_dump"});
                 dump_pid = r.output.substr(0, r.output.find('\n'));
-                return !dump_pid.empty() && count("SELECT count(*) FROM multipart_uploads WHERE upload_id <> '(creating)'") > 0;
+                return !dump_pid.empty();
             },
             60s));
         ::kill(std::stoi(dump_pid), SIGKILL);
@@ -288,11 +292,8 @@ TEST_F(backups, a_failed_or_killed_backup_never_records_success_never_runs_reten
     }
     // A pg_dump that writes almost nothing, and one that fails after writing a little.
     {
-        const fs::path bin = dir.path() / "fake-bin";
-        fs::create_directories(bin);
         std::ofstream(bin / "pg_dump") << "#!/bin/sh\nprintf PGDMP12345\n";
         fs::permissions(bin / "pg_dump", fs::perms::owner_all);
-        const std::string path = bin.string() + ":" + std::getenv("PATH");
         auto r = wharf::test::run(argv({"run"}), {.env = {{"PATH", path}}});
         EXPECT_EQ(r.status, 1) << r.output;
         EXPECT_NE(r.output.find("only 10 bytes"), std::string::npos) << r.output;
@@ -303,9 +304,12 @@ TEST_F(backups, a_failed_or_killed_backup_never_records_success_never_runs_reten
         EXPECT_NE(r.output.find("pg_dump exit code 1: pg_dump: error: lost the server"), std::string::npos) << r.output;
     }
     // wharfctl itself killed mid-upload: the row stays running until the next run finds its owner
-    // dead, aborts its upload and marks it failed.
+    // dead, aborts its upload and marks it failed. (pg_dump's output stays open 60 s after the
+    // dump, so the upload is surely under way when the kill comes.)
     {
-        wharf::test::process p(argv({"run"}));
+        std::ofstream(bin / "pg_dump", std::ios::trunc)
+            << "#!/bin/sh\n" << real_pg_dump.substr(0, real_pg_dump.find('\n')) << " \"$@\" && exec sleep 60\n";
+        wharf::test::process p(argv({"run"}), {.env = {{"PATH", path}}});
         ASSERT_TRUE(fleet::eventually(
             [&] { return count("SELECT count(*) FROM multipart_uploads WHERE upload_id <> '(creating)'") > 0; }, 60s));
         p.kill_hard();
