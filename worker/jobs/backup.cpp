@@ -111,19 +111,21 @@ asio::awaitable<std::invoke_result_t<F&>> blocking(storage_services& s, F fn) {
     co_return co_await std::move(op);
 }
 
-// Rows left 'running' by a process of this host that died: their uploads aborted (the journal
-// names them), the rows failed. Another host's running rows are that host's business.
+// Rows left 'running' by a process of this host that died, or by any process more than a day ago
+// (another host's backup that never ended: a lost pod): their uploads aborted (the journal names
+// them), the rows failed.
 asio::awaitable<void> fail_abandoned(storage_services& s) {
     auto find = [](pqxx::connection& c) {
         pqxx::read_transaction tx(c);
-        std::vector<std::pair<std::int64_t, std::string>> out;
-        for (const auto& r : tx.exec("SELECT id, COALESCE(owner, '') FROM backups WHERE status = 'running'"))
-            out.emplace_back(r[0].as<std::int64_t>(), r[1].as<std::string>());
+        std::vector<std::tuple<std::int64_t, std::string, bool>> out;
+        for (const auto& r : tx.exec("SELECT id, COALESCE(owner, ''), started_at < now() - interval '24 hours' "
+                                     "FROM backups WHERE status = 'running'"))
+            out.emplace_back(r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<bool>());
         return out;
     };
     auto found = co_await s.db().run(std::move(find));
-    for (const auto& [id, owner] : found) {
-        if (!process::owner_is_dead_here(owner)) continue;
+    for (const auto& [id, owner, stale] : found) {
+        if (!stale && !process::owner_is_dead_here(owner)) continue;
         auto opened = s.journal().of_job(std::string(journal_queue), journal_id(id));
         for (const auto& u : co_await std::move(opened)) {
             storage::provider* p = s.providers().find(u.provider);
@@ -147,15 +149,16 @@ asio::awaitable<void> fail_abandoned(storage_services& s) {
                              redact(e.what()));
             }
         }
-        auto mark = [id](pqxx::connection& c) {
+        const std::string why = stale ? "abandoned: no end after 24 hours" : "abandoned: the process that ran it died";
+        auto mark = [id = id, why](pqxx::connection& c) {
             pqxx::work tx(c);
-            tx.exec_params0("UPDATE backups SET status = 'failed', finished_at = now(), "
-                            "error = 'abandoned: the process that ran it died' WHERE id = $1 AND status = 'running'",
-                            id);
+            tx.exec_params0("UPDATE backups SET status = 'failed', finished_at = now(), error = $2 "
+                            "WHERE id = $1 AND status = 'running'",
+                            id, why);
             tx.commit();
         };
         co_await s.db().run(std::move(mark));
-        spdlog::warn("backup {}: its process ({}) died mid-run; marked failed", id, owner);
+        spdlog::warn("backup {} ({}): {}; marked failed", id, owner, why);
     }
 }
 
@@ -566,7 +569,9 @@ nlohmann::json to_json(const backup_record& b) {
 nlohmann::json to_json(const retention_report& r) {
     nlohmann::json items = nlohmann::json::array();
     for (const auto& d : r.deleted) items.push_back({{"id", d.id}, {"reason", d.reason}});
-    return {{"dry_run", r.dry_run}, {r.dry_run ? "would_delete" : "deleted", items}};
+    nlohmann::json j{{"dry_run", r.dry_run}, {r.dry_run ? "would_delete" : "deleted", items}};
+    if (!r.error.empty()) j["error"] = r.error;
+    return j;
 }
 
 nlohmann::json to_json(const verify_report& r) {
@@ -654,9 +659,16 @@ asio::awaitable<backup_outcome> run_backup(storage_services& s, const backup_set
     backup_outcome out;
     auto loading = load_record(s, id);
     out.backup = co_await std::move(loading);
-    // Retention only after a backup that succeeded.
-    auto pruning = apply_retention(s, settings, false);
-    out.retention = co_await std::move(pruning);
+    // Retention only after a backup that succeeded. Its failure does not undo the backup (a retry
+    // of the job would take another): it is reported, and the next run tries again.
+    try {
+        auto pruning = apply_retention(s, settings, false);
+        out.retention = co_await std::move(pruning);
+    } catch (const std::exception& e) {
+        out.retention.error = redact(e.what());
+        spdlog::warn("backup {}: retention failed ({}); the next backup or `wharfctl backup prune` tries again", id,
+                     out.retention.error);
+    }
     co_return out;
 }
 

@@ -84,6 +84,7 @@ using backup_progress = std::function<void(std::uint64_t dumped, std::uint64_t s
 struct retention_report {
     bool dry_run = false;
     std::vector<backup::retention_decision> deleted;  // or, dry: would delete
+    std::string error;  // after a backup: why retention could not run (the backup stands)
 };
 nlohmann::json to_json(const retention_report& r);
 

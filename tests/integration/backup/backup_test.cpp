@@ -324,10 +324,22 @@ TEST_F(backups, a_failed_or_killed_backup_never_records_success_never_runs_reten
     ASSERT_EQ(dry["would_delete"].size(), 1u) << dry.dump();
     EXPECT_EQ(old_backups_left(), 3);
 
+    // A backup another host began two days ago and never ended (a lost pod).
+    {
+        pqxx::connection c(f.postgres().url());
+        pqxx::work tx(c);
+        tx.exec0("INSERT INTO backups (status, provider, bucket, key, format, owner, started_at) VALUES ('running', "
+                 "'moto', 'backups', 'backups/db/lost.dump.zst', 'pg_dump-custom+zstd', 'another-host:1', "
+                 "now() - interval '2 days')");
+        tx.commit();
+    }
     const auto ok = run_json(argv({"run", "--json"}));
     ASSERT_EQ(ok["status"], "succeeded") << ok.dump();
     EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'running'"), 0);
-    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'failed' AND error LIKE 'abandoned%'"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'failed' AND error LIKE 'abandoned: the process%'"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM backups WHERE status = 'failed' AND key = 'backups/db/lost.dump.zst' "
+                    "AND error = 'abandoned: no end after 24 hours'"),
+              1);
     EXPECT_TRUE(moto.open_uploads("backups").empty()) << "every failed or killed run's upload was aborted";
     EXPECT_EQ(count("SELECT count(*) FROM multipart_uploads"), 0);
     const auto objects = moto.list_objects("backups");
