@@ -3,8 +3,6 @@
 
 namespace wharf::storage {
 
-std::unique_ptr<part_sink> provider::stream_sink(std::string) { return nullptr; }
-
 boost::asio::awaitable<put_result> upload_stream(provider& target, std::string key, stream_reader read,
                                                  put_options options) {
     if (auto reason = invalid_key_reason(key)) throw error(errc::invalid_key, *reason);
