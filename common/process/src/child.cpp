@@ -250,7 +250,10 @@ asio::awaitable<void> child::read_stderr() {
     for (;;) {
         // EOF is how the child says it is done with stderr: branched on, not thrown.
         auto [ec, n] = co_await stderr_.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-        tail_.feed(std::string_view(buf.data(), n));
+        {
+            std::lock_guard lock(tail_mutex_);
+            tail_.feed(std::string_view(buf.data(), n));
+        }
         if (ec == asio::error::eof) co_return;
         if (ec) throw boost::system::system_error(ec, "reading the stderr of pid " + std::to_string(pid_));
     }

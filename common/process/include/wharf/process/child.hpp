@@ -28,6 +28,7 @@
 #include <csignal>
 #include <exception>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -94,9 +95,16 @@ public:
         signal_group(SIGKILL);
     }
 
-    // The last lines of stderr so far.
-    std::vector<std::string> stderr_tail() const { return tail_.lines(); }
-    std::string stderr_text() const { return tail_.joined(); }
+    // The last lines of stderr so far. Safe to call from another thread than read_stderr's (a
+    // caller reading the child's stdout on a strand of its own).
+    std::vector<std::string> stderr_tail() const {
+        std::lock_guard lock(tail_mutex_);
+        return tail_.lines();
+    }
+    std::string stderr_text() const {
+        std::lock_guard lock(tail_mutex_);
+        return tail_.joined();
+    }
     // Whether stop() had to signal it (it had not exited by itself).
     bool signalled_by_owner() const noexcept { return signalled_; }
     std::optional<exit_status> status() const noexcept { return status_; }
@@ -109,6 +117,7 @@ private:
 
     pid_t pid_ = -1;
     boost::asio::posix::stream_descriptor stdout_, stderr_, stdin_, pidfd_;
+    mutable std::mutex tail_mutex_;
     line_tail tail_;
     std::optional<exit_status> status_;
     bool signalled_ = false;
