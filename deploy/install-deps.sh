@@ -8,7 +8,7 @@ packages=(
   # build
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-url1.81-dev libhiredis-dev libcurl4-openssl-dev libssl-dev
-  libpqxx-dev libzstd-dev libspdlog-dev nlohmann-json3-dev libisal-dev libjemalloc-dev libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev libbenchmark-dev
+  libpqxx-dev libzstd-dev zlib1g-dev libarchive-dev libspdlog-dev nlohmann-json3-dev libisal-dev libjemalloc-dev libhowardhinnant-date-dev tzdata libgtest-dev libgmock-dev libbenchmark-dev
   libsystemd-dev
   # fuzzing (tests/fuzz): clang and its libFuzzer/ASan/UBSan runtimes
   clang-14 libclang-rt-14-dev

@@ -4,7 +4,7 @@ namespace wharf::scheduler {
 
 // Parsed like an operator's file, so the built-ins obey the same rules. The maintenance tasks go to
 // the `cleanup` queue (a worker with `--queues cleanup=1` runs them), the nightly database backup
-// and its restore drill to `backup` and `restore-drill`; overlap `skip` keeps them from piling up
+// and its restore drill to `backup` and `restore-drill`, the compression of old jobs to `compress`; overlap `skip` keeps them from piling up
 // while no worker does.
 const std::vector<schedule::definition>& default_schedules() {
     static const std::vector<schedule::definition> defaults = schedule::parse_definitions(R"([
@@ -23,6 +23,8 @@ const std::vector<schedule::definition>& default_schedules() {
       {"name": "backup-database", "cron": "0 1 * * *", "queue": "backup",
        "payload": {}, "timeout": "6h", "jitter": "10m"},
       {"name": "restore-drill", "cron": "0 5 * * *", "queue": "restore-drill",
+       "payload": {}, "timeout": "6h", "jitter": "10m"},
+      {"name": "compress-old-jobs", "cron": "0 3 * * *", "queue": "compress",
        "payload": {}, "timeout": "6h", "jitter": "10m"}
     ])");
     return defaults;

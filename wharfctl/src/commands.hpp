@@ -70,6 +70,8 @@ boost::asio::awaitable<int> run_presign(invocation);  // storage_commands.cpp
 boost::asio::awaitable<int> run_storage_orphans(invocation);  // storage_orphans.cpp (storage orphans)
 boost::asio::awaitable<int> run_storage_promote(invocation);  // storage_promote.cpp (storage promote)
 boost::asio::awaitable<int> run_storage_migrate(invocation);  // storage_migrate.cpp (storage migrate)
+boost::asio::awaitable<int> run_storage_compress(invocation);  // storage_compress.cpp (storage compress)
+boost::asio::awaitable<int> run_storage_get(invocation);       // storage_get.cpp (storage get)
 boost::asio::awaitable<int> run_storage_lifecycle(invocation);  // storage_lifecycle.cpp (storage lifecycle plan|apply|backstop)
 boost::asio::awaitable<int> run_jobs(invocation);  // jobs_delete_command.cpp (jobs delete)
 boost::asio::awaitable<int> run_schedules(invocation);  // schedule_commands.cpp

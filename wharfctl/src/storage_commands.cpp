@@ -241,12 +241,14 @@ wharf::config load_storage_config(const std::vector<std::string>& args, std::spa
 boost::asio::awaitable<int> run_storage(invocation inv) {
     if (inv.args.empty() || inv.args[0] == "--help" || inv.args[0] == "-h") {
         const bool asked = !inv.args.empty();
-        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|analytics|promote|migrate|lifecycle|orphans [flags] (--help on each)\n\nsubcommands:\n"
+        (asked ? std::cout : std::cerr) << "usage: wharfctl storage stats|analytics|get|promote|migrate|lifecycle|compress|orphans [flags] (--help on each)\n\nsubcommands:\n"
                                         << "  stats     per-provider and total usage from the catalog\n"
                                         << "  analytics usage by provider, tier, class and api_key, and by day\n"
+                                        << "  get       an object's content into a file (decoded; SHA-256 checked)\n"
                                         << "  promote   make a temp/ object permanent (move-to-permanent)\n"
                                         << "  migrate   move objects from one provider to another (resumable)\n"
                                         << "  lifecycle the lifecycle rules: plan, apply (tier and expire now), backstop (S3)\n"
+                                        << "  compress  store old jobs' compressible artifacts gzip-encoded\n"
                                         << "  orphans   multipart uploads left open by crashed jobs (--abort to abort them)\n";
         co_return asked ? exit_ok : exit_usage;
     }
@@ -263,6 +265,14 @@ boost::asio::awaitable<int> run_storage(invocation inv) {
     if (sub == "lifecycle") {
         auto lifecycle = run_storage_lifecycle(invocation{std::move(rest), inv.executor});
         co_return co_await std::move(lifecycle);
+    }
+    if (sub == "compress") {
+        auto compress = run_storage_compress(invocation{std::move(rest), inv.executor});
+        co_return co_await std::move(compress);
+    }
+    if (sub == "get") {
+        auto get = run_storage_get(invocation{std::move(rest), inv.executor});
+        co_return co_await std::move(get);
     }
     if (sub == "orphans") {
         auto orphans = run_storage_orphans(invocation{std::move(rest), inv.executor});
@@ -284,7 +294,7 @@ boost::asio::awaitable<int> run_storage(invocation inv) {
         co_return co_await std::move(analytics);
     }
     if (sub != "stats")
-        throw usage_error("unknown storage subcommand '" + sub + "' (stats, analytics, promote, migrate, lifecycle, orphans); usage: " +
+        throw usage_error("unknown storage subcommand '" + sub + "' (stats, analytics, get, promote, migrate, lifecycle, compress, orphans); usage: " +
                           std::string(stats_usage));
     const auto cfg = load_storage_config(rest, stats_specs);
     if (cfg.enabled("help")) {

@@ -5,12 +5,14 @@
 #include "wharf/asio/offload.hpp"
 #include "wharf/backup/census.hpp"
 #include "wharf/backup/conninfo.hpp"
+#include "wharf/backup/tar_archive.hpp"
 #include "wharf/backup/zstd_stream.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/core/redact.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/process/child.hpp"
 #include "wharf/process/owner.hpp"
+#include "wharf/storage/content.hpp"
 #include "wharf/storage/multipart_journal.hpp"
 #include "wharf/storage/registry.hpp"
 #include "wharf/storage/sha256.hpp"
@@ -68,7 +70,7 @@ constexpr std::string_view record_columns =
     "schema_version, seconds, restore_seconds, (EXTRACT(EPOCH FROM started_at) * 1e6)::bigint, "
     "(EXTRACT(EPOCH FROM finished_at) * 1e6)::bigint, (EXTRACT(EPOCH FROM verified_at) * 1e6)::bigint, "
     "(EXTRACT(EPOCH FROM drilled_at) * 1e6)::bigint, (EXTRACT(EPOCH FROM deleted_at) * 1e6)::bigint, "
-    "COALESCE(manifest::text, '')";
+    "COALESCE(manifest::text, ''), metadata_key, metadata_size, metadata_sha256, metadata_files, metadata_error";
 
 backup_record record_of(const pqxx::row& r) {
     backup_record b;
@@ -94,6 +96,11 @@ backup_record record_of(const pqxx::row& r) {
     b.drilled_at = opt_time(r[19]);
     b.deleted_at = opt_time(r[20]);
     b.manifest = r[21].as<std::string>();
+    b.metadata_key = opt<std::string>(r[22]);
+    b.metadata_size = opt<std::uint64_t>(r[23]);
+    b.metadata_sha256 = opt<std::string>(r[24]);
+    b.metadata_files = opt<std::uint64_t>(r[25]);
+    b.metadata_error = opt<std::string>(r[26]);
     return b;
 }
 
@@ -222,7 +229,12 @@ struct dump_source {
             };
             co_await blocking(services, std::move(compress));
             if (last) {
-                auto stopping = child.stop();  // it closed its stdout: it has exited or is exiting
+                // It closed its stdout: it is exiting. Its own exit, not our SIGTERM, says how the
+                // dump went (a small dump closes stdout an instant before pg_dump exits); the job's
+                // timeout bounds a pg_dump that would hang there.
+                auto exiting = child.wait_exit();
+                co_await std::move(exiting);
+                auto stopping = child.stop();
                 const process::exit_status st = co_await std::move(stopping);
                 if (!st.success()) fail(stderr_reason(child, st, "pg_dump"));
                 if (dumped < settings.min_dump_bytes)
@@ -562,7 +574,12 @@ nlohmann::json to_json(const backup_record& b) {
                      {"drilled_at", t(b.drilled_at)},
                      {"drill_error", o(b.drill_error)},
                      {"error", o(b.error)},
-                     {"deleted_at", t(b.deleted_at)}};
+                     {"deleted_at", t(b.deleted_at)},
+                     {"metadata", {{"key", o(b.metadata_key)},
+                                   {"size", o(b.metadata_size)},
+                                   {"sha256", o(b.metadata_sha256)},
+                                   {"files", o(b.metadata_files)},
+                                   {"error", o(b.metadata_error)}}}};
     return j;
 }
 
@@ -582,6 +599,83 @@ nlohmann::json to_json(const verify_report& r) {
 nlohmann::json to_json(const drill_report& r) {
     return {{"id", r.backup.id},          {"passed", r.passed}, {"problems", r.problems},
             {"restore_seconds", r.restore_seconds}, {"scratch_database", r.scratch_database}};
+}
+
+// The metadata.json files of processed jobs (processed/<video>/metadata.json, every live one in the
+// catalog), each read decoded (storage::get_content) and checked against the catalog's SHA-256,
+// in one tar.zst archive (entries named <provider>/<key>) stored beside the dump, recorded on the
+// backup's row. None: no archive. A failure is recorded (metadata_error), never thrown.
+asio::awaitable<void> archive_metadata(storage_services& s, const backup_settings& settings, storage::provider& target,
+                                       std::int64_t id, clock_type::time_point started) {
+    struct listed {
+        std::string provider, bucket, key, sha256;
+    };
+    auto list = [](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        std::vector<listed> out;
+        for (const auto& r : tx.exec("SELECT provider, bucket, key, sha256 FROM objects WHERE deleted_at IS NULL "
+                                     "AND key LIKE 'processed/%/metadata.json' ORDER BY provider, key"))
+            out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                           r[3].as<std::string>()});
+        return out;
+    };
+    std::string error;
+    std::optional<storage::put_result> stored;
+    std::uint64_t files = 0;
+    const std::string key = fmt::format("{}metadata/{:%Y%m%dT%H%M%S}Z-{}.tar.zst", settings.prefix,
+                                        std::chrono::floor<std::chrono::seconds>(started), id);
+    try {
+        auto listing = s.db().run(std::move(list));
+        const std::vector<listed> objects = co_await std::move(listing);
+        if (objects.empty()) co_return;
+        std::filesystem::create_directories(settings.scratch_dir);
+        const auto base = settings.scratch_dir / fmt::format("metadata-backup-{}-{}", id, ::getpid());
+        scratch_file archive_file{base.string() + ".tar.zst"};
+        scratch_file entry_file{base.string() + ".entry"};
+        auto opening = blocking(s, [path = archive_file.path, level = settings.zstd_level] {
+            return std::make_shared<backup::tar_zst_writer>(path, level);
+        });
+        std::shared_ptr<backup::tar_zst_writer> writer = co_await std::move(opening);
+        for (const auto& o : objects) {
+            storage::provider* p = s.providers().find(o.provider);
+            if (!p || p->bucket() != o.bucket)
+                throw std::runtime_error(o.provider + ":" + o.key + " is on a provider this process does not have");
+            auto reading = storage::get_content(*p, o.key, entry_file.path, 64ull << 20);
+            const storage::object_info got = co_await std::move(reading);
+            if (got.sha256 != o.sha256)
+                throw std::runtime_error(o.provider + ":" + o.key + " does not have the catalog's SHA-256");
+            auto adding = blocking(s, [writer, name = o.provider + "/" + o.key, path = entry_file.path] {
+                writer->add_file(name, path, clock_type::now());
+            });
+            co_await std::move(adding);
+        }
+        auto closing = blocking(s, [writer] { writer->close(); });
+        co_await std::move(closing);
+        files = writer->files();
+        storage::put_options options;
+        options.content_type = "application/zstd";
+        auto putting = target.put_file(key, archive_file.path, std::move(options));
+        stored = co_await std::move(putting);
+    } catch (const std::exception& e) {
+        error = redact(e.what());
+    }
+    if (!error.empty()) spdlog::warn("backup {}: the metadata archive failed: {}", id, error);
+    auto record = [id, key, &stored, files, error](pqxx::connection& c) {
+        pqxx::work tx(c);
+        if (stored)
+            tx.exec_params0("UPDATE backups SET metadata_key = $2, metadata_size = $3, metadata_sha256 = $4, "
+                            "metadata_files = $5, metadata_error = NULL WHERE id = $1",
+                            id, key, static_cast<std::int64_t>(stored->size), stored->sha256,
+                            static_cast<std::int64_t>(files));
+        else
+            tx.exec_params0("UPDATE backups SET metadata_error = $2 WHERE id = $1", id, error);
+        tx.commit();
+    };
+    if (stored || !error.empty()) {
+        auto recording = s.db().run(std::move(record));
+        co_await std::move(recording);
+    }
+    if (stored) spdlog::info("backup {}: {} metadata files archived in {} ({} bytes)", id, files, key, stored->size);
 }
 
 asio::awaitable<backup_outcome> run_backup(storage_services& s, const backup_settings& settings, backup_progress progress) {
@@ -656,6 +750,9 @@ asio::awaitable<backup_outcome> run_backup(storage_services& s, const backup_set
     spdlog::info("backup {}: {} bytes dumped, {} stored ({:.1f}x) in {:.1f} s", id, dumped->dumped, dumped->put.size,
                  dumped->put.size ? static_cast<double>(dumped->dumped) / static_cast<double>(dumped->put.size) : 0.0,
                  seconds);
+    // The metadata archive: its failure is recorded on the row and reported, the backup stands.
+    auto archiving = archive_metadata(s, settings, target, id, started);
+    co_await std::move(archiving);
     backup_outcome out;
     auto loading = load_record(s, id);
     out.backup = co_await std::move(loading);
@@ -878,6 +975,10 @@ asio::awaitable<retention_report> apply_retention(storage_services& s, const bac
         // which the next run deletes again (absent is not an error) and then marks.
         auto removing = p->remove(b.key);
         co_await std::move(removing);
+        if (b.metadata_key) {
+            auto removing_metadata = p->remove(*b.metadata_key);
+            co_await std::move(removing_metadata);
+        }
         auto mark = [id = b.id](pqxx::connection& c) {
             pqxx::work tx(c);
             tx.exec_params0("UPDATE backups SET status = 'deleted', deleted_at = now() WHERE id = $1 AND status = 'succeeded'",

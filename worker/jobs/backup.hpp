@@ -74,6 +74,9 @@ struct backup_record {
     std::chrono::system_clock::time_point started_at;
     std::optional<std::chrono::system_clock::time_point> finished_at, verified_at, drilled_at, deleted_at;
     std::string manifest;  // the census as JSON text ("" when none)
+    // The archive of the processed jobs' metadata.json files beside the dump (none: no key).
+    std::optional<std::string> metadata_key, metadata_sha256, metadata_error;
+    std::optional<std::uint64_t> metadata_size, metadata_files;
     bool verified() const noexcept { return verified_at.has_value(); }
 };
 nlohmann::json to_json(const backup_record& b);

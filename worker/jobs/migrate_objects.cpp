@@ -9,6 +9,7 @@
 #include "wharf/core/redact.hpp"
 #include "wharf/pg/pool.hpp"
 #include "wharf/storage/catalog.hpp"
+#include "wharf/storage/content.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -139,7 +140,7 @@ claimed_run claim_run(pqxx::connection& c, const migration_request& r, const std
     // Objects stored under the scope since the run began (or all of them, the first time).
     tx.exec_params(
         "INSERT INTO object_migration_items (migration_id, object_id, key, size, sha256) "
-        "SELECT $1, id, key, size, sha256 FROM objects WHERE provider = $2 AND bucket = $3 AND deleted_at IS NULL "
+        "SELECT $1, id, key, size, COALESCE(stored_sha256, sha256) FROM objects WHERE provider = $2 AND bucket = $3 AND deleted_at IS NULL "
         "AND starts_with(key, $4) AND ($5::text IS NULL OR api_key = $5) ON CONFLICT DO NOTHING",
         out.id, r.from, from_bucket, r.prefix, key);
     tx.commit();
@@ -230,8 +231,8 @@ asio::awaitable<item_end> attempt(run_state& st, manifest_item& it, std::uint32_
         co_return co_await std::move(finish);
     }
     if (rec.provider != st.from.name() || rec.bucket != st.from.bucket()) co_return item_end{"skipped", "moved elsewhere meanwhile"};
-    if (rec.sha256 != it.sha256 || rec.size != it.size) {  // replaced meanwhile: move the current bytes
-        it.sha256 = rec.sha256;
+    if (rec.stored_digest() != it.sha256 || rec.size != it.size) {  // replaced meanwhile: move the current bytes
+        it.sha256 = rec.stored_digest();
         it.size = rec.size;
     }
     if (static_cast<std::int64_t>(it.size) > st.destination_free)
@@ -248,6 +249,8 @@ asio::awaitable<item_end> attempt(run_state& st, manifest_item& it, std::uint32_
     storage::put_options options;
     options.content_type = got.content_type ? *got.content_type : content_type_for_key(it.key);
     options.sha256 = it.sha256;
+    // The stored bytes move as they are: an object the compress job encoded stays encoded.
+    if (storage::is_encoded(got.content_encoding)) options.content_encoding = *got.content_encoding;
     auto putting = put_journaled(st.s, st.journal_ctx, st.to, it.key, scratch.path, std::move(options));
     const storage::put_result put = co_await std::move(putting);
 

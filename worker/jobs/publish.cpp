@@ -4,6 +4,7 @@
 #include "wharf/asio/bounded_parallel.hpp"
 #include "wharf/core/log.hpp"
 #include "wharf/media/hls.hpp"
+#include "wharf/storage/content.hpp"
 #include "wharf/storage/sha256.hpp"
 
 #include <fmt/format.h>
@@ -222,7 +223,7 @@ asio::awaitable<std::string> read_small(storage_services& s, const job_context& 
     if (!p) throw permanent_error("provider " + o.provider + " is no longer configured");
     scratch_path file(s.options(), "publish-read", ctx, ".txt");
     try {
-        auto get = p->get_to_file(o.key, file.path());
+        auto get = storage::get_content(*p, o.key, file.path());
         co_await std::move(get);
     } catch (const storage::error& e) {
         rethrow_storage(e, "reading " + o.provider + ":" + o.key);

@@ -7,6 +7,7 @@
 #include "wharf/media/hls.hpp"
 #include "wharf/media/tools.hpp"
 #include "wharf/media/verify.hpp"
+#include "wharf/storage/content.hpp"
 #include "wharf/storage/sha256.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -155,8 +156,8 @@ asio::awaitable<fs::path> fetch_source(storage_services& s, const transcode_requ
     progress("fetch", 0, 0);
     std::optional<std::string> sha256;
     try {
-        // get_to_file checks the SHA-256 the object carries, if it carries one.
-        auto fetch = from->get_to_file(*req.source.key, scratch.download);
+        // get_to_file checks the SHA-256 the object carries, if it carries one; get_content decodes.
+        auto fetch = storage::get_content(*from, *req.source.key, scratch.download);
         const auto info = co_await std::move(fetch);
         sha256 = info.sha256;
         progress("fetch", info.size, info.size);

@@ -2,6 +2,7 @@
 #include "upload.hpp"
 
 #include "wharf/asio/offload.hpp"
+#include "wharf/storage/content.hpp"
 #include "wharf/storage/sha256.hpp"
 
 #include <fmt/format.h>
@@ -66,8 +67,9 @@ asio::awaitable<nlohmann::json> run_upload(std::shared_ptr<storage_services> ser
         scratch.emplace(s.options(), "upload", ctx, ".part");
         progress("download", 0, 0);
         try {
-            // get_to_file verifies the SHA-256 the object carries, so we can carry it on.
-            auto fetch = from->get_to_file(*req.source_key, scratch->path());
+            // get_to_file verifies the SHA-256 the object carries, so we can carry it on (of the
+            // decoded bytes, for an object the compress job encoded).
+            auto fetch = storage::get_content(*from, *req.source_key, scratch->path());
             const auto info = co_await std::move(fetch);
             sha256 = info.sha256;
         } catch (const storage::error& e) {

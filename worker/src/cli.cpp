@@ -12,6 +12,7 @@
 #include "jobs/cleanup.hpp"
 #include "jobs/download.hpp"
 #include "jobs/backup.hpp"
+#include "jobs/compress.hpp"
 #include "jobs/lifecycle.hpp"
 #include "jobs/migrate_objects.hpp"
 #include "jobs/pipeline.hpp"
@@ -72,6 +73,7 @@ const std::vector<option_spec>& specs() {
         for (const auto& s : download_option_specs()) v.push_back(s);
         for (const auto& s : transcode_option_specs()) v.push_back(s);
         for (const auto& s : backup_option_specs()) v.push_back(s);
+        for (const auto& s : compress_option_specs()) v.push_back(s);
         v.push_back(lifecycle::lifecycle_rules_option());  // the `lifecycle` job type's rules
         return v;
     }();
@@ -126,6 +128,10 @@ constexpr std::pair<std::string_view, storage_job_registration> storage_job_type
     {"lifecycle",
      [](job_registry& r, const job_services& s, const config& cfg) {
          register_lifecycle_job(r, s.storage, lifecycle::rules_from(cfg));
+     }},
+    {"compress",
+     [](job_registry& r, const job_services& s, const config& cfg) {
+         register_compress_job(r, s.storage, compress_settings_from(cfg));
      }},
     {"backup",
      [](job_registry& r, const job_services& s, const config& cfg) {

@@ -86,6 +86,7 @@ object_info info_from(const std::string& key, const http::response& r) {
     if (auto sha = r.header("x-ms-meta-sha256"); sha && is_sha256_hex(*sha)) o.sha256 = std::string(*sha);
     if (auto lm = r.header("last-modified")) o.last_modified = parse_http_date(*lm);
     if (auto type = r.header("content-type"); type && !type->empty()) o.content_type = std::string(*type);
+    if (auto enc = r.header("content-encoding"); enc && !enc->empty()) o.content_encoding = std::string(*enc);
     if (auto t = r.header("x-ms-access-tier"); t && !t->empty()) o.storage_class = std::string(*t);
     return o;
 }
@@ -204,6 +205,8 @@ public:
     http::header_list content_headers(const put_options& o, const std::string& sha, bool for_block_list) const {
         http::header_list h;
         h.emplace_back(for_block_list ? "x-ms-blob-content-type" : "Content-Type", o.content_type);
+        // Put Blob takes it too; a Content-Encoding request header would describe the request's body.
+        if (!o.content_encoding.empty()) h.emplace_back("x-ms-blob-content-encoding", o.content_encoding);
         h.emplace_back("x-ms-meta-sha256", sha);
         for (const auto& [k, v] : o.metadata) {
             if (k == "sha256") continue;

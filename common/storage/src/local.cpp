@@ -318,6 +318,17 @@ local_provider::local_provider(std::string name, std::filesystem::path root, loc
 
 local_provider::~local_provider() = default;
 
+namespace {
+
+// A file keeps no content encoding, and a file:// URL cannot tell a reader to decode: the local
+// provider stores bytes as their readers get them.
+void refuse_content_encoding(const put_options& o) {
+    if (!o.content_encoding.empty())
+        throw error(errc::permanent, "the local provider keeps no content encoding ('" + o.content_encoding + "')");
+}
+
+}  // namespace
+
 boost::asio::awaitable<put_result> local_provider::put_file(std::string key, std::filesystem::path source,
                                                             put_options options) {
     const auto st = state_;
@@ -325,6 +336,7 @@ boost::asio::awaitable<put_result> local_provider::put_file(std::string key, std
         const auto& carried = options.sha256;
         const auto& progress = options.progress;
         if (carried && !is_sha256_hex(*carried)) throw error(errc::permanent, "put_options.sha256 is not 64 lowercase hex characters");
+        refuse_content_encoding(options);
         const unique_fd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
         if (!in) fail(errno, "open " + source.string());
         struct stat st_in {};
@@ -350,6 +362,7 @@ boost::asio::awaitable<put_result> local_provider::put_bytes(std::string key, st
     co_return co_await detail::offload([&] {
         const auto& carried = options.sha256;
         if (carried && !is_sha256_hex(*carried)) throw error(errc::permanent, "put_options.sha256 is not 64 lowercase hex characters");
+        refuse_content_encoding(options);
         return st->put(key, [&](int out) {
             write_all(out, data.data(), data.size());
             return std::pair{std::uint64_t{data.size()}, carried ? *carried : sha256_hex(data)};
@@ -694,7 +707,8 @@ class local_part_sink final : public part_sink {
 public:
     local_part_sink(std::shared_ptr<local_provider::state> st, std::string key) : st_(std::move(st)), key_(std::move(key)) {}
 
-    boost::asio::awaitable<void> begin(const std::string&, const put_options&) override {
+    boost::asio::awaitable<void> begin(const std::string&, const put_options& options) override {
+        refuse_content_encoding(options);
         co_await detail::offload([this] {
             segments_ = checked_segments(key_);
             parent_ = open_parent(st_->root_fd.get(), segments_, true);

@@ -7,6 +7,7 @@
 #include "fleet.hpp"
 
 #include "wharf/backup/census.hpp"
+#include "wharf/backup/zstd_stream.hpp"
 #include "wharf/test/fault_proxy.hpp"
 #include "wharf/test/moto_server.hpp"
 
@@ -207,6 +208,62 @@ TEST_F(backups, a_backup_streamed_to_moto_restores_into_a_fresh_database_with_ev
     f.enqueue("restore-drill", json{{"v", 1}, {"id", "drill-2"}, {"payload", {{"backup_id", 9999}}}});
     ASSERT_TRUE(fleet::eventually([&] { return wharf::test::status_of(f, "drill-2") == "dead"; }, 60s));
     EXPECT_NE(f.job("drill-2")->error.value_or("").find("no backup 9999"), std::string::npos);
+}
+
+TEST_F(backups, the_metadata_files_of_processed_jobs_go_into_one_archive_beside_the_dump) {
+    // Three processed jobs' metadata.json at the local provider (one under a long key), and a file
+    // that is not a job's metadata, all in the catalog.
+    const std::vector<std::pair<std::string, std::string>> files = {
+        {"processed/v1/metadata.json", R"({"video": "v1", "duration": 12.5})"},
+        {"processed/v2/metadata.json", std::string(200'000, 'm')},
+        {"processed/" + std::string(150, 'x') + "/metadata.json", R"({"video": "long"})"},
+        {"processed/v1/hls/master.m3u8", "#EXTM3U\n"}};
+    {
+        pqxx::connection c(f.postgres().url());
+        pqxx::work tx(c);
+        for (const auto& [key, body] : files) {
+            fs::create_directories((root / key).parent_path());
+            std::ofstream(root / key, std::ios::binary) << body;
+            tx.exec_params0("INSERT INTO objects (provider, bucket, key, size, sha256) VALUES ('disk', $1, $2, $3, "
+                            "encode(sha256(convert_to($4, 'UTF8')), 'hex'))",
+                            root.string(), key, static_cast<std::int64_t>(body.size()), body);
+        }
+        tx.commit();
+    }
+    const auto b = run_json(argv({"run", "--json"}, "disk"));
+    ASSERT_EQ(b["status"], "succeeded") << b.dump();
+    ASSERT_EQ(b["metadata"]["files"], 3) << b.dump();
+    ASSERT_TRUE(b["metadata"]["key"].is_string()) << b.dump();
+    const fs::path archive = root / b["metadata"]["key"].get<std::string>();
+    ASSERT_TRUE(fs::exists(archive));
+    EXPECT_EQ(fs::file_size(archive), b["metadata"]["size"].get<std::uint64_t>());
+    // Unpacked by the ordinary tools: zstd frames (decoded here with the library's own codec) of a
+    // tar archive GNU tar lists and extracts, each file with its bytes.
+    std::ifstream in(archive, std::ios::binary);
+    const std::string packed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    wharf::backup::zstd_decompressor d(27);
+    std::string tar;
+    std::span<const char> rest(packed.data(), packed.size());
+    while (!rest.empty() || d.pending()) rest = rest.subspan(d.decompress(rest, tar, 1u << 30));
+    const fs::path tar_file = dir.path() / "metadata.tar";
+    std::ofstream(tar_file, std::ios::binary) << tar;
+    const auto listing = wharf::test::run({"tar", "-tf", tar_file.string()});
+    ASSERT_EQ(listing.status, 0) << listing.output;
+    for (std::size_t i = 0; i < 3; ++i) {
+        EXPECT_NE(listing.output.find("disk/" + files[i].first), std::string::npos) << listing.output;
+        const auto extracted = wharf::test::run({"tar", "-xOf", tar_file.string(), "disk/" + files[i].first});
+        EXPECT_EQ(extracted.status, 0);
+        EXPECT_EQ(extracted.output, files[i].second) << files[i].first;
+    }
+    EXPECT_EQ(listing.output.find("master.m3u8"), std::string::npos);
+
+    // A file whose bytes are not the catalog's: the archive fails and says why, the backup stands.
+    std::ofstream(root / files[0].first, std::ios::binary) << "tampered";
+    const auto second = run_json(argv({"run", "--json"}, "disk"));
+    EXPECT_EQ(second["status"], "succeeded") << second.dump();
+    EXPECT_TRUE(second["metadata"]["key"].is_null()) << second.dump();
+    EXPECT_NE(second["metadata"]["error"].get<std::string>().find("processed/v1/metadata.json"), std::string::npos)
+        << second.dump();
 }
 
 TEST_F(backups, a_flipped_byte_in_the_stored_dump_fails_verify_and_restore_before_the_target_is_touched) {

@@ -161,11 +161,12 @@ TEST_F(scheduler, wharfctl_lists_pauses_resumes_triggers_and_refuses_bad_definit
                        {{"name", "hourly"}, {"cron", "@hourly"}, {"queue", "noop"}, {"paused", true}}}));
     f.start_worker({"--queues", "noop=2"});
     start_replica(false, true);  // with the built-in maintenance, backup and restore-drill schedules
-    ASSERT_TRUE(fleet::eventually([&] { return f.count("SELECT count(*) FROM schedules") == 10; }, 20s));
+    ASSERT_TRUE(fleet::eventually([&] { return f.count("SELECT count(*) FROM schedules") == 11; }, 20s));
     EXPECT_EQ(f.count("SELECT count(*) FROM schedules WHERE name = 'backup-database' AND queue = 'backup' "
                       "AND cron = '0 1 * * *'"),
               1);
     EXPECT_EQ(f.count("SELECT count(*) FROM schedules WHERE name = 'restore-drill' AND queue = 'restore-drill'"), 1);
+    EXPECT_EQ(f.count("SELECT count(*) FROM schedules WHERE name = 'compress-old-jobs' AND queue = 'compress'"), 1);
     EXPECT_EQ(f.count("SELECT count(*) FROM schedules WHERE name = 'cleanup-stuck-jobs' AND cron = '*/10 * * * *' "
                       "AND queue = 'cleanup' AND payload->>'task' = 'stuck_jobs'"),
               1);
@@ -177,7 +178,7 @@ TEST_F(scheduler, wharfctl_lists_pauses_resumes_triggers_and_refuses_bad_definit
     std::this_thread::sleep_for(1s);
     EXPECT_EQ(f.count("SELECT paused::int FROM schedules WHERE name = 'cleanup-stuck-jobs'"), 1);
     f.count("WITH d AS (DELETE FROM schedules WHERE name LIKE 'cleanup-%' OR name IN ('backup-database', "
-            "'restore-drill') RETURNING 1) SELECT count(*) FROM d");
+            "'restore-drill', 'compress-old-jobs') RETURNING 1) SELECT count(*) FROM d");
 
     auto r = f.ctl({"schedules", "list", "--json"});
     ASSERT_EQ(r.status, 0) << r.output;

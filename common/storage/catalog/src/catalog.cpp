@@ -45,7 +45,8 @@ tier tier_from(std::string_view s) {
 }
 
 const std::string object_columns = "id, provider, bucket, key, size, sha256, etag, api_key, job_id, tier, prefix_class, " +
-                                   utc("created_at") + ", " + utc("updated_at") + ", job_queue";
+                                   utc("created_at") + ", " + utc("updated_at") +
+                                   ", job_queue, content_encoding, stored_sha256, content_size";
 
 stored_object object_from(const pqxx::row& row) {
     stored_object o;
@@ -63,6 +64,9 @@ stored_object object_from(const pqxx::row& row) {
     o.record.prefix_class = prefix_class_from_string(row[10].as<std::string>()).value_or(prefix_class::permanent);
     o.created_at = row[11].as<std::string>();
     o.updated_at = row[12].as<std::string>();
+    o.record.content_encoding = opt_text(row[14]);
+    o.record.stored_sha256 = opt_text(row[15]);
+    if (!row[16].is_null()) o.record.content_size = from_db(row[16]);
     return o;
 }
 
@@ -161,11 +165,18 @@ std::optional<prefix_class> prefix_class_from_string(std::string_view s) noexcep
 
 record_result record_object(pqxx::connection& c, const object_record& r) {
     const std::int64_t size = to_db(r.size, "object size");
+    if (r.content_encoding.has_value() != r.stored_sha256.has_value() ||
+        r.content_encoding.has_value() != r.content_size.has_value())
+        throw std::invalid_argument("record_object: content_encoding, stored_sha256 and content_size go together");
+    const std::optional<std::string> content_size_text =
+        r.content_size ? std::optional<std::string>(std::to_string(to_db(*r.content_size, "content size")))
+                       : std::nullopt;
+    const char* content_size = param(content_size_text);
     pqxx::work tx(c, "record_object");
     const stats_row stats = lock_stats(tx, r.provider);
 
     const auto existing = tx.exec_params(
-        "SELECT id, size, sha256, api_key FROM objects WHERE provider = $1 AND bucket = $2 AND key = $3 "
+        "SELECT id, size, sha256, api_key, stored_sha256 FROM objects WHERE provider = $1 AND bucket = $2 AND key = $3 "
         "AND deleted_at IS NULL FOR UPDATE",
         r.provider, r.bucket, r.key);
     std::optional<std::int64_t> old_id, old_size;
@@ -175,7 +186,8 @@ record_result record_object(pqxx::connection& c, const object_record& r) {
         old_size = existing[0][1].as<std::int64_t>();
         old_key = opt_text(existing[0][3]);
         // The same bytes recorded again (a retried job, a crash after commit): nothing to do.
-        if (*old_size == size && existing[0][2].as<std::string>() == r.sha256) {
+        if (*old_size == size && existing[0][2].as<std::string>() == r.sha256 &&
+            opt_text(existing[0][4]) == r.stored_sha256) {
             tx.commit();
             return record_result{record_outcome::unchanged, 0, std::nullopt};
         }
@@ -200,14 +212,17 @@ record_result record_object(pqxx::connection& c, const object_record& r) {
     if (old_id) {
         tx.exec_params(
             "UPDATE objects SET size = $2, sha256 = $3, etag = $4, api_key = $5, job_id = $6, tier = $7, "
-            "prefix_class = $8, job_queue = $9, updated_at = now() WHERE id = $1",
-            *old_id, size, r.sha256, r.etag, param(r.api_key), param(r.job_id), tier_s, class_s, param(r.job_queue));
+            "prefix_class = $8, job_queue = $9, content_encoding = $10, stored_sha256 = $11, content_size = $12, "
+            "compress_checked_at = NULL, updated_at = now() WHERE id = $1",
+            *old_id, size, r.sha256, r.etag, param(r.api_key), param(r.job_id), tier_s, class_s, param(r.job_queue),
+            param(r.content_encoding), param(r.stored_sha256), content_size);
     } else {
         tx.exec_params(
             "INSERT INTO objects (provider, bucket, key, size, sha256, etag, api_key, job_id, tier, prefix_class, "
-            "job_queue) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "job_queue, content_encoding, stored_sha256, content_size) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             r.provider, r.bucket, r.key, size, r.sha256, r.etag, param(r.api_key), param(r.job_id), tier_s, class_s,
-            param(r.job_queue));
+            param(r.job_queue), param(r.content_encoding), param(r.stored_sha256), content_size);
     }
     const std::int64_t delta = size - old_size.value_or(0);
     auto crossing = write_stats(tx, r.provider, stats, delta, old_id ? 0 : 1);
@@ -400,7 +415,8 @@ relocate_result relocate_object(pqxx::connection& c, std::int64_t object_id, std
     const stats_row& to_stats = from_first ? second : first;
 
     const auto row = tx.exec_params(
-        "SELECT provider, bucket, key, size, sha256, deleted_at IS NOT NULL FROM objects WHERE id = $1 FOR UPDATE",
+        "SELECT provider, bucket, key, size, COALESCE(stored_sha256, sha256), deleted_at IS NOT NULL FROM objects "
+        "WHERE id = $1 FOR UPDATE",
         object_id);
     const auto done = [&](relocate_outcome o) {
         tx.commit();
@@ -430,6 +446,46 @@ relocate_result relocate_object(pqxx::connection& c, std::int64_t object_id, std
     if (with_move) with_move(tx);
     tx.commit();
     return relocate_result{relocate_outcome::moved, std::move(crossing)};
+}
+
+compression_outcome record_compression(pqxx::connection& c, std::int64_t object_id, std::string_view sha256,
+                                       std::uint64_t size, std::string_view encoding, std::uint64_t stored_size,
+                                       std::string_view stored_sha256, std::string_view etag) {
+    pqxx::work tx(c, "record_compression");
+    // The provider's stats row is the first lock every accounting transaction takes: find the
+    // provider, lock its stats, then the row, and check the row again under its lock.
+    const auto where = tx.exec_params("SELECT provider FROM objects WHERE id = $1 AND deleted_at IS NULL", object_id);
+    const auto done = [&](compression_outcome o) {
+        tx.commit();
+        return o;
+    };
+    if (where.empty()) return done(compression_outcome::changed);
+    const auto provider = where[0][0].as<std::string>();
+    const stats_row stats = lock_stats(tx, provider);
+    const auto row = tx.exec_params(
+        "SELECT provider, size, sha256, content_encoding, stored_sha256, api_key FROM objects "
+        "WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
+        object_id);
+    if (row.empty() || row[0][0].as<std::string>() != provider || row[0][2].as<std::string>() != sha256)
+        return done(compression_outcome::changed);
+    const auto current_encoding = opt_text(row[0][3]);
+    if (current_encoding) {
+        const bool same = *current_encoding == encoding && opt_text(row[0][4]) == std::string(stored_sha256);
+        return done(same ? compression_outcome::already : compression_outcome::changed);
+    }
+    const std::int64_t old_size = row[0][1].as<std::int64_t>();
+    if (old_size != to_db(size, "object size")) return done(compression_outcome::changed);
+    const std::int64_t new_size = to_db(stored_size, "stored size");
+    const auto api_key = opt_text(row[0][5]);
+    if (api_key) lock_api_key(tx, *api_key);
+    tx.exec_params(
+        "UPDATE objects SET size = $2, etag = $3, content_encoding = $4, stored_sha256 = $5, content_size = $6, "
+        "updated_at = now() WHERE id = $1",
+        object_id, new_size, std::string(etag), std::string(encoding), std::string(stored_sha256), old_size);
+    write_stats(tx, provider, stats, new_size - old_size, 0);
+    if (api_key) charge(tx, *api_key, new_size - old_size, 0);
+    tx.commit();
+    return compression_outcome::compressed;
 }
 
 std::optional<full_crossing> ensure_provider(pqxx::connection& c, std::string_view provider,

@@ -210,6 +210,7 @@ object_info info_from_headers(const std::string& key, const http::response& r) {
     if (auto lm = r.header("last-modified")) info.last_modified = parse_http_date(*lm).value_or(info.last_modified);
     info.sha256 = meta_sha256(r);
     if (auto type = r.header("content-type"); type && !type->empty()) info.content_type = std::string(*type);
+    if (auto enc = r.header("content-encoding"); enc && !enc->empty()) info.content_encoding = std::string(*enc);
     // S3 names the class only when it is not STANDARD.
     auto cls = r.header("x-amz-storage-class");
     if (!cls) cls = r.header("x-goog-storage-class");
@@ -355,6 +356,7 @@ public:
     http::header_list object_headers(const put_options& o, const std::optional<std::string>& sha) const {
         http::header_list h;
         h.emplace_back("Content-Type", o.content_type.empty() ? "application/octet-stream" : o.content_type);
+        if (!o.content_encoding.empty()) h.emplace_back("Content-Encoding", o.content_encoding);
         const std::string prefix = meta_prefix(config_.profile);
         for (const auto& [k, v] : o.metadata) h.emplace_back(prefix + k, v);
         if (sha) h.emplace_back(prefix + "sha256", *sha);
@@ -610,7 +612,8 @@ public:
         for (const auto& [name, value] : head.headers) {
             std::string lower = name;
             std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-            if (lower == "content-type" || lower.starts_with(prefix)) headers.emplace_back(lower, value);
+            if (lower == "content-type" || lower == "content-encoding" || lower.starts_with(prefix))
+                headers.emplace_back(lower, value);
         }
         headers.insert(headers.end(), extra.begin(), extra.end());
         s3_part_sink sink(*this, destination_key);

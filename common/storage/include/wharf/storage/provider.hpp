@@ -29,6 +29,9 @@ struct object_info {
     std::optional<std::string> sha256;  // hex, when the object carries it (metadata)
     std::chrono::system_clock::time_point last_modified;
     std::optional<std::string> content_type;  // as stored, where the provider keeps one (S3, Azure)
+    // As stored (S3 Content-Encoding, Azure x-ms-blob-content-encoding), e.g. "gzip" for an object
+    // the `compress` job recompressed; get_to_file writes the stored bytes, content.hpp decodes.
+    std::optional<std::string> content_encoding;
     // head() only: the provider's class of the object (S3 x-amz-storage-class, STANDARD when the
     // server names none; Azure x-ms-access-tier; local "cold_root" or "root"); nullopt when unknown.
     std::optional<std::string> storage_class;
@@ -39,6 +42,9 @@ using progress_fn = std::function<void(std::uint64_t done, std::uint64_t total)>
 
 struct put_options {
     std::string content_type = "application/octet-stream";
+    // Stored with the object and sent to every reader, presigned URLs included ("gzip": an HTTP
+    // client that asks for it decodes). Empty: none. The local provider keeps none and refuses one.
+    std::string content_encoding;
     std::optional<std::string> sha256;  // hex, when the caller already has it (computed once, carried)
     std::map<std::string, std::string> metadata;
     std::uint64_t part_size = 0;        // 0: chosen from the object size (see multipart.hpp)

@@ -52,6 +52,13 @@ struct object_record {
     std::optional<std::string> job_queue;  // with job_id: the job is (queue, id)
     storage::tier tier = tier::hot;
     storage::prefix_class prefix_class = prefix_class::permanent;
+    // Set together for an object stored encoded (the compress job's gzip): size and etag are the
+    // stored bytes', sha256 the decoded content's, stored_sha256 the stored bytes'.
+    std::optional<std::string> content_encoding;
+    std::optional<std::string> stored_sha256;
+    std::optional<std::uint64_t> content_size;
+    // The SHA-256 of the bytes the provider holds.
+    const std::string& stored_digest() const noexcept { return stored_sha256 ? *stored_sha256 : sha256; }
 };
 
 struct stored_object {
@@ -170,6 +177,17 @@ relocate_result relocate_object(pqxx::connection& c, std::int64_t object_id, std
 // `to` reports already; one deleted or replaced meanwhile, gone.
 enum class tier_outcome { changed, already, gone };
 tier_outcome set_object_tier(pqxx::connection& c, std::int64_t object_id, std::string_view sha256, tier from, tier to);
+
+// A stored object recompressed under its own key (the compress job put the encoded bytes there
+// and read them back first): the live row `object_id`, if it still holds `sha256` unencoded at
+// `size` bytes, takes the stored size, etag, encoding and stored SHA-256 (sha256 stays the
+// content's, created_at the object's age), and its provider's and tenant's usage drop by the
+// bytes saved, in one transaction. Idempotent: a row already holding exactly that encoding
+// reports already; one deleted or replaced meanwhile, changed.
+enum class compression_outcome { compressed, already, changed };
+compression_outcome record_compression(pqxx::connection& c, std::int64_t object_id, std::string_view sha256,
+                                       std::uint64_t size, std::string_view encoding, std::uint64_t stored_size,
+                                       std::string_view stored_sha256, std::string_view etag);
 
 // A live row by id; nullopt when there is none (or it was deleted).
 std::optional<stored_object> find_object_by_id(pqxx::connection& c, std::int64_t object_id);
