@@ -3,6 +3,7 @@
 
 #include "wharf/asio/first_failure.hpp"
 #include "wharf/asio/offload.hpp"
+#include "wharf/backup/aead_stream.hpp"
 #include "wharf/backup/census.hpp"
 #include "wharf/backup/conninfo.hpp"
 #include "wharf/backup/tar_archive.hpp"
@@ -45,6 +46,19 @@ using clock_type = std::chrono::system_clock;
 namespace {
 
 constexpr std::string_view backup_format = "pg_dump-custom+zstd";
+// Encrypted (WHARF_BACKUP_KEY): the zstd stream sealed in chunks of AES-256-GCM (aead_stream.hpp).
+constexpr std::string_view encrypted_format = "pg_dump-custom+zstd+aes256gcm";
+
+bool is_encrypted(const backup_record& b) { return b.format == encrypted_format; }
+
+// The key to open backup `b` with: none for a plain one; permanent_error when it is encrypted
+// and this process has no key.
+const backup::aead_key* key_for(const backup_settings& settings, const backup_record& b) {
+    if (!is_encrypted(b)) return nullptr;
+    if (!settings.encryption_key)
+        throw permanent_error(fmt::format("backup {} is encrypted: set WHARF_BACKUP_KEY to the key it was made with", b.id));
+    return &*settings.encryption_key;
+}
 constexpr std::string_view journal_queue = "backups";  // the journal's rows for backup uploads
 constexpr std::size_t pipe_chunk = 1u << 20;
 constexpr std::string_view dump_magic = "PGDMP";  // the first bytes of a pg_dump custom archive
@@ -200,6 +214,8 @@ struct dump_source {
     storage_services& services;
     const backup_settings& settings;
     backup::zstd_compressor zstd;
+    std::optional<backup::aead_encryptor> aead;  // with a key: the zstd stream is sealed as it goes
+    std::string compressed;
     std::vector<char> raw = std::vector<char>(pipe_chunk);
     std::string pending;
     std::size_t pending_at = 0;
@@ -208,7 +224,9 @@ struct dump_source {
     const backup_progress* progress;
 
     dump_source(process::child& c, storage_services& s, const backup_settings& st, const backup_progress* p)
-        : child(c), services(s), settings(st), zstd(st.zstd_level, st.zstd_workers), progress(p) {}
+        : child(c), services(s), settings(st), zstd(st.zstd_level, st.zstd_workers), progress(p) {
+        if (st.encryption_key) aead.emplace(*st.encryption_key);
+    }
 
     asio::awaitable<std::size_t> read(std::span<char> into) {
         while (pending_at == pending.size()) {
@@ -224,8 +242,14 @@ struct dump_source {
             dumped += n;
             const bool last = ec == asio::error::eof;
             auto compress = [this, n, last] {
-                zstd.compress(std::span<const char>(raw.data(), n), pending);
-                if (last) zstd.finish(pending);
+                std::string& to = aead ? compressed : pending;
+                zstd.compress(std::span<const char>(raw.data(), n), to);
+                if (last) zstd.finish(to);
+                if (aead) {
+                    aead->update(std::span<const char>(compressed.data(), compressed.size()), pending);
+                    compressed.clear();
+                    if (last) aead->finish(pending);
+                }
             };
             co_await blocking(services, std::move(compress));
             if (last) {
@@ -333,7 +357,8 @@ asio::awaitable<dump_result> dump_and_store(storage_services& s, const backup_se
 }
 
 std::string object_key(const backup_settings& settings, std::int64_t id, clock_type::time_point at) {
-    return fmt::format("{}db/{:%Y%m%dT%H%M%S}Z-{}.dump.zst", settings.prefix, std::chrono::floor<std::chrono::seconds>(at), id);
+    return fmt::format("{}db/{:%Y%m%dT%H%M%S}Z-{}.dump.zst{}", settings.prefix, std::chrono::floor<std::chrono::seconds>(at),
+                       id, settings.encryption_key ? ".enc" : "");
 }
 
 // The stored backup, downloaded to `file` and checked against its row: size and SHA-256.
@@ -367,39 +392,50 @@ asio::awaitable<void> fetch_checked(storage_services& s, const backup_record& b,
         fail(fmt::format("backup {} is damaged: its SHA-256 is {}, {} was recorded", b.id, sha, *b.sha256));
 }
 
-// Decompresses `file` in chunks, each handed to `sink` (awaited before the next).
+// Decompresses `file` in chunks (opening each sealed chunk first when `key` is given), each handed
+// to `sink` (awaited before the next).
 template <class Sink>
-asio::awaitable<std::uint64_t> decode_file(storage_services& s, const std::filesystem::path& file, Sink& sink) {
+asio::awaitable<std::uint64_t> decode_file(storage_services& s, const std::filesystem::path& file,
+                                           const backup::aead_key* key, Sink& sink) {
     struct reader_state {
         std::ifstream in;
         backup::zstd_decompressor zstd;
-        std::vector<char> buf = std::vector<char>(pipe_chunk);
-        std::size_t have = 0, at = 0;
+        std::optional<backup::aead_decryptor> aead;
+        std::vector<char> raw = std::vector<char>(pipe_chunk);
+        std::string input;  // what zstd reads: the file's bytes, or what they decrypt to
+        std::size_t at = 0;
         bool eof = false;
         std::uint64_t total = 0;
         bool first = true;
     };
     auto st = std::make_shared<reader_state>();
+    if (key) st->aead.emplace(*key);
     st->in.open(file, std::ios::binary);
     if (!st->in) throw std::runtime_error("cannot open " + file.string());
     for (;;) {
         auto step = [st] {
             std::string out;
-            if (st->at == st->have && !st->zstd.pending()) {
-                if (st->eof) return std::optional<std::string>{};
-                st->in.read(st->buf.data(), static_cast<std::streamsize>(st->buf.size()));
-                st->have = static_cast<std::size_t>(st->in.gcount());
-                st->at = 0;
-                if (st->have < st->buf.size()) st->eof = true;
-                if (st->have == 0) {
+            while (st->at == st->input.size() && !st->zstd.pending()) {
+                if (st->eof) {
                     if (!st->zstd.at_frame_end() || st->first)
                         throw backup::corrupt_stream("the backup's zstd stream ends early (truncated)");
                     return std::optional<std::string>{};
                 }
+                st->in.read(st->raw.data(), static_cast<std::streamsize>(st->raw.size()));
+                const auto n = static_cast<std::size_t>(st->in.gcount());
+                if (n < st->raw.size()) st->eof = true;
+                st->input.clear();
+                st->at = 0;
+                if (st->aead) {
+                    st->aead->update(std::span<const char>(st->raw.data(), n), st->input);
+                    if (st->eof) st->aead->finish(st->input);
+                } else {
+                    st->input.assign(st->raw.data(), n);
+                }
             }
             st->first = false;
-            st->at += st->zstd.decompress(std::span<const char>(st->buf.data() + st->at, st->have - st->at), out);
-            if (st->eof && st->at == st->have && !st->zstd.pending() && !st->zstd.at_frame_end())
+            st->at += st->zstd.decompress(std::span<const char>(st->input.data() + st->at, st->input.size() - st->at), out);
+            if (st->eof && st->at == st->input.size() && !st->zstd.pending() && !st->zstd.at_frame_end())
                 throw backup::corrupt_stream("the backup's zstd stream ends early (truncated)");
             return std::optional<std::string>(std::move(out));
         };
@@ -450,8 +486,8 @@ asio::awaitable<std::uint64_t> user_relations(storage_services& s, std::string u
 
 // pg_restore of the checked file into `target`.
 // (The program ignores SIGPIPE: pg_restore ending early is an EPIPE here; see worker_main.)
-asio::awaitable<std::uint64_t> pg_restore_into(storage_services& s, const std::filesystem::path& file, const std::string& target,
-                                               bool clean) {
+asio::awaitable<std::uint64_t> pg_restore_into(storage_services& s, const std::filesystem::path& file,
+                                               const backup::aead_key* key, const std::string& target, bool clean) {
     const backup::child_conninfo conn = backup::split_conninfo(target);
     process::spawn_options spawn;
     spawn.argv = {"pg_restore", "--no-password", "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges",
@@ -474,7 +510,7 @@ asio::awaitable<std::uint64_t> pg_restore_into(storage_services& s, const std::f
     std::exception_ptr failure;
     auto run = [&]() -> asio::awaitable<int> {  // a value: run_owned needs one
         try {
-            auto decoding = decode_file(s, file, feed);
+            auto decoding = decode_file(s, file, key, feed);
             total = co_await std::move(decoding);
         } catch (...) {
             failure = std::current_exception();
@@ -547,6 +583,14 @@ backup_settings backup_settings_from(const config& cfg, const storage::registry&
         throw config_error("--backup-part-size must be a size from 5MiB to 5GiB (e.g. 64MiB)");
     b.part_size = *part;
     b.scratch_dir = cfg.get_or("scratch_dir", "./.data/tmp");
+    // The key only from the environment: a flag would put it in argv, a config file at rest.
+    if (const char* key = std::getenv("WHARF_BACKUP_KEY"); key && *key) {
+        try {
+            b.encryption_key = backup::parse_backup_key(key);
+        } catch (const std::invalid_argument& e) {
+            throw config_error(std::string("WHARF_BACKUP_KEY: ") + e.what());
+        }
+    }
     return b;
 }
 
@@ -601,6 +645,27 @@ nlohmann::json to_json(const drill_report& r) {
             {"restore_seconds", r.restore_seconds}, {"scratch_database", r.scratch_database}};
 }
 
+// `from` sealed with `key` into `to` (aead_stream.hpp). Blocking.
+void seal_file(const std::filesystem::path& from, const std::filesystem::path& to, const backup::aead_key& key) {
+    std::ifstream in(from, std::ios::binary);
+    std::ofstream out(to, std::ios::binary | std::ios::trunc);
+    if (!in || !out) throw std::runtime_error("cannot seal " + from.string());
+    backup::aead_encryptor aead(key);
+    std::vector<char> buf(pipe_chunk);
+    std::string sealed;
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        sealed.clear();
+        aead.update(std::span<const char>(buf.data(), static_cast<std::size_t>(in.gcount())), sealed);
+        out.write(sealed.data(), static_cast<std::streamsize>(sealed.size()));
+    }
+    sealed.clear();
+    aead.finish(sealed);
+    out.write(sealed.data(), static_cast<std::streamsize>(sealed.size()));
+    out.close();
+    if (!out) throw std::runtime_error("cannot write " + to.string());
+}
+
 // The metadata.json files of processed jobs (processed/<video>/metadata.json, every live one in the
 // catalog), each read decoded (storage::get_content) and checked against the catalog's SHA-256,
 // in one tar.zst archive (entries named <provider>/<key>) stored beside the dump, recorded on the
@@ -622,8 +687,9 @@ asio::awaitable<void> archive_metadata(storage_services& s, const backup_setting
     std::string error;
     std::optional<storage::put_result> stored;
     std::uint64_t files = 0;
-    const std::string key = fmt::format("{}metadata/{:%Y%m%dT%H%M%S}Z-{}.tar.zst", settings.prefix,
-                                        std::chrono::floor<std::chrono::seconds>(started), id);
+    const std::string key = fmt::format("{}metadata/{:%Y%m%dT%H%M%S}Z-{}.tar.zst{}", settings.prefix,
+                                        std::chrono::floor<std::chrono::seconds>(started), id,
+                                        settings.encryption_key ? ".enc" : "");
     try {
         auto listing = s.db().run(std::move(list));
         const std::vector<listed> objects = co_await std::move(listing);
@@ -652,6 +718,15 @@ asio::awaitable<void> archive_metadata(storage_services& s, const backup_setting
         auto closing = blocking(s, [writer] { writer->close(); });
         co_await std::move(closing);
         files = writer->files();
+        if (settings.encryption_key) {  // sealed like the dump, as <key>.enc
+            scratch_file sealed{base.string() + ".tar.zst.enc"};
+            auto sealing = blocking(s, [from = archive_file.path, to = sealed.path, k = *settings.encryption_key] {
+                seal_file(from, to, k);
+            });
+            co_await std::move(sealing);
+            std::filesystem::rename(sealed.path, archive_file.path);
+            sealed.path.clear();
+        }
         storage::put_options options;
         options.content_type = "application/zstd";
         auto putting = target.put_file(key, archive_file.path, std::move(options));
@@ -693,7 +768,8 @@ asio::awaitable<backup_outcome> run_backup(storage_services& s, const backup_set
         pqxx::work tx(c);
         const auto id = tx.exec_params1("INSERT INTO backups (provider, bucket, key, format, owner) "
                                         "VALUES ($1, $2, '', $3, $4) RETURNING id",
-                                        settings.provider, bucket, std::string(backup_format), owner)[0]
+                                        settings.provider, bucket,
+                                        std::string(settings.encryption_key ? encrypted_format : backup_format), owner)[0]
                             .as<std::int64_t>();
         tx.commit();
         return id;
@@ -796,7 +872,7 @@ asio::awaitable<verify_report> verify_backup(storage_services& s, const backup_s
         auto fetching = fetch_checked(s, report.backup, file.path, progress);
         co_await std::move(fetching);
         auto discard = [](std::string) -> asio::awaitable<void> { co_return; };
-        auto decoding = decode_file(s, file.path, discard);
+        auto decoding = decode_file(s, file.path, key_for(settings, report.backup), discard);
         report.dump_bytes = co_await std::move(decoding);
         if (report.backup.dump_bytes && report.dump_bytes != *report.backup.dump_bytes)
             fail(fmt::format("backup {} decompresses to {} bytes, {} were dumped", id, report.dump_bytes,
@@ -813,6 +889,7 @@ asio::awaitable<restore_report> restore_backup(storage_services& s, const backup
     const auto started = std::chrono::steady_clock::now();
     auto loading = load_record(s, id);
     const backup_record b = co_await std::move(loading);
+    const backup::aead_key* key = key_for(settings, b);  // before anything is downloaded or touched
     scratch_file file = scratch_for(settings, id, "restore");
     // The bytes are checked before the target is touched.
     auto fetching = fetch_checked(s, b, file.path, progress);
@@ -828,7 +905,7 @@ asio::awaitable<restore_report> restore_backup(storage_services& s, const backup
         fail(fmt::format("the target database is not empty ({} tables, views or sequences): restoring would replace "
                          "them; pass --yes to do so",
                          relations));
-    auto restoring = pg_restore_into(s, file.path, target_url, relations > 0);
+    auto restoring = pg_restore_into(s, file.path, key, target_url, relations > 0);
     restore_report report;
     report.id = id;
     report.dump_bytes = co_await std::move(restoring);

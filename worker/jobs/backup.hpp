@@ -25,6 +25,7 @@
 #pragma once
 
 #include "storing.hpp"
+#include "wharf/backup/aead_stream.hpp"
 #include "wharf/backup/retention.hpp"
 #include "wharf/core/config.hpp"
 #include "wharf/worker/registry.hpp"
@@ -55,6 +56,9 @@ struct backup_settings {
     backup::retention_policy retention;
     std::filesystem::path scratch_dir = "./.data/tmp";  // restores download the backup here
     std::chrono::seconds pg_timeout{6 * 3600};          // pg_dump / pg_restore may take at most this
+    // From the environment (WHARF_BACKUP_KEY, never a flag): new backups are sealed with it
+    // (AES-256-GCM in chunks, aead_stream.hpp) and encrypted ones opened with it.
+    std::optional<backup::aead_key> encryption_key;
 };
 
 // backup_provider, backup_prefix, backup_keep_days, backup_keep_verified, backup_zstd_level:

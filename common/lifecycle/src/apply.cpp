@@ -142,7 +142,8 @@ asio::awaitable<void> change_tier(run_state& st, const candidate& o) {
         auto setting = p->set_tier(o.key, target);
         co_await std::move(setting);
     } catch (const storage::error& e) {
-        st.fail(o, e.code() == storage::errc::not_found ? "the object is missing at its provider" : e.what());
+        st.fail(o, e.code() == storage::errc::not_found ? std::string("the object is missing at its provider (") + e.what() + ")"
+                                                        : std::string(e.what()));
         co_return;
     }
     auto fn = [id = o.id, sha = o.sha256, from = o.tier, target](pqxx::connection& c) {

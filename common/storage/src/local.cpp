@@ -430,10 +430,18 @@ namespace {
 
 // Removes the folders of `segments` (a key's) left empty, deepest first; stops at the first one
 // still in use.
-void prune_empty_folders(int root_fd, const std::vector<std::string>& segments) {
+// Best effort, never an error: the object's own change is done by then. Another thread may be
+// pruning the same folders (two objects of one folder moved or removed at once): a folder already
+// gone ends the walk.
+void prune_empty_folders(int root_fd, const std::vector<std::string>& segments) noexcept {
     for (std::size_t depth = segments.size() - 1; depth > 0; --depth) {
-        const unique_fd up = open_parent(root_fd, segments, false, depth - 1);
-        if (::unlinkat(up.get(), segments[depth - 1].c_str(), AT_REMOVEDIR) != 0) break;
+        unique_fd up;
+        try {
+            up = open_parent(root_fd, segments, false, depth - 1);
+        } catch (const std::exception&) {
+            return;
+        }
+        if (::unlinkat(up.get(), segments[depth - 1].c_str(), AT_REMOVEDIR) != 0) return;
     }
 }
 
